@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs when it is missing: ffmpeg/ffprobe
+# (real publishers and players in end-to-end tests). Safe to run repeatedly.
+set -euo pipefail
+
+need=()
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+
+if ((${#need[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		SUDO=sudo
+	else
+		SUDO=
+	fi
+	echo "deps: installing ${need[*]} from Debian packages"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+echo "deps: ffmpeg $(ffmpeg -version | head -1 | awk '{print $3}')"
