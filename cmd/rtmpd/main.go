@@ -1,0 +1,219 @@
+// Command rtmpd is Quaver's streaming daemon: RTMP ingest and play on a gnet
+// event-loop reactor, with a chunk-once fanout and a GOP cache.
+//
+// Every flag can also be set in a JSON config file (-config FILE) under the same
+// key; flags given on the command line win over the file.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/quaverlive/quaver/server"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rtmpd:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the daemon's settings; each has a flag and a config-file key.
+type options struct {
+	RTMP            string        `json:"rtmp"`
+	HTTP            string        `json:"http"`
+	RecordDir       string        `json:"record-dir"`
+	Loops           int           `json:"loops"`
+	LogLevel        string        `json:"log-level"`
+	LogFormat       string        `json:"log-format"`
+	ChunkSize       uint          `json:"chunk-size"`
+	BatchWindow     time.Duration `json:"batch-window"`
+	GOPCache        bool          `json:"gop-cache"`
+	Republish       string        `json:"republish"`
+	PublisherIdle   time.Duration `json:"publisher-idle"`
+	HandshakeTime   time.Duration `json:"handshake-timeout"`
+	IdleTimeout     time.Duration `json:"idle-timeout"`
+	MaxConnections  int           `json:"max-connections"`
+	MaxMessageSize  uint          `json:"max-message-size"`
+	HighWater       int           `json:"high-water"`
+	HardCap         int           `json:"hard-cap"`
+	ShutdownTimeout time.Duration `json:"shutdown-timeout"`
+}
+
+func defaults() options {
+	return options{
+		RTMP:            server.DefaultRTMPAddr,
+		HTTP:            ":8080",
+		RecordDir:       "./record",
+		Loops:           runtime.GOMAXPROCS(0),
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ChunkSize:       4096,
+		BatchWindow:     0,
+		GOPCache:        true,
+		Republish:       "reject",
+		PublisherIdle:   server.DefaultPublisherIdleTimeout,
+		HandshakeTime:   server.DefaultHandshakeTimeout,
+		IdleTimeout:     server.DefaultIdleTimeout,
+		ShutdownTimeout: 5 * time.Second,
+	}
+}
+
+func bindFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.RTMP, "rtmp", o.RTMP, "RTMP listen `address`")
+	fs.StringVar(&o.HTTP, "http", o.HTTP, "HTTP-FLV / WebSocket-FLV listen `address` (reserved: browser playback)")
+	fs.StringVar(&o.RecordDir, "record-dir", o.RecordDir, "recordings `directory` (reserved: recording)")
+	fs.IntVar(&o.Loops, "loops", o.Loops, "number of event loops (default GOMAXPROCS)")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "log format: text or json")
+	fs.UintVar(&o.ChunkSize, "chunk-size", o.ChunkSize, "outbound RTMP chunk size in bytes")
+	fs.DurationVar(&o.BatchWindow, "batch-window", o.BatchWindow, "merge writes to players over this window (0 = send at once, lowest latency)")
+	fs.BoolVar(&o.GOPCache, "gop-cache", o.GOPCache, "start new players at the last keyframe")
+	fs.StringVar(&o.Republish, "republish", o.Republish, "second publisher of a live stream: reject or replace")
+	fs.DurationVar(&o.PublisherIdle, "publisher-idle", o.PublisherIdle, "drop a publisher that sends no media this long")
+	fs.DurationVar(&o.HandshakeTime, "handshake-timeout", o.HandshakeTime, "time allowed for handshake and connect")
+	fs.DurationVar(&o.IdleTimeout, "idle-timeout", o.IdleTimeout, "close connections that neither publish nor play and send nothing this long")
+	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "refuse connections beyond this many (0 = unlimited)")
+	fs.UintVar(&o.MaxMessageSize, "max-message-size", o.MaxMessageSize, "largest inbound RTMP message in bytes (0 = 8 MiB)")
+	fs.IntVar(&o.HighWater, "high-water", o.HighWater, "per-player queued bytes above which it skips to the next keyframe (0 = 1 MiB)")
+	fs.IntVar(&o.HardCap, "hard-cap", o.HardCap, "per-player queued bytes above which it is disconnected (0 = 16 MiB)")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long SIGINT/SIGTERM waits for connections to close")
+}
+
+// loadConfig reads a JSON object whose keys are flag names. Durations are strings
+// such as "5s".
+func loadConfig(path string, o *options) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	bindFlags(fs, o)
+	for k, v := range raw {
+		f := fs.Lookup(k)
+		if f == nil {
+			return fmt.Errorf("config %s: unknown key %q", path, k)
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			s = strings.TrimSpace(string(v)) // numbers and booleans
+		}
+		if err := f.Value.Set(s); err != nil {
+			return fmt.Errorf("config %s: key %q: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+func run(args []string, stderr io.Writer) error {
+	o := defaults()
+	fs := flag.NewFlagSet("rtmpd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "optional JSON config `file`; keys are flag names, flags override it")
+	bindFlags(fs, &o)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: rtmpd [flags]\n\nQuaver RTMP streaming server. Publish to rtmp://HOST/live/NAME, play the same URL.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *configPath != "" {
+		fromFile := defaults()
+		if err := loadConfig(*configPath, &fromFile); err != nil {
+			return err
+		}
+		// Command-line flags win: re-apply the ones that were set on top of the file.
+		o = fromFile
+		fs2 := flag.NewFlagSet("cli", flag.ContinueOnError)
+		fs2.SetOutput(io.Discard)
+		bindFlags(fs2, &o)
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "config" {
+				_ = fs2.Set(f.Name, f.Value.String())
+			}
+		})
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var logger *slog.Logger
+	if o.LogFormat == "json" {
+		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+	slog.SetDefault(logger)
+
+	var policy server.RepublishPolicy
+	switch o.Republish {
+	case "reject":
+		policy = server.RepublishReject
+	case "replace":
+		policy = server.RepublishReplace
+	default:
+		return fmt.Errorf("-republish: want reject or replace, got %q", o.Republish)
+	}
+
+	cfg := server.Config{
+		RTMPAddr:         o.RTMP,
+		HTTPAddr:         o.HTTP,
+		RecordDir:        o.RecordDir,
+		Loops:            o.Loops,
+		Logger:           logger,
+		ChunkSize:        uint32(o.ChunkSize),
+		HandshakeTimeout: o.HandshakeTime,
+		IdleTimeout:      o.IdleTimeout,
+		MaxConnections:   o.MaxConnections,
+		MaxMessageSize:   uint32(o.MaxMessageSize),
+	}
+	cfg.Fanout.BatchWindow = o.BatchWindow
+	cfg.Fanout.HighWater = o.HighWater
+	cfg.Fanout.HardCap = o.HardCap
+	srv := server.New(cfg)
+	for _, name := range []string{"live", "record"} {
+		srv.Handle(name, &server.App{
+			DisableGOPCache:      !o.GOPCache,
+			Republish:            policy,
+			PublisherIdleTimeout: o.PublisherIdle,
+			Record:               name == "record",
+		})
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	logger.Info("shutting down", "signal", context.Cause(ctx))
+	sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

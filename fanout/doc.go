@@ -1,0 +1,35 @@
+// Package fanout delivers a published stream to many subscribers on many event
+// loops, encoding each message once.
+//
+// Data path: the publisher's session calls Stream.Publish with each audio, video or
+// data message. Publish chunk-encodes the message once (a type-0 first chunk with an
+// absolute timestamp, type-3 continuations, a fixed chunk stream per kind, message
+// stream id 1, the hub's outbound chunk size) into a pooled, reference-counted
+// Packet and stores it in the stream's ring. The same bytes go to every RTMP player;
+// nothing is copied per player.
+//
+// The ring has a single writer at a time (a mutex serialises publisher changes; it
+// is uncontended in steady state) and lock-free readers: a reader acquires a packet
+// with a compare-and-swap on its reference count and checks the packet's sequence
+// number, so a packet the writer has recycled is never read.
+//
+// Delivery is batched per loop: a stream's subscribers on one loop form a group;
+// the writer marks the group pending and pushes it on that loop's lock-free dirty
+// list, and at most one flush task per loop is scheduled per batch (or, with a
+// batch window, the transport flushes each loop periodically). A flush hands each
+// subscriber everything it has pending in one writev (merged write).
+//
+// GOP cache: the stream remembers the newest metadata, the audio and video
+// sequence headers, and the ring position of the newest keyframe (every audio
+// frame counts as one on an audio-only stream). A joining subscriber receives the
+// metadata and sequence headers, then the ring from that keyframe, at once.
+//
+// Slow subscribers: each has high and low watermarks on bytes queued in its
+// transport. Above the high mark nothing more is queued; once it drains below the
+// low mark it resumes at the newest keyframe. Past a hard cap, or stalled above the
+// low mark for the stall timeout, it is closed. The publisher never waits for a
+// subscriber, and a subscriber never pins ring memory between flushes.
+//
+// This package does not import gnet: loops and sinks are small interfaces, so the
+// same fanout serves the gnet reactor and the standard-library transport.
+package fanout

@@ -1,0 +1,265 @@
+package fanout
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// Task is work run on an event loop. It has the same method set as gnet.Runnable,
+// so a *loopLocal can be handed to gnet's EventLoop.Execute without an adapter
+// allocation, while this package stays free of gnet.
+type Task interface {
+	Run(ctx context.Context) error
+}
+
+// Loop is an event loop that owns subscribers. Index is a dense number in
+// [0, Config.Loops); Execute schedules t to run on the loop goroutine and is safe
+// from any goroutine.
+type Loop interface {
+	Index() int
+	Execute(t Task) error
+}
+
+// Sink is the transport side of a subscriber. All methods are called only on the
+// subscriber's loop. Writev may consume and rewrite bufs in place; it must not keep
+// references to the byte slices after it returns (copy what it cannot send now).
+type Sink interface {
+	Writev(bufs [][]byte) (int, error)
+	OutboundBuffered() int
+	Close() error
+}
+
+// Config holds fanout limits. Zero fields take the defaults below.
+type Config struct {
+	// Loops is the number of event loops subscribers can live on.
+	Loops int
+	// ChunkSize is the outbound RTMP chunk size used to encode every packet once.
+	ChunkSize uint32
+	// RingSize is the number of packets a stream retains (rounded up to a power of two).
+	RingSize int
+	// MaxRingBytes caps the bytes a stream retains; the oldest packets beyond it are
+	// dropped from the ring (subscribers that still needed them skip to a keyframe).
+	MaxRingBytes int
+	// GOPMaxFrames and GOPMaxBytes cap the GOP cache. A GOP larger than either is
+	// not served to joining players, who then start at the next keyframe.
+	GOPMaxFrames int
+	GOPMaxBytes  int
+	// HighWater and LowWater are a subscriber's watermarks on bytes queued in its
+	// transport and not yet accepted by the socket. Above HighWater nothing more is
+	// queued; once below LowWater the subscriber resumes at the newest keyframe.
+	HighWater int
+	LowWater  int
+	// HardCap disconnects a subscriber whose queued bytes exceed it.
+	HardCap int
+	// StallTimeout disconnects a subscriber that stays above LowWater this long.
+	StallTimeout time.Duration
+	// MaxBatchBytes caps the bytes one flush hands to one subscriber's writev.
+	MaxBatchBytes int
+	// BatchWindow delays delivery to merge writes: 0 sends as soon as the loop runs;
+	// a positive window relies on the transport calling Hub.FlushLoop at that period.
+	BatchWindow time.Duration
+}
+
+// Defaults for Config.
+const (
+	DefaultChunkSize     = 4096
+	DefaultRingSize      = 4096
+	DefaultMaxRingBytes  = 32 << 20
+	DefaultGOPMaxFrames  = 2048
+	DefaultGOPMaxBytes   = 24 << 20
+	DefaultHighWater     = 1 << 20
+	DefaultLowWater      = 256 << 10
+	DefaultHardCap       = 16 << 20
+	DefaultStallTimeout  = 15 * time.Second
+	DefaultMaxBatchBytes = 1 << 20
+	maxIovecs            = 1024
+)
+
+func (c *Config) setDefaults() {
+	if c.Loops <= 0 {
+		c.Loops = 1
+	}
+	if c.ChunkSize == 0 {
+		c.ChunkSize = DefaultChunkSize
+	}
+	if c.RingSize <= 0 {
+		c.RingSize = DefaultRingSize
+	}
+	n := 1
+	for n < c.RingSize {
+		n <<= 1
+	}
+	c.RingSize = n
+	if c.MaxRingBytes <= 0 {
+		c.MaxRingBytes = DefaultMaxRingBytes
+	}
+	if c.GOPMaxFrames <= 0 {
+		c.GOPMaxFrames = DefaultGOPMaxFrames
+	}
+	if c.GOPMaxFrames > c.RingSize-1 {
+		c.GOPMaxFrames = c.RingSize - 1
+	}
+	if c.GOPMaxBytes <= 0 {
+		c.GOPMaxBytes = DefaultGOPMaxBytes
+	}
+	if c.GOPMaxBytes > c.MaxRingBytes {
+		c.GOPMaxBytes = c.MaxRingBytes
+	}
+	if c.HighWater <= 0 {
+		c.HighWater = DefaultHighWater
+	}
+	if c.LowWater <= 0 || c.LowWater > c.HighWater {
+		c.LowWater = c.HighWater / 4
+	}
+	if c.HardCap <= 0 {
+		c.HardCap = DefaultHardCap
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+}
+
+// Stats are cumulative counters, read with Hub.Stats.
+type Stats struct {
+	PacketsIn        uint64 // packets published
+	BytesIn          uint64 // payload bytes published
+	Deliveries       uint64 // packets handed to subscriber writevs
+	BytesOut         uint64 // bytes handed to subscriber writevs
+	Writes           uint64 // writev calls
+	Skips            uint64 // times a subscriber skipped ahead to a keyframe
+	SlowDisconnects  uint64 // subscribers closed for exceeding HardCap or StallTimeout
+	LoopWakeups      uint64 // loop flush tasks run
+	SubscribersTotal uint64 // subscribers ever attached
+}
+
+// Hub owns the per-loop delivery state shared by all streams.
+type Hub struct {
+	cfg   Config
+	loops []*loopLocal
+	clock func() int64
+
+	packetsIn atomic.Uint64
+	bytesIn   atomic.Uint64
+	subsTotal atomic.Uint64
+}
+
+// NewHub returns a hub for cfg.Loops event loops.
+func NewHub(cfg Config) *Hub {
+	cfg.setDefaults()
+	h := &Hub{cfg: cfg, clock: monotonicNanos}
+	h.loops = make([]*loopLocal, cfg.Loops)
+	for i := range h.loops {
+		h.loops[i] = &loopLocal{
+			hub:  h,
+			iov:  make([][]byte, 0, maxIovecs+4),
+			held: make([]*Packet, 0, maxIovecs+4),
+		}
+	}
+	return h
+}
+
+// Config returns the hub's effective configuration (defaults applied).
+func (h *Hub) Config() Config { return h.cfg }
+
+// AttachLoop tells the hub how to reach loop l. It is safe from any goroutine and
+// idempotent; it must be called before the first subscriber on l.
+func (h *Hub) AttachLoop(l Loop) {
+	ll := h.loops[l.Index()]
+	if ll.loop.Load() == nil {
+		ll.loop.CompareAndSwap(nil, &loopRef{l})
+	}
+}
+
+// FlushLoop delivers everything pending for subscribers on loop idx. It must run on
+// that loop. With a zero BatchWindow the hub schedules this itself; with a positive
+// window the transport calls it once per window.
+func (h *Hub) FlushLoop(idx int) {
+	h.loops[idx].flush()
+}
+
+// Stats sums the counters of all loops. Safe from any goroutine.
+func (h *Hub) Stats() Stats {
+	s := Stats{PacketsIn: h.packetsIn.Load(), BytesIn: h.bytesIn.Load(), SubscribersTotal: h.subsTotal.Load()}
+	for _, l := range h.loops {
+		s.Deliveries += l.deliveries.Load()
+		s.BytesOut += l.bytesOut.Load()
+		s.Writes += l.writes.Load()
+		s.Skips += l.skips.Load()
+		s.SlowDisconnects += l.slow.Load()
+		s.LoopWakeups += l.wakeups.Load()
+	}
+	return s
+}
+
+type loopRef struct{ Loop }
+
+// loopLocal is the per-loop delivery state. dirty is a lock-free stack of groups
+// with pending packets: writers on any loop push (guarded by the group's pending
+// flag, so a group is in the stack at most once) and the owning loop pops the whole
+// stack at once, so there is no ABA hazard.
+type loopLocal struct {
+	hub       *Hub
+	loop      atomic.Pointer[loopRef]
+	dirty     atomic.Pointer[group]
+	scheduled atomic.Bool
+
+	// Scratch for one subscriber's flush at a time (loop-only): the iovec and the
+	// packet references held while the writev runs. Per loop, not per subscriber,
+	// so an idle subscriber costs only its own small struct.
+	iov  [][]byte
+	held []*Packet
+
+	// Counters: written only by the owning loop, read by Stats.
+	deliveries, bytesOut, writes, skips, slow, wakeups atomic.Uint64
+
+	_ [64]byte // keep loops' hot fields on separate cache lines
+}
+
+// push marks g dirty and, with no batch window, schedules one flush of this loop.
+func (l *loopLocal) push(g *group) {
+	for {
+		old := l.dirty.Load()
+		g.next.Store(old)
+		if l.dirty.CompareAndSwap(old, g) {
+			break
+		}
+	}
+	if l.hub.cfg.BatchWindow == 0 && l.scheduled.CompareAndSwap(false, true) {
+		if r := l.loop.Load(); r != nil {
+			if err := r.Execute(l); err != nil {
+				l.scheduled.Store(false)
+			}
+		}
+	}
+}
+
+// Run implements Task: it is the loop's flush, scheduled once per batch.
+func (l *loopLocal) Run(context.Context) error {
+	l.scheduled.Store(false)
+	l.flush()
+	return nil
+}
+
+func (l *loopLocal) flush() {
+	g := l.dirty.Swap(nil)
+	if g == nil {
+		return
+	}
+	l.wakeups.Add(1)
+	now := l.hub.clock()
+	for g != nil {
+		next := g.next.Load()
+		g.next.Store(nil)
+		g.pending.Store(false)
+		g.flush(l, now)
+		g = next
+	}
+}
+
+var epoch = time.Now()
+
+func monotonicNanos() int64 { return int64(time.Since(epoch)) }

@@ -1,0 +1,124 @@
+package netpoll
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"syscall"
+	"unsafe"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// conn adapts a gnet.Conn to Conn.
+type conn struct {
+	gc       gnet.Conn
+	fd       int
+	loop     *Loop
+	sess     Session
+	remote   string
+	port     int
+	idx      int
+	closing  bool
+	closeErr error
+}
+
+func (c *conn) Write(b []byte) (int, error) { return c.gc.Write(b) }
+func (c *conn) OutboundBuffered() int       { return c.gc.OutboundBuffered() }
+func (c *conn) Close() error                { return c.gc.Close() }
+func (c *conn) RemoteAddr() string          { return c.remote }
+func (c *conn) LocalPort() int              { return c.port }
+func (c *conn) Loop() *Loop                 { return c.loop }
+
+// maxIov is Linux's UIO_MAXIOV.
+const maxIov = 1024
+
+// iovecs is a loop's scratch array for writev(2); a fixed array, so building the
+// system call's argument never allocates (x/sys's Writev allocates past 8 slices).
+type iovecs [maxIov]unix.Iovec
+
+// Writev writes bufs with one writev(2) when nothing is queued, and hands what the
+// socket did not take to gnet's outbound buffer (which copies it and arms the
+// writable event). With data already queued, it appends to the queue to keep order.
+func (c *conn) Writev(bufs [][]byte) (int, error) {
+	if c.closing {
+		return 0, ErrStopped
+	}
+	if c.gc.OutboundBuffered() > 0 {
+		return c.gc.Writev(bufs)
+	}
+	total := 0
+	for len(bufs) > 0 {
+		iov := &c.loop.iov
+		cnt, batch, used := 0, 0, 0
+		for _, b := range bufs {
+			if cnt == maxIov {
+				break
+			}
+			used++
+			if len(b) == 0 {
+				continue
+			}
+			iov[cnt].Base = &b[0]
+			iov[cnt].SetLen(len(b))
+			cnt++
+			batch += len(b)
+		}
+		if cnt == 0 {
+			return total, nil
+		}
+		n, err := writev(c.fd, iov[:cnt])
+		clear(iov[:cnt])
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n == batch {
+			bufs = bufs[used:]
+			continue
+		}
+		// Partial write: the socket is full. Skip what was written and queue the
+		// rest in gnet, which copies it and writes it when the socket drains.
+		for len(bufs) > 0 && n >= len(bufs[0]) {
+			n -= len(bufs[0])
+			bufs = bufs[1:]
+		}
+		if len(bufs) > 0 && n > 0 {
+			bufs[0] = bufs[0][n:]
+		}
+		m, err := c.gc.Writev(bufs)
+		return total + m, err
+	}
+	return total, nil
+}
+
+// writev issues writev(2) on a non-blocking socket. EAGAIN counts as 0 bytes.
+func writev(fd int, iov []unix.Iovec) (int, error) {
+	for {
+		r, _, errno := syscall.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		switch errno {
+		case 0:
+			return int(r), nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return 0, nil
+		default:
+			return 0, fmt.Errorf("netpoll: writev: %w", errno)
+		}
+	}
+}
+
+// slogAdapter routes gnet's logs to slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debugf(f string, args ...any) {
+	a.l.Log(context.Background(), slog.LevelDebug, fmt.Sprintf(f, args...))
+}
+func (a slogAdapter) Infof(f string, args ...any) {
+	a.l.Log(context.Background(), slog.LevelDebug, fmt.Sprintf(f, args...))
+}
+func (a slogAdapter) Warnf(f string, args ...any)  { a.l.Warn(fmt.Sprintf(f, args...)) }
+func (a slogAdapter) Errorf(f string, args ...any) { a.l.Error(fmt.Sprintf(f, args...)) }
+func (a slogAdapter) Fatalf(f string, args ...any) { a.l.Error(fmt.Sprintf(f, args...)) }

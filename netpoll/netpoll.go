@@ -1,0 +1,415 @@
+// Package netpoll is Quaver's transport: a gnet v2 event-loop reactor that feeds
+// connection bytes to protocol sessions and writes their output with merged,
+// allocation-free writev calls.
+//
+// Threading model: every connection belongs to one event loop for its whole life.
+// Session methods (OnData, OnTick, OnClose) and every Conn method except Close run
+// on that loop's goroutine, so sessions need no locks. Work for a loop from another
+// goroutine goes through Loop.Execute. gnet has no timers on loops, so a single
+// ticker goroutine schedules a sweep on every loop through Execute; sessions
+// enforce their deadlines in OnTick.
+//
+// gnet keeps no back-pressure of its own (its outbound buffer grows without limit),
+// so Conn exposes OutboundBuffered and callers enforce watermarks (see fanout).
+package netpoll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/quaverlive/quaver/fanout"
+)
+
+// Sentinel errors.
+var (
+	ErrStopped  = errors.New("netpoll: engine stopped")
+	ErrRejected = errors.New("netpoll: connection rejected by handler")
+)
+
+// Conn is a session's view of its connection. All methods except Close and
+// RemoteAddr must be called on the connection's loop.
+type Conn interface {
+	// Write sends b, queueing what the socket does not take; b may be reused
+	// after the call.
+	Write(b []byte) (int, error)
+	// Writev sends bufs in one system call where possible and queues the rest.
+	// It may rewrite bufs in place and keeps no reference to them after it returns.
+	Writev(bufs [][]byte) (int, error)
+	// OutboundBuffered is the number of bytes queued and not yet accepted by the socket.
+	OutboundBuffered() int
+	// Close closes the connection; OnClose follows on the loop. Safe from any goroutine.
+	Close() error
+	// RemoteAddr is the peer's address as text.
+	RemoteAddr() string
+	// LocalPort is the port of the listener that accepted the connection.
+	LocalPort() int
+	// Loop is the event loop that owns the connection.
+	Loop() *Loop
+}
+
+// Session is the protocol state of one connection.
+type Session interface {
+	// OnData consumes bytes read from the socket; p is valid only during the call.
+	// A non-nil error closes the connection.
+	OnData(p []byte) error
+	// OnTick runs on the loop every sweep interval; a non-nil error closes the connection.
+	OnTick(now time.Time) error
+	// OnClose runs once when the connection is gone; err is nil on a clean close.
+	OnClose(err error)
+}
+
+// Handler creates sessions and hears about loop ticks.
+type Handler interface {
+	// OnOpen returns the session for a new connection, or nil to refuse it.
+	OnOpen(c Conn) Session
+	// OnLoopTick runs on every loop every tick interval (before the session sweep).
+	OnLoopTick(l *Loop, now time.Time)
+}
+
+// Config configures an Engine.
+type Config struct {
+	// Addrs are the listen addresses (host:port). A port of 0 is resolved to a free
+	// port before the engine starts; Engine.Addrs reports the result.
+	Addrs []string
+	// Loops is the number of event loops; 0 means runtime.GOMAXPROCS(0) (gnet's
+	// multicore mode would use NumCPU, which ignores container CPU quotas).
+	Loops int
+	// Tick is the period of OnLoopTick; 0 means DefaultTick.
+	Tick time.Duration
+	// Sweep is the period of the per-session OnTick; 0 means DefaultSweep.
+	Sweep time.Duration
+	// ReadBufferCap is the per-loop read buffer (one read(2) per readiness event).
+	ReadBufferCap int
+	// TCPKeepAlive enables keep-alive probes after this idle time when positive.
+	TCPKeepAlive time.Duration
+	// SocketSendBuffer sets SO_SNDBUF on accepted sockets when positive.
+	SocketSendBuffer int
+	// Logger receives engine events; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults for Config.
+const (
+	DefaultTick          = 100 * time.Millisecond
+	DefaultSweep         = 250 * time.Millisecond
+	DefaultReadBufferCap = 64 << 10
+)
+
+// Loop is one event loop. Index is dense in [0, Loops).
+type Loop struct {
+	idx   int
+	el    gnet.EventLoop
+	conns []*conn // loop-only: live connections, for the sweep
+	iov   iovecs  // loop-only scratch for raw writev
+	eng   *Engine
+	sweep sweepTask
+
+	lastSweep time.Time
+	doomed    []*conn
+}
+
+// Index returns the loop's dense index.
+func (l *Loop) Index() int { return l.idx }
+
+// Execute runs t on the loop. Safe from any goroutine.
+func (l *Loop) Execute(t fanout.Task) error {
+	return l.el.Execute(context.Background(), t)
+}
+
+// Conns returns the number of connections on the loop (loop-only).
+func (l *Loop) Conns() int { return len(l.conns) }
+
+type sweepTask struct{ l *Loop }
+
+func (t *sweepTask) Run(context.Context) error {
+	t.l.tick(time.Now())
+	return nil
+}
+
+// Engine is a running reactor.
+type Engine struct {
+	gnet.BuiltinEventEngine
+	cfg     Config
+	h       Handler
+	log     *slog.Logger
+	eng     gnet.Engine
+	addrs   []string
+	ports   map[int]bool
+	mu      sync.Mutex
+	loops   map[gnet.EventLoop]*Loop
+	list    atomic.Pointer[[]*Loop]
+	nextIdx int
+	booted  chan struct{}
+	done    chan error
+	stopped atomic.Bool
+	conns   atomic.Int64
+}
+
+// Start resolves the listen addresses, starts the reactor and returns once it
+// accepts connections. Cancelling ctx does not stop it; call Stop.
+func Start(cfg Config, h Handler) (*Engine, error) {
+	if cfg.Loops <= 0 {
+		cfg.Loops = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = DefaultTick
+	}
+	if cfg.Sweep <= 0 {
+		cfg.Sweep = DefaultSweep
+	}
+	if cfg.ReadBufferCap <= 0 {
+		cfg.ReadBufferCap = DefaultReadBufferCap
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("netpoll: no listen address")
+	}
+	e := &Engine{
+		cfg:    cfg,
+		h:      h,
+		log:    cfg.Logger,
+		ports:  map[int]bool{},
+		loops:  map[gnet.EventLoop]*Loop{},
+		booted: make(chan struct{}),
+		done:   make(chan error, 1),
+	}
+	var proto []string
+	for _, a := range cfg.Addrs {
+		resolved, port, err := resolveAddr(a)
+		if err != nil {
+			return nil, err
+		}
+		e.addrs = append(e.addrs, resolved)
+		e.ports[port] = true
+		proto = append(proto, "tcp://"+resolved)
+	}
+	opts := []gnet.Option{
+		gnet.WithNumEventLoop(cfg.Loops),
+		gnet.WithTicker(true),
+		gnet.WithReadBufferCap(cfg.ReadBufferCap),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+		gnet.WithLogger(slogAdapter{cfg.Logger.With("component", "gnet")}),
+	}
+	if cfg.TCPKeepAlive > 0 {
+		opts = append(opts, gnet.WithTCPKeepAlive(cfg.TCPKeepAlive))
+	}
+	if cfg.SocketSendBuffer > 0 {
+		opts = append(opts, gnet.WithSocketSendBuffer(cfg.SocketSendBuffer))
+	}
+	go func() {
+		err := gnet.Rotate(e, proto, opts...)
+		select {
+		case <-e.booted:
+		default:
+			close(e.booted)
+		}
+		e.done <- err
+	}()
+	<-e.booted
+	select {
+	case err := <-e.done:
+		if err == nil {
+			err = ErrStopped
+		}
+		return nil, fmt.Errorf("netpoll: start: %w", err)
+	default:
+	}
+	return e, nil
+}
+
+// resolveAddr turns a port-0 address into a concrete free port so callers (tests)
+// can learn where the engine listens.
+func resolveAddr(a string) (string, int, error) {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", 0, fmt.Errorf("netpoll: listen address %q: %w", a, err)
+	}
+	if port != "0" && port != "" {
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return "", 0, fmt.Errorf("netpoll: listen address %q: %w", a, err)
+		}
+		return a, p, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", 0, fmt.Errorf("netpoll: resolve %q: %w", a, err)
+	}
+	p := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	return net.JoinHostPort(host, strconv.Itoa(p)), p, nil
+}
+
+// Addrs returns the listen addresses with ports resolved, in Config order.
+func (e *Engine) Addrs() []string { return e.addrs }
+
+// Connections returns the number of open connections. Safe from any goroutine.
+func (e *Engine) Connections() int { return int(e.conns.Load()) }
+
+// Loops returns the loops that have served at least one connection.
+func (e *Engine) Loops() []*Loop {
+	if p := e.list.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Stop closes the listeners and every connection (sessions get OnClose) and waits
+// for the loops to exit or ctx to end.
+func (e *Engine) Stop(ctx context.Context) error {
+	if !e.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := e.eng.Stop(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// OnBoot implements gnet.EventHandler.
+func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
+	e.eng = eng
+	close(e.booted)
+	return gnet.None
+}
+
+func (e *Engine) loopFor(el gnet.EventLoop) *Loop {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.loops[el]; ok {
+		return l
+	}
+	l := &Loop{idx: e.nextIdx, el: el, eng: e}
+	l.sweep.l = l
+	labelLoop(l) // runs on the loop goroutine (from OnOpen): profiles show loop work per loop
+	e.nextIdx++
+	e.loops[el] = l
+	list := make([]*Loop, 0, len(e.loops))
+	for _, x := range e.loops {
+		list = append(list, x)
+	}
+	e.list.Store(&list)
+	return l
+}
+
+// OnOpen implements gnet.EventHandler.
+func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	l, _ := gc.Context().(*Loop)
+	if l == nil {
+		l = e.loopFor(gc.EventLoop())
+	}
+	c := &conn{gc: gc, fd: gc.Fd(), loop: l, idx: len(l.conns)}
+	if ra := gc.RemoteAddr(); ra != nil {
+		c.remote = ra.String()
+	}
+	if la, ok := gc.LocalAddr().(*net.TCPAddr); ok {
+		c.port = la.Port
+	}
+	s := e.h.OnOpen(c)
+	if s == nil {
+		return nil, gnet.Close
+	}
+	c.sess = s
+	l.conns = append(l.conns, c)
+	gc.SetContext(c)
+	e.conns.Add(1)
+	return nil, gnet.None
+}
+
+// OnTraffic implements gnet.EventHandler: all bytes of the read go to the session.
+func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	if c == nil || c.closing {
+		_, _ = gc.Discard(-1)
+		return gnet.None
+	}
+	n := gc.InboundBuffered()
+	buf, _ := gc.Next(n)
+	if err := c.sess.OnData(buf); err != nil {
+		c.closeErr = err
+		c.closing = true
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// OnClose implements gnet.EventHandler.
+func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	if c == nil {
+		return gnet.None
+	}
+	gc.SetContext(nil)
+	l := c.loop
+	if last := len(l.conns) - 1; c.idx <= last && l.conns[c.idx] == c {
+		l.conns[c.idx] = l.conns[last]
+		l.conns[c.idx].idx = c.idx
+		l.conns[last] = nil
+		l.conns = l.conns[:last]
+	}
+	e.conns.Add(-1)
+	if c.closeErr != nil {
+		err = c.closeErr
+	}
+	c.closing = true
+	c.sess.OnClose(err)
+	return gnet.None
+}
+
+// OnTick implements gnet.EventHandler. It runs on gnet's ticker goroutine and
+// schedules a tick on every loop.
+func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	for _, l := range e.Loops() {
+		_ = l.el.Execute(context.Background(), &l.sweep)
+	}
+	return e.cfg.Tick, gnet.None
+}
+
+func (l *Loop) tick(now time.Time) {
+	l.eng.h.OnLoopTick(l, now)
+	if now.Sub(l.lastSweep) < l.eng.cfg.Sweep {
+		return
+	}
+	l.lastSweep = now
+	doomed := l.doomed[:0]
+	for _, c := range l.conns {
+		if c.closing {
+			continue
+		}
+		if err := c.sess.OnTick(now); err != nil {
+			c.closeErr = err
+			c.closing = true
+			doomed = append(doomed, c)
+		}
+	}
+	// Close after the walk: closing runs OnClose, which edits l.conns.
+	for i, c := range doomed {
+		_ = l.el.Close(c.gc)
+		doomed[i] = nil
+	}
+	l.doomed = doomed[:0]
+}
+
+// labelLoop tags the calling loop goroutine for pprof.
+func labelLoop(l *Loop) {
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("quaver", "loop", "loop", strconv.Itoa(l.idx))))
+}

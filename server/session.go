@@ -1,0 +1,385 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/quaverlive/quaver/amf0"
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/netpoll"
+)
+
+type sessionState uint8
+
+const (
+	stateHandshake sessionState = iota
+	stateChunks                 // handshake done, waiting for connect
+	stateConnected
+)
+
+// Session is one RTMP connection. Handlers receive it in their hooks; its methods
+// are safe to call from those hooks (which run on the connection's event loop).
+type Session struct {
+	srv   *Server
+	conn  netpoll.Conn
+	loop  *loopState
+	id    uint64
+	log   *slog.Logger
+	state sessionState
+
+	hs  chunkcodec.ServerHandshake
+	dec *chunkcodec.Decoder
+	doc amf0.Document
+
+	outChunk uint32
+	created  time.Time
+	lastRead time.Time
+	closeErr error // set when the session decided to close after flushing
+
+	app     *App
+	appName string
+	handler Handler
+	connect ConnectRequest
+
+	nextStreamID uint32
+	streams      []*netStream // index = message stream id - 1
+
+	values map[string]any
+}
+
+// netStream is one NetStream (message stream id) of the connection.
+type netStream struct {
+	id uint32
+
+	// Publishing.
+	pub       *entry
+	pubReq    StreamRequest
+	lastMedia time.Time
+	setData   bool
+
+	// Playing.
+	play    *entry
+	playReq StreamRequest
+	sub     *fanout.Subscriber
+	noAudio bool
+	noVideo bool
+}
+
+func newSession(srv *Server, c netpoll.Conn) *Session {
+	now := srv.loops[c.Loop().Index()].now
+	s := &Session{
+		srv:      srv,
+		conn:     c,
+		loop:     srv.loops[c.Loop().Index()],
+		id:       srv.nextID.Add(1),
+		outChunk: chunkcodec.DefaultChunkSize,
+		created:  now,
+		lastRead: now,
+	}
+	s.hs.Epoch = 0
+	s.log = srv.log.With("conn", s.id, "peer", c.RemoteAddr())
+	return s
+}
+
+// ID returns a process-unique connection id.
+func (s *Session) ID() uint64 { return s.id }
+
+// RemoteAddr returns the peer address.
+func (s *Session) RemoteAddr() string { return s.conn.RemoteAddr() }
+
+// App returns the app name from connect.
+func (s *Session) App() string { return s.appName }
+
+// Connect returns the connect request (its Object is not retained).
+func (s *Session) Connect() ConnectRequest {
+	c := s.connect
+	c.Object = amf0.Value{}
+	return c
+}
+
+// Set stores a value on the session for handlers.
+func (s *Session) Set(key string, v any) {
+	if s.values == nil {
+		s.values = map[string]any{}
+	}
+	s.values[key] = v
+}
+
+// Get returns a value stored with Set.
+func (s *Session) Get(key string) any { return s.values[key] }
+
+// Close closes the connection. Safe from any goroutine.
+func (s *Session) Close() error { return s.conn.Close() }
+
+// closeWith closes the connection from any goroutine; reason is for the log.
+func (s *Session) closeWith(reason error) {
+	s.log.Info("closing", "reason", reason)
+	_ = s.conn.Close()
+}
+
+// Logger returns the session's logger (with conn id and peer address).
+func (s *Session) Logger() *slog.Logger { return s.log }
+
+// OnData implements netpoll.Session.
+func (s *Session) OnData(p []byte) error {
+	s.lastRead = s.loop.now
+	out := s.loop.out[:0]
+	err := s.feed(p, &out)
+	if len(out) > 0 {
+		_, _ = s.conn.Write(out)
+	}
+	s.loop.out = out[:0]
+	if err == nil {
+		err = s.closeErr
+	}
+	return err
+}
+
+func (s *Session) feed(p []byte, out *[]byte) error {
+	if s.state == stateHandshake {
+		n, reply, done, err := s.hs.Feed(p, *out)
+		*out = reply
+		if err != nil {
+			return fmt.Errorf("handshake: %w", err)
+		}
+		p = p[n:]
+		if !done {
+			return nil
+		}
+		s.state = stateChunks
+		s.dec = chunkcodec.NewDecoder(chunkcodec.DecoderConfig{
+			MaxMessageSize:      s.srv.cfg.MaxMessageSize,
+			MaxInboundChunkSize: s.srv.cfg.MaxInboundChunkSize,
+			MaxChunkStreams:     s.srv.cfg.MaxChunkStreams,
+		})
+	}
+	for len(p) > 0 {
+		n, m, err := s.dec.Feed(p)
+		p = p[n:]
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			if err := s.handle(m, out); err != nil {
+				return err
+			}
+			if s.closeErr != nil {
+				return nil
+			}
+		}
+	}
+	if seq, due := s.dec.AckDue(); due {
+		*out = chunkcodec.AppendAck(*out, seq)
+	}
+	return nil
+}
+
+// OnTick implements netpoll.Session: deadlines.
+func (s *Session) OnTick(now time.Time) error {
+	if s.state != stateConnected {
+		if now.Sub(s.created) > s.srv.cfg.HandshakeTimeout {
+			return ErrHandshakeSlow
+		}
+		return nil
+	}
+	active := false
+	for _, ns := range s.streams {
+		if ns == nil {
+			continue
+		}
+		if ns.pub != nil {
+			active = true
+			if now.Sub(ns.lastMedia) > s.app.publisherIdle() {
+				return ErrPublisherIdle
+			}
+		}
+		if ns.sub != nil {
+			active = true
+		}
+	}
+	if !active && now.Sub(s.lastRead) > s.srv.cfg.IdleTimeout {
+		return ErrIdle
+	}
+	return nil
+}
+
+// OnClose implements netpoll.Session.
+func (s *Session) OnClose(err error) {
+	s.srv.connsOpen.Add(-1)
+	for _, ns := range s.streams {
+		if ns != nil {
+			s.stopStream(ns, nil)
+		}
+	}
+	if s.dec != nil {
+		s.dec.Release()
+	}
+	if s.handler != nil {
+		s.handler.OnClose(s)
+	}
+	switch {
+	case err == nil, errors.Is(err, netpoll.ErrStopped):
+		s.log.Debug("connection closed")
+	case isPeerGone(err):
+		s.log.Debug("connection closed by peer", "reason", err)
+	default:
+		s.log.Warn("connection closed", "reason", err)
+	}
+}
+
+func isPeerGone(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe")
+}
+
+// handle dispatches one inbound message.
+func (s *Session) handle(m *chunkcodec.Message, out *[]byte) error {
+	switch m.TypeID {
+	case chunkcodec.TypeSetChunkSize, chunkcodec.TypeAbort, chunkcodec.TypeAck,
+		chunkcodec.TypeWindowAckSize, chunkcodec.TypeSetPeerBandwidth:
+		return nil // applied by the decoder or nothing to do
+	case chunkcodec.TypeUserControl:
+		uc, err := chunkcodec.ParseUserControl(m.Payload)
+		if err != nil {
+			return nil // lenient: ignore malformed user control
+		}
+		if uc.Event == chunkcodec.EventPingRequest {
+			*out = chunkcodec.AppendPingResponse(*out, uc.Data)
+		}
+		return nil
+	case chunkcodec.TypeCommandAMF0, chunkcodec.TypeCommandAMF3:
+		body := m.Payload
+		if m.TypeID == chunkcodec.TypeCommandAMF3 && len(body) > 0 && body[0] == 0 {
+			body = body[1:]
+		}
+		return s.command(m, body, out)
+	case chunkcodec.TypeAudio, chunkcodec.TypeVideo:
+		return s.media(m.TypeID, m.StreamID, m.Timestamp, m.Payload)
+	case chunkcodec.TypeDataAMF0, chunkcodec.TypeDataAMF3:
+		body := m.Payload
+		if m.TypeID == chunkcodec.TypeDataAMF3 && len(body) > 0 && body[0] == 0 {
+			body = body[1:]
+		}
+		return s.data(m.StreamID, m.Timestamp, body)
+	case chunkcodec.TypeAggregate:
+		return s.aggregate(m)
+	}
+	if s.app != nil {
+		if fn := s.app.messages[m.TypeID]; fn != nil {
+			return fn(s, m)
+		}
+	}
+	return nil // unknown message types are ignored
+}
+
+// publisherFor returns the publishing NetStream for a message stream id. Lenient:
+// a connection with exactly one publishing stream gets its media whatever the id.
+func (s *Session) publisherFor(id uint32) *netStream {
+	if id >= 1 && int(id) <= len(s.streams) {
+		if ns := s.streams[id-1]; ns != nil && ns.pub != nil {
+			return ns
+		}
+	}
+	for _, ns := range s.streams {
+		if ns != nil && ns.pub != nil {
+			return ns
+		}
+	}
+	return nil
+}
+
+func (s *Session) media(typeID uint8, streamID, ts uint32, payload []byte) error {
+	ns := s.publisherFor(streamID)
+	if ns == nil {
+		return nil // media before publish: ignore
+	}
+	ns.lastMedia = s.loop.now
+	if ns.pub.pubID.Load() != s.id {
+		return ErrReplaced
+	}
+	ns.pub.stream.Publish(typeID, ts, payload)
+	return nil
+}
+
+// data handles @setDataFrame / onMetaData and other data messages of a publisher.
+func (s *Session) data(streamID, ts uint32, body []byte) error {
+	ns := s.publisherFor(streamID)
+	if ns == nil {
+		return nil
+	}
+	body = flvmux.StripSetDataFrame(body)
+	ns.pub.stream.Publish(chunkcodec.TypeDataAMF0, ts, body)
+	return nil
+}
+
+// aggregate splits an aggregate message (FLV tags back to back) into its parts.
+func (s *Session) aggregate(m *chunkcodec.Message) error {
+	p := m.Payload
+	var base uint32
+	first := true
+	for len(p) >= flvmux.TagHeaderSize {
+		th, n, err := flvmux.ReadTagHeader(p)
+		if err != nil || n == 0 || len(p) < n+int(th.DataSize) {
+			return nil // lenient: drop a malformed tail
+		}
+		if first {
+			base, first = th.Timestamp, false
+		}
+		ts := m.Timestamp + (th.Timestamp - base)
+		body := p[n : n+int(th.DataSize)]
+		switch th.Type {
+		case flvmux.TagAudio, flvmux.TagVideo:
+			if err := s.media(th.Type, m.StreamID, ts, body); err != nil {
+				return err
+			}
+		case flvmux.TagScript:
+			if err := s.data(m.StreamID, ts, body); err != nil {
+				return err
+			}
+		}
+		p = p[n+int(th.DataSize):]
+		if len(p) >= flvmux.PrevTagSizeLen {
+			p = p[flvmux.PrevTagSizeLen:]
+		}
+	}
+	return nil
+}
+
+// stopStream ends publishing or playing on ns. reason is logged when non-nil.
+func (s *Session) stopStream(ns *netStream, reason error) {
+	if ns.pub != nil {
+		e := ns.pub
+		ns.pub = nil
+		if s.srv.releasePublish(s, e) {
+			e.stream.EndPublish(s.eofBytes(e))
+			s.log.Info("unpublish", "stream", e.key)
+		}
+		if s.handler != nil {
+			s.handler.OnUnpublish(s, &ns.pubReq)
+		}
+	}
+	if ns.sub != nil {
+		ns.sub.Close()
+		ns.sub = nil
+	}
+	if ns.play != nil {
+		s.srv.releasePlay(ns.play)
+		s.log.Debug("play stopped", "stream", ns.play.key)
+		ns.play = nil
+	}
+}
+
+// eofBytes encodes what players receive when the publisher leaves: Stream EOF and
+// NetStream.Play.UnpublishNotify on the play stream.
+func (s *Session) eofBytes(e *entry) []byte {
+	body := amf0.AppendOnStatus(nil, 0, "status", "NetStream.Play.UnpublishNotify", e.pubReq.Name+" is now unpublished.")
+	b := chunkcodec.AppendMessage(nil, chunkcodec.Header{
+		ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeCommandAMF0, StreamID: fanout.PlayStreamID,
+	}, body, s.srv.cfg.ChunkSize)
+	return chunkcodec.AppendStreamEOF(b, fanout.PlayStreamID)
+}
