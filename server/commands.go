@@ -25,7 +25,6 @@ const (
 	codePlayPublish      = "NetStream.Play.PublishNotify"
 	codePauseNotify      = "NetStream.Pause.Notify"
 	codeUnpauseNotify    = "NetStream.Unpause.Notify"
-	codeDataStart        = "NetStream.Data.Start"
 )
 
 // Server identity reported in the connect reply.
@@ -376,15 +375,11 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 		s.sendStatus(out, ns.id, "status", codePlayReset, "Playing and resetting "+req.Name+".")
 	}
 	s.sendStatus(out, ns.id, "status", codePlayStart, "Started playing "+req.Name+".")
-	// |RtmpSampleAccess(true, true) and NetStream.Data.Start, as Flash servers send.
+	// |RtmpSampleAccess(true, true), as Flash servers send. (No NetStream.Data.Start
+	// data message: FFmpeg's FLV demuxer would turn it into a spurious data stream.)
 	b := amf0.AppendString(s.loop.body[:0], "|RtmpSampleAccess")
 	b = amf0.AppendBoolean(b, true)
 	b = amf0.AppendBoolean(b, true)
-	*out = chunkcodec.AppendMessage(*out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: ns.id}, b, s.outChunk)
-	b = amf0.AppendString(b[:0], "onStatus")
-	b = amf0.AppendObjectStart(b)
-	b = amf0.AppendPropString(b, "code", codeDataStart)
-	b = amf0.AppendObjectEnd(b)
 	*out = chunkcodec.AppendMessage(*out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: ns.id}, b, s.outChunk)
 	s.loop.body = b[:0]
 

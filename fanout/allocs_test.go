@@ -1,0 +1,86 @@
+//go:build !race
+
+package fanout
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/quaverlive/quaver/chunkcodec"
+)
+
+// countSink accepts everything and only counts, like a socket that keeps up.
+type countSink struct {
+	writes, bytes int
+}
+
+func (s *countSink) Writev(bufs [][]byte) (int, error) {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	s.writes++
+	s.bytes += n
+	return n, nil
+}
+func (s *countSink) OutboundBuffered() int { return 0 }
+func (s *countSink) Close() error          { return nil }
+
+func setupDelivery(tb testing.TB, subs int) (*Stream, *testLoop, []byte) {
+	h := NewHub(Config{Loops: 1})
+	l := &testLoop{tasks: make([]Task, 0, 16)}
+	h.AttachLoop(l)
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, avcSeq())
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	for range subs {
+		st.Subscribe(l, &countSink{}, SubscriberOptions{})
+	}
+	l.run()
+	frame := make([]byte, 4000) // a 1 Mbps video frame at 30 fps
+	copy(frame, inter(1))
+	return st, l, frame
+}
+
+// TestAllocsDelivery: publishing one message to 1000 subscribers and delivering
+// it allocates nothing in steady state.
+func TestAllocsDelivery(t *testing.T) {
+	st, l, frame := setupDelivery(t, 1000)
+	ts := uint32(40)
+	// Warm the packet pool past the ring's retention.
+	for range 5000 {
+		st.Publish(chunkcodec.TypeVideo, ts, frame)
+		l.run()
+		ts += 40
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		st.Publish(chunkcodec.TypeVideo, ts, frame)
+		l.run()
+		ts += 40
+	})
+	if allocs != 0 {
+		t.Fatalf("publish + deliver to 1000 subscribers: %v allocs, want 0", allocs)
+	}
+}
+
+// BenchmarkDeliver reports the cost of one packet delivered to one subscriber
+// (ns/op is per delivery) for several audience sizes.
+func BenchmarkDeliver(b *testing.B) {
+	for _, n := range []int{1, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
+			st, l, frame := setupDelivery(b, n)
+			ts := uint32(40)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			b.ResetTimer()
+			delivered := 0
+			for delivered < b.N {
+				st.Publish(chunkcodec.TypeVideo, ts, frame)
+				l.run()
+				ts += 40
+				delivered += n
+			}
+		})
+	}
+}
