@@ -31,6 +31,14 @@ import (
 	"github.com/quaverlive/quaver/fanout"
 )
 
+// Transport is a running listener set: the gnet Engine or the standard-library
+// StdEngine.
+type Transport interface {
+	Addrs() []string
+	Connections() int
+	Stop(ctx context.Context) error
+}
+
 // Sentinel errors.
 var (
 	ErrStopped  = errors.New("netpoll: engine stopped")
@@ -85,6 +93,9 @@ type Config struct {
 	// Loops is the number of event loops; 0 means runtime.GOMAXPROCS(0) (gnet's
 	// multicore mode would use NumCPU, which ignores container CPU quotas).
 	Loops int
+	// IndexBase offsets loop indexes, so that two transports feeding one fanout hub
+	// (plain RTMP on gnet, RTMPS on the standard library) have distinct loop indexes.
+	IndexBase int
 	// Tick is the period of OnLoopTick; 0 means DefaultTick.
 	Tick time.Duration
 	// Sweep is the period of the per-session OnTick; 0 means DefaultSweep.
@@ -106,14 +117,19 @@ const (
 	DefaultReadBufferCap = 64 << 10
 )
 
-// Loop is one event loop. Index is dense in [0, Loops).
+// Loop is one event loop. Index is dense in [0, Loops). A gnet loop is backed by
+// a gnet.EventLoop; a standard-library loop by a goroutine draining a task queue.
 type Loop struct {
 	idx   int
-	el    gnet.EventLoop
-	conns []*conn // loop-only: live connections, for the sweep
-	iov   iovecs  // loop-only scratch for raw writev
-	eng   *Engine
+	el    gnet.EventLoop   // gnet loops
+	tasks chan fanout.Task // standard-library loops
+	quit  chan struct{}
+	conns []*conn    // loop-only: live gnet connections, for the sweep
+	std   []*stdConn // loop-only: live standard-library connections
+	iov   iovecs     // loop-only scratch for raw writev
+	h     Handler
 	sweep sweepTask
+	every time.Duration
 
 	lastSweep time.Time
 	doomed    []*conn
@@ -124,11 +140,19 @@ func (l *Loop) Index() int { return l.idx }
 
 // Execute runs t on the loop. Safe from any goroutine.
 func (l *Loop) Execute(t fanout.Task) error {
-	return l.el.Execute(context.Background(), t)
+	if l.el != nil {
+		return l.el.Execute(context.Background(), t)
+	}
+	select {
+	case l.tasks <- t:
+		return nil
+	case <-l.quit:
+		return ErrStopped
+	}
 }
 
 // Conns returns the number of connections on the loop (loop-only).
-func (l *Loop) Conns() int { return len(l.conns) }
+func (l *Loop) Conns() int { return len(l.conns) + len(l.std) }
 
 type sweepTask struct{ l *Loop }
 
@@ -159,21 +183,7 @@ type Engine struct {
 // Start resolves the listen addresses, starts the reactor and returns once it
 // accepts connections. Cancelling ctx does not stop it; call Stop.
 func Start(cfg Config, h Handler) (*Engine, error) {
-	if cfg.Loops <= 0 {
-		cfg.Loops = runtime.GOMAXPROCS(0)
-	}
-	if cfg.Tick <= 0 {
-		cfg.Tick = DefaultTick
-	}
-	if cfg.Sweep <= 0 {
-		cfg.Sweep = DefaultSweep
-	}
-	if cfg.ReadBufferCap <= 0 {
-		cfg.ReadBufferCap = DefaultReadBufferCap
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	applyDefaults(&cfg)
 	if len(cfg.Addrs) == 0 {
 		return nil, errors.New("netpoll: no listen address")
 	}
@@ -230,6 +240,8 @@ func Start(cfg Config, h Handler) (*Engine, error) {
 	}
 	return e, nil
 }
+
+func defaultLoops() int { return runtime.GOMAXPROCS(0) }
 
 // resolveAddr turns a port-0 address into a concrete free port so callers (tests)
 // can learn where the engine listens.
@@ -298,7 +310,7 @@ func (e *Engine) loopFor(el gnet.EventLoop) *Loop {
 	if l, ok := e.loops[el]; ok {
 		return l
 	}
-	l := &Loop{idx: e.nextIdx, el: el, eng: e}
+	l := &Loop{idx: e.cfg.IndexBase + e.nextIdx, el: el, h: e.h, every: e.cfg.Sweep}
 	l.sweep.l = l
 	labelLoop(l) // runs on the loop goroutine (from OnOpen): profiles show loop work per loop
 	e.nextIdx++
@@ -385,11 +397,21 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 }
 
 func (l *Loop) tick(now time.Time) {
-	l.eng.h.OnLoopTick(l, now)
-	if now.Sub(l.lastSweep) < l.eng.cfg.Sweep {
+	l.h.OnLoopTick(l, now)
+	if now.Sub(l.lastSweep) < l.every {
 		return
 	}
 	l.lastSweep = now
+	for _, c := range l.std {
+		if c.closing {
+			continue
+		}
+		if err := c.sess.OnTick(now); err != nil {
+			c.closeErr = err
+			c.closing = true
+			_ = c.Close()
+		}
+	}
 	doomed := l.doomed[:0]
 	for _, c := range l.conns {
 		if c.closing {

@@ -17,6 +17,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,14 @@ type Config struct {
 	RecordDir string
 	// Loops is the number of event loops (default runtime.GOMAXPROCS(0)).
 	Loops int
+	// Transport selects the RTMP transport: "gnet" (default, the event-loop
+	// reactor) or "std" (standard library, goroutines per connection; the baseline).
+	Transport string
+	// RTMPSAddr, with TLS set, also serves RTMP over TLS (rtmps://) on the
+	// standard-library transport (gnet has no TLS).
+	RTMPSAddr string
+	// TLS is the certificate configuration for RTMPSAddr.
+	TLS *tls.Config
 	// Logger receives structured logs (default slog.Default()).
 	Logger *slog.Logger
 
@@ -126,6 +135,9 @@ func (c *Config) setDefaults() {
 		c.TCPKeepAlive = 30 * time.Second
 	}
 	c.Fanout.Loops = c.Loops
+	if c.RTMPSAddr != "" && c.TLS != nil {
+		c.Fanout.Loops = 2 * c.Loops // RTMPS loops follow the plain ones
+	}
 	c.Fanout.ChunkSize = c.ChunkSize
 }
 
@@ -151,7 +163,8 @@ type Server struct {
 	hub  *fanout.Hub
 	apps map[string]*App
 
-	eng     *netpoll.Engine
+	eng     netpoll.Transport
+	tlsEng  netpoll.Transport
 	started atomic.Bool
 	closing atomic.Bool
 	loops   []*loopState
@@ -184,7 +197,7 @@ func New(cfg Config) *Server {
 		apps:    map[string]*App{},
 		streams: map[string]*entry{},
 	}
-	s.loops = make([]*loopState, cfg.Loops)
+	s.loops = make([]*loopState, cfg.Fanout.Loops)
 	for i := range s.loops {
 		s.loops[i] = &loopState{out: make([]byte, 0, 8<<10), body: make([]byte, 0, 4<<10), now: time.Now()}
 	}
@@ -217,24 +230,53 @@ func (s *Server) Start() error {
 	if w := s.cfg.Fanout.BatchWindow; w > 0 && w < tick {
 		tick = w
 	}
-	eng, err := netpoll.Start(netpoll.Config{
+	ncfg := netpoll.Config{
 		Addrs:        []string{s.cfg.RTMPAddr},
 		Loops:        s.cfg.Loops,
 		Tick:         tick,
 		Logger:       s.log,
 		TCPKeepAlive: s.cfg.TCPKeepAlive,
-	}, s)
+	}
+	var eng netpoll.Transport
+	var err error
+	switch s.cfg.Transport {
+	case "", "gnet":
+		eng, err = netpoll.Start(ncfg, s)
+	case "std":
+		eng, err = netpoll.StartStd(ncfg, s, nil)
+	default:
+		err = fmt.Errorf("server: unknown transport %q (want gnet or std)", s.cfg.Transport)
+	}
 	if err != nil {
 		s.started.Store(false)
 		return err
 	}
 	s.eng = eng
+	if s.cfg.RTMPSAddr != "" && s.cfg.TLS != nil {
+		tcfg := ncfg
+		tcfg.Addrs = []string{s.cfg.RTMPSAddr}
+		tcfg.IndexBase = s.cfg.Loops
+		if s.tlsEng, err = netpoll.StartStd(tcfg, s, s.cfg.TLS); err != nil {
+			_ = eng.Stop(context.Background())
+			s.started.Store(false)
+			return err
+		}
+		s.log.Info("rtmps listening", "addr", s.tlsEng.Addrs()[0])
+	}
 	s.stopJanitor = make(chan struct{})
 	s.janitorDone = make(chan struct{})
 	go s.janitor()
 	s.log.Info("rtmp listening", "addr", eng.Addrs()[0], "loops", s.cfg.Loops,
 		"chunk_size", s.cfg.ChunkSize, "batch_window", s.cfg.Fanout.BatchWindow)
 	return nil
+}
+
+// RTMPSAddr returns the RTMPS listen address, or "".
+func (s *Server) RTMPSAddr() string {
+	if s.tlsEng == nil {
+		return ""
+	}
+	return s.tlsEng.Addrs()[0]
 }
 
 // RTMPAddr returns the RTMP listen address with its port resolved.
@@ -277,6 +319,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		time.Sleep(100 * time.Millisecond) // let the loops flush the end of stream
 	}
 	err := s.eng.Stop(ctx)
+	if s.tlsEng != nil {
+		_ = s.tlsEng.Stop(ctx)
+	}
 	s.mu.Lock()
 	for k, e := range s.streams {
 		e.stream.Close()

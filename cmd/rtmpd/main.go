@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -50,6 +51,10 @@ type options struct {
 	HighWater       int           `json:"high-water"`
 	HardCap         int           `json:"hard-cap"`
 	ShutdownTimeout time.Duration `json:"shutdown-timeout"`
+	Transport       string        `json:"transport"`
+	RTMPS           string        `json:"rtmps"`
+	TLSCert         string        `json:"tls-cert"`
+	TLSKey          string        `json:"tls-key"`
 }
 
 func defaults() options {
@@ -68,6 +73,7 @@ func defaults() options {
 		HandshakeTime:   server.DefaultHandshakeTimeout,
 		IdleTimeout:     server.DefaultIdleTimeout,
 		ShutdownTimeout: 5 * time.Second,
+		Transport:       "gnet",
 	}
 }
 
@@ -89,6 +95,10 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.UintVar(&o.MaxMessageSize, "max-message-size", o.MaxMessageSize, "largest inbound RTMP message in bytes (0 = 8 MiB)")
 	fs.IntVar(&o.HighWater, "high-water", o.HighWater, "per-player queued bytes above which it skips to the next keyframe (0 = 1 MiB)")
 	fs.IntVar(&o.HardCap, "hard-cap", o.HardCap, "per-player queued bytes above which it is disconnected (0 = 16 MiB)")
+	fs.StringVar(&o.Transport, "transport", o.Transport, "RTMP transport: gnet (event loops) or std (standard library, baseline)")
+	fs.StringVar(&o.RTMPS, "rtmps", o.RTMPS, "RTMPS (TLS) listen `address`; needs -tls-cert and -tls-key")
+	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` (PEM) for -rtmps")
+	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "TLS private key `file` (PEM) for -rtmps")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long SIGINT/SIGTERM waits for connections to close")
 }
 
@@ -189,6 +199,15 @@ func run(args []string, stderr io.Writer) error {
 		IdleTimeout:      o.IdleTimeout,
 		MaxConnections:   o.MaxConnections,
 		MaxMessageSize:   uint32(o.MaxMessageSize),
+	}
+	cfg.Transport = o.Transport
+	if o.RTMPS != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return fmt.Errorf("-rtmps: %w", err)
+		}
+		cfg.RTMPSAddr = o.RTMPS
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	cfg.Fanout.BatchWindow = o.BatchWindow
 	cfg.Fanout.HighWater = o.HighWater
