@@ -31,7 +31,7 @@ bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
 
 fuzz:
-	@FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
+	@FUZZTIME=$(FUZZTIME) bash fuzz/run.sh
 
 # Throughput numbers (not part of test).
 bench:
