@@ -27,6 +27,10 @@ func (s *countSink) OutboundBuffered() int { return 0 }
 func (s *countSink) Close() error          { return nil }
 
 func setupDelivery(tb testing.TB, subs int) (*Stream, *testLoop, []byte) {
+	return setupDeliveryFormat(tb, subs, FormatRTMP)
+}
+
+func setupDeliveryFormat(tb testing.TB, subs int, format Format) (*Stream, *testLoop, []byte) {
 	h := NewHub(Config{Loops: 1})
 	l := &testLoop{tasks: make([]Task, 0, 16)}
 	h.AttachLoop(l)
@@ -35,7 +39,7 @@ func setupDelivery(tb testing.TB, subs int) (*Stream, *testLoop, []byte) {
 	st.Publish(chunkcodec.TypeVideo, 0, avcSeq())
 	st.Publish(chunkcodec.TypeVideo, 0, key(0))
 	for range subs {
-		st.Subscribe(l, &countSink{}, SubscriberOptions{})
+		st.Subscribe(l, &countSink{}, SubscriberOptions{Format: format})
 	}
 	l.run()
 	frame := make([]byte, 4000) // a 1 Mbps video frame at 30 fps
@@ -46,7 +50,13 @@ func setupDelivery(tb testing.TB, subs int) (*Stream, *testLoop, []byte) {
 // TestAllocsDelivery: publishing one message to 1000 subscribers and delivering
 // it allocates nothing in steady state.
 func TestAllocsDelivery(t *testing.T) {
-	st, l, frame := setupDelivery(t, 1000)
+	for _, format := range []Format{FormatRTMP, FormatFLV, FormatWSFLV} {
+		testAllocsDelivery(t, format)
+	}
+}
+
+func testAllocsDelivery(t *testing.T, format Format) {
+	st, l, frame := setupDeliveryFormat(t, 1000, format)
 	ts := uint32(40)
 	// Warm the packet pool past the ring's retention.
 	for range 5000 {
@@ -60,16 +70,30 @@ func TestAllocsDelivery(t *testing.T) {
 		ts += 40
 	})
 	if allocs != 0 {
-		t.Fatalf("publish + deliver to 1000 subscribers: %v allocs, want 0", allocs)
+		t.Fatalf("format %d: publish + deliver to 1000 subscribers: %v allocs, want 0", format, allocs)
 	}
 }
 
 // BenchmarkDeliver reports the cost of one packet delivered to one subscriber
 // (ns/op is per delivery) for several audience sizes.
 func BenchmarkDeliver(b *testing.B) {
-	for _, n := range []int{1, 100, 1000, 10000} {
-		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
-			st, l, frame := setupDelivery(b, n)
+	for _, fc := range []struct {
+		name string
+		f    Format
+	}{{"rtmp", FormatRTMP}, {"flv", FormatFLV}, {"wsflv", FormatWSFLV}} {
+		for _, n := range []int{1, 100, 1000, 10000} {
+			if fc.f != FormatRTMP && n != 1000 {
+				continue
+			}
+			benchDeliver(b, fc.name, fc.f, n)
+		}
+	}
+}
+
+func benchDeliver(b *testing.B, name string, format Format, n int) {
+	{
+		b.Run(fmt.Sprintf("%s/subs=%d", name, n), func(b *testing.B) {
+			st, l, frame := setupDeliveryFormat(b, n, format)
 			ts := uint32(40)
 			b.ReportAllocs()
 			b.SetBytes(int64(len(frame)))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/flvmux"
 )
 
 // testLoop queues tasks; the test runs them, as an event loop would.
@@ -434,4 +435,96 @@ func checkCounters(msgs []recvMsg) error {
 		last = n
 	}
 	return nil
+}
+
+// rawSink keeps every byte written to it.
+type rawSink struct {
+	buf    []byte
+	closed bool
+	eos    bool
+}
+
+func (s *rawSink) Writev(bufs [][]byte) (int, error) {
+	n := 0
+	for _, b := range bufs {
+		s.buf = append(s.buf, b...)
+		n += len(b)
+	}
+	return n, nil
+}
+func (s *rawSink) OutboundBuffered() int { return 0 }
+func (s *rawSink) Close() error          { s.closed = true; return nil }
+func (s *rawSink) EndOfStream()          { s.eos = true }
+
+// unframeWS strips unmasked server WebSocket frame headers, checking each frame.
+func unframeWS(t *testing.T, b []byte) []byte {
+	var out []byte
+	for len(b) > 0 {
+		if b[0] != 0x82 {
+			t.Fatalf("frame opcode byte %#x, want 0x82", b[0])
+		}
+		n, h := int(b[1]), 2
+		switch n {
+		case 126:
+			n, h = int(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			n, h = int(binary.BigEndian.Uint64(b[2:])), 10
+		}
+		out = append(out, b[h:h+n]...)
+		b = b[h+n:]
+	}
+	return out
+}
+
+func TestFLVSubscribers(t *testing.T) {
+	for _, format := range []Format{FormatFLV, FormatWSFLV} {
+		h, l := newTestHub(Config{})
+		st := h.NewStream(StreamOptions{GOPCache: true})
+		st.BeginPublish()
+		st.Publish(chunkcodec.TypeDataAMF0, 0, []byte("\x02\x00\x0aonMetaData\x05"))
+		st.Publish(chunkcodec.TypeVideo, 0, avcSeq())
+		st.Publish(chunkcodec.TypeAudio, 0, aacSeq())
+		st.Publish(chunkcodec.TypeVideo, 5000, key(1))
+		st.Publish(chunkcodec.TypeAudio, 5010, audio(2))
+		sink := &rawSink{}
+		st.Subscribe(l, sink, SubscriberOptions{Format: format})
+		st.Publish(chunkcodec.TypeVideo, 5040, inter(3))
+		l.run()
+		st.EndPublish(chunkcodec.AppendStreamEOF(nil, 1))
+		l.run()
+
+		data := sink.buf
+		if format == FormatWSFLV {
+			data = unframeWS(t, data)
+		}
+		r := flvmux.Reader{}
+		var tags []flvmux.TagHeader
+		for p := data; len(p) > 0; {
+			n, tag, err := r.Feed(p)
+			if err != nil {
+				t.Fatalf("format %d: FLV reader: %v", format, err)
+			}
+			p = p[n:]
+			if tag != nil {
+				tags = append(tags, tag.TagHeader)
+			}
+		}
+		fh, ok := r.Header()
+		if !ok || !fh.HasAudio || !fh.HasVideo {
+			t.Fatalf("format %d: file header %+v ok=%v", format, fh, ok)
+		}
+		wantTS := []uint32{0, 0, 0, 0, 10, 40}
+		wantType := []uint8{18, 9, 8, 9, 8, 9}
+		if len(tags) != len(wantTS) {
+			t.Fatalf("format %d: %d tags, want %d: %+v", format, len(tags), len(wantTS), tags)
+		}
+		for i := range tags {
+			if tags[i].Timestamp != wantTS[i] || tags[i].Type != wantType[i] {
+				t.Errorf("format %d tag %d: type %d ts %d, want type %d ts %d", format, i, tags[i].Type, tags[i].Timestamp, wantType[i], wantTS[i])
+			}
+		}
+		if !sink.eos || st.Subscribers() != 0 {
+			t.Errorf("format %d: end of stream not signalled (eos=%v subs=%d)", format, sink.eos, st.Subscribers())
+		}
+	}
 }

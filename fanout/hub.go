@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/quaverlive/quaver/flvmux"
 )
 
 // Task is work run on an event loop. It has the same method set as gnet.Runnable,
@@ -154,9 +156,10 @@ func NewHub(cfg Config) *Hub {
 	h.loops = make([]*loopLocal, cfg.Loops)
 	for i := range h.loops {
 		h.loops[i] = &loopLocal{
-			hub:  h,
-			iov:  make([][]byte, 0, maxIovecs+4),
-			held: make([]*Packet, 0, maxIovecs+4),
+			hub:     h,
+			iov:     make([][]byte, 0, maxIovecs+4),
+			held:    make([]*Packet, 0, maxIovecs+4),
+			scratch: make([]byte, 0, maxIovecs*flvmux.TagHeaderSize+64),
 		}
 	}
 	return h
@@ -210,8 +213,9 @@ type loopLocal struct {
 	// Scratch for one subscriber's flush at a time (loop-only): the iovec and the
 	// packet references held while the writev runs. Per loop, not per subscriber,
 	// so an idle subscriber costs only its own small struct.
-	iov  [][]byte
-	held []*Packet
+	iov     [][]byte
+	held    []*Packet
+	scratch []byte // per-subscriber FLV tag headers for one flush
 
 	// Counters: written only by the owning loop, read by Stats.
 	deliveries, bytesOut, writes, skips, slow, wakeups atomic.Uint64

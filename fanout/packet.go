@@ -29,6 +29,9 @@ const (
 	FlagSeqHeader
 	// FlagMeta marks stream metadata (onMetaData).
 	FlagMeta
+	// FlagEOS marks the end of a publisher's session (a KindControl packet).
+	// FLV subscribers end their response there.
+	FlagEOS
 )
 
 const invalidSeq = ^uint64(0)
@@ -52,10 +55,16 @@ type Packet struct {
 	// message stream id 1, at the hub's outbound chunk size. Valid while a
 	// reference is held.
 	RTMP []byte
-	// Payload is the message body, aliasing the inside of RTMP's backing array
-	// only when the message fits in one chunk; otherwise it is a separate region of
-	// the same buffer. Valid while a reference is held.
+	// Payload is the message body. It lives inside the packet's FLV tag (Tag),
+	// after the tag header and before the PreviousTagSize. Valid while a reference
+	// is held.
 	Payload []byte
+	// Tag is the message as one FLV tag: 11-byte tag header (with the packet's own
+	// timestamp), Payload, 4-byte PreviousTagSize. Nil for KindControl packets.
+	Tag []byte
+	// WSHeader is the header of an unmasked binary WebSocket frame carrying
+	// exactly one FLV tag of len(Tag) bytes: the same for every WebSocket subscriber.
+	WSHeader []byte
 
 	buf   []byte
 	class int
@@ -68,7 +77,7 @@ func (p *Packet) Retain() { p.refs.Add(1) }
 func (p *Packet) Release() {
 	if n := p.refs.Add(-1); n == 0 {
 		p.seq.Store(invalidSeq)
-		p.RTMP, p.Payload = nil, nil
+		p.RTMP, p.Payload, p.Tag, p.WSHeader = nil, nil, nil, nil
 		pools[p.class].Put(p)
 	} else if n < 0 {
 		panic("fanout: packet released more times than retained")

@@ -65,6 +65,8 @@ type Stream struct {
 
 	// Subscriber count across loops.
 	subs atomic.Int32
+
+	audioSeen, videoSeen atomic.Bool
 }
 
 // NewStream returns an empty stream on hub h.
@@ -100,6 +102,8 @@ func (s *Stream) BeginPublish() {
 	s.publishing = true
 	s.rebase = true
 	s.hasVideo = false
+	s.audioSeen.Store(false)
+	s.videoSeen.Store(false)
 	s.dropCodecState()
 }
 
@@ -111,9 +115,7 @@ func (s *Stream) EndPublish(eof []byte) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.publishing = false
-	if len(eof) > 0 {
-		s.appendControlLocked(eof)
-	}
+	s.appendControlLocked(eof, FlagEOS)
 	s.dropCodecState()
 }
 
@@ -122,7 +124,7 @@ func (s *Stream) EndPublish(eof []byte) {
 func (s *Stream) PublishControl(b []byte) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.appendControlLocked(b)
+	s.appendControlLocked(b, 0)
 }
 
 func (s *Stream) dropCodecState() {
@@ -137,10 +139,10 @@ func (s *Stream) dropCodecState() {
 	s.gopBytes = 0
 }
 
-func (s *Stream) appendControlLocked(b []byte) {
+func (s *Stream) appendControlLocked(b []byte, flags Flags) {
 	seq := s.head.Load()
 	p := newPacket(len(b), seq)
-	p.Kind, p.Flags, p.TypeID, p.Timestamp = KindControl, 0, 0, s.lastOutTS
+	p.Kind, p.Flags, p.TypeID, p.Timestamp = KindControl, flags, 0, s.lastOutTS
 	p.RTMP = append(p.buf[:0], b...)
 	p.Payload = nil
 	s.insertLocked(p, seq)
@@ -178,6 +180,12 @@ func (s *Stream) Publish(typeID uint8, ts uint32, payload []byte) Flags {
 
 	if kind == KindVideo && flags&FlagSeqHeader == 0 {
 		s.hasVideo = true
+		if !s.videoSeen.Load() {
+			s.videoSeen.Store(true)
+		}
+	}
+	if kind == KindAudio && !s.audioSeen.Load() {
+		s.audioSeen.Store(true)
 	}
 	if kind == KindAudio && !s.hasVideo && flags&FlagSeqHeader == 0 {
 		flags |= FlagKey // audio-only: every frame is a sync point
@@ -206,11 +214,22 @@ func (s *Stream) Publish(typeID uint8, ts uint32, payload []byte) Flags {
 	}
 	cs := s.hub.cfg.ChunkSize
 	n := chunkcodec.EncodedLen(h, len(payload), cs)
+	tagLen := flvmux.TagHeaderSize + len(payload) + flvmux.PrevTagSizeLen
 	seq := s.head.Load()
-	p := newPacket(n+len(payload), seq)
+	p := newPacket(n+maxWSHeader+tagLen, seq)
 	p.Kind, p.Flags, p.TypeID, p.Timestamp = kind, flags, typeID, out
+	// Layout: [RTMP chunks][WebSocket frame header][FLV tag]. Every form is
+	// encoded here, once, and shared by every subscriber of that form.
 	p.RTMP = chunkcodec.AppendMessage(p.buf[:0], h, payload, cs)
-	p.Payload = append(p.buf[len(p.RTMP):len(p.RTMP)], payload...)
+	ws := p.buf[len(p.RTMP):len(p.RTMP)]
+	ws = appendWSBinaryHeader(ws, tagLen)
+	p.WSHeader = ws
+	tag := p.buf[len(p.RTMP)+len(ws) : len(p.RTMP)+len(ws)]
+	tag = flvmux.AppendTagHeader(tag, typeID, uint32(len(payload)), out)
+	tag = append(tag, payload...)
+	tag = flvmux.AppendPrevTagSize(tag, uint32(tagLen-flvmux.PrevTagSizeLen))
+	p.Tag = tag
+	p.Payload = tag[flvmux.TagHeaderSize : flvmux.TagHeaderSize+len(payload)]
 
 	s.hub.packetsIn.Add(1)
 	s.hub.bytesIn.Add(uint64(len(payload)))
@@ -293,6 +312,29 @@ func (s *Stream) insertLocked(p *Packet, seq uint64) {
 		}
 	}
 }
+
+// maxWSHeader is the largest server-to-client WebSocket frame header (no mask).
+const maxWSHeader = 10
+
+// appendWSBinaryHeader appends the header of a final, unmasked binary frame with
+// an n-byte payload (RFC 6455 section 5.2).
+func appendWSBinaryHeader(dst []byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(dst, 0x82, byte(n))
+	case n <= 0xFFFF:
+		return append(dst, 0x82, 126, byte(n>>8), byte(n))
+	default:
+		return append(dst, 0x82, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// HasAudio and HasVideo report whether the stream currently carries them (from
+// its sequence headers and frames); FLV subscribers use them for the file header.
+func (s *Stream) HasAudio() bool { return s.aseq.Load() != nil || s.audioSeen.Load() }
+
+// HasVideo reports whether the stream carries video.
+func (s *Stream) HasVideo() bool { return s.vseq.Load() != nil || s.videoSeen.Load() }
 
 // retainCurrent acquires the packet currently held in slot (meta or a sequence
 // header), or returns nil.

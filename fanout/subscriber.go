@@ -3,6 +3,8 @@ package fanout
 import (
 	"errors"
 	"sync/atomic"
+
+	"github.com/quaverlive/quaver/flvmux"
 )
 
 // Sentinel errors.
@@ -32,10 +34,33 @@ func (g *group) flush(l *loopLocal, now int64) {
 	}
 }
 
+// Format is the byte form a subscriber receives.
+type Format uint8
+
+// Subscriber formats.
+const (
+	// FormatRTMP sends Packet.RTMP: the shared chunk-encoded bytes.
+	FormatRTMP Format = iota
+	// FormatFLV sends an FLV byte stream (HTTP-FLV): a file header, then tags
+	// whose timestamps start near 0 for this subscriber.
+	FormatFLV
+	// FormatWSFLV sends the FLV byte stream as binary WebSocket messages: the file
+	// header in one, then one tag per message.
+	FormatWSFLV
+)
+
 // SubscriberOptions select what a subscriber receives.
 type SubscriberOptions struct {
+	Format  Format
 	NoAudio bool // receiveAudio(false)
 	NoVideo bool // receiveVideo(false)
+}
+
+// EndOfStreamer is implemented by sinks that want to end their own way when the
+// publisher leaves (for example a WebSocket close frame). FLV subscribers call it
+// after the last tag; sinks without it are closed.
+type EndOfStreamer interface {
+	EndOfStream()
 }
 
 // Subscriber is one reader of a Stream, living on one loop. Every method must be
@@ -53,6 +78,11 @@ type Subscriber struct {
 	sentMeta uint64 // seq of the metadata / sequence headers last sent (invalidSeq: none)
 	sentV    uint64
 	sentA    uint64
+
+	format   Format
+	tsBase   uint32
+	haveBase bool
+	started  bool // FLV file header sent
 
 	blockedAt int64
 	blocked   bool
@@ -92,6 +122,7 @@ func (s *Stream) Subscribe(l Loop, sink Sink, opts SubscriberOptions) *Subscribe
 		headers:  true,
 		noAudio:  opts.NoAudio,
 		noVideo:  opts.NoVideo,
+		format:   opts.Format,
 	}
 	g.subs = append(g.subs, sub)
 	g.n.Add(1)
@@ -237,7 +268,26 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 	}
 
 	iov, held := l.iov[:0], l.held[:0]
+	l.scratch = l.scratch[:0]
 	bytes := 0
+	flv := sub.format != FormatRTMP
+	if flv && !sub.haveBase && sub.cursor < head {
+		// Timestamps for this subscriber start at the first packet it gets.
+		if p := st.ring[sub.cursor&st.mask].Load(); p != nil && p.tryRetain(sub.cursor) {
+			sub.tsBase, sub.haveBase = p.Timestamp, true
+			p.Release()
+		}
+	}
+	if flv && !sub.started {
+		sub.started = true
+		start := len(l.scratch)
+		if sub.format == FormatWSFLV {
+			l.scratch = appendWSBinaryHeader(l.scratch, flvmux.FileHeaderSize+flvmux.PrevTagSizeLen)
+		}
+		l.scratch = flvmux.AppendFileHeader(l.scratch, st.HasAudio() || !st.HasVideo(), st.HasVideo())
+		iov = append(iov, l.scratch[start:])
+		bytes += len(l.scratch) - start
+	}
 	if sub.headers {
 		sub.headers = false
 		for _, h := range [...]struct {
@@ -254,14 +304,14 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 				continue
 			}
 			*h.sent = ps
-			iov = append(iov, p.RTMP)
+			iov, bytes = sub.appendPacket(l, iov, bytes, p)
 			held = append(held, p)
-			bytes += len(p.RTMP)
 		}
 	}
 
 	seq := sub.cursor
-	for ; seq < head && len(iov) < maxIovecs && bytes < cfg.MaxBatchBytes; seq++ {
+	eos := false
+	for ; seq < head && len(iov) < maxIovecs-4 && bytes < cfg.MaxBatchBytes; seq++ {
 		p := st.ring[seq&st.mask].Load()
 		if p == nil || !p.tryRetain(seq) {
 			// Overwritten while we read: drop what we gathered past the headers and
@@ -272,6 +322,14 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		case p.Kind == KindAudio && sub.noAudio, p.Kind == KindVideo && sub.noVideo:
 			p.Release()
 			continue
+		case flv && p.Kind == KindControl:
+			p.Release()
+			if p.Flags&FlagEOS != 0 {
+				eos = true
+				seq++
+				goto gathered
+			}
+			continue
 		case p.Flags&FlagMeta != 0:
 			sub.sentMeta = seq
 		case p.Flags&FlagSeqHeader != 0:
@@ -281,10 +339,10 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 				sub.sentA = seq
 			}
 		}
-		iov = append(iov, p.RTMP)
+		iov, bytes = sub.appendPacket(l, iov, bytes, p)
 		held = append(held, p)
-		bytes += len(p.RTMP)
 	}
+gathered:
 	sub.cursor = seq
 
 	if len(iov) > 0 {
@@ -307,8 +365,40 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 	}
 	l.iov, l.held = iov[:0], held[:0]
 
+	if eos && !sub.closed {
+		sub.Close()
+		if e, ok := sub.sink.(EndOfStreamer); ok {
+			e.EndOfStream()
+		} else {
+			_ = sub.sink.Close()
+		}
+		return
+	}
+
 	// More than one batch pending: come back on the next flush of this loop.
 	if !sub.closed && sub.cursor < head && !sub.g.pending.Load() && sub.g.pending.CompareAndSwap(false, true) {
 		l.push(sub.g)
 	}
+}
+
+// appendPacket adds p's bytes in the subscriber's format to iov. FLV forms get a
+// per-subscriber tag header (rebased timestamp) from the loop's scratch, followed
+// by the packet's shared tag body; WebSocket adds the shared frame header first.
+func (sub *Subscriber) appendPacket(l *loopLocal, iov [][]byte, bytes int, p *Packet) ([][]byte, int) {
+	if sub.format == FormatRTMP {
+		return append(iov, p.RTMP), bytes + len(p.RTMP)
+	}
+	ts := uint32(0)
+	if d := int32(p.Timestamp - sub.tsBase); d > 0 {
+		ts = uint32(d)
+	}
+	start := len(l.scratch)
+	body := p.Tag[flvmux.TagHeaderSize:]
+	l.scratch = flvmux.AppendTagHeader(l.scratch, p.TypeID, uint32(len(p.Payload)), ts)
+	if sub.format == FormatWSFLV {
+		iov = append(iov, p.WSHeader)
+		bytes += len(p.WSHeader)
+	}
+	iov = append(iov, l.scratch[start:], body)
+	return iov, bytes + flvmux.TagHeaderSize + len(body)
 }
