@@ -10,6 +10,7 @@ var (
 	ErrHandshakeTooLarge = errors.New("chunkcodec: handshake exceeds its byte limit")
 	ErrHandshakeDone     = errors.New("chunkcodec: handshake already complete")
 	ErrBadDigest         = errors.New("chunkcodec: handshake digest does not verify")
+	ErrNotStarted        = errors.New("chunkcodec: client handshake fed before Start")
 
 	// Chunk stream.
 	ErrBadChunkStreamID    = errors.New("chunkcodec: chunk stream id out of range")
