@@ -48,6 +48,8 @@ const (
 	// chunk stream ids one connection may use (DecoderConfig.MaxChunkStreams).
 	// Real publishers use fewer than ten.
 	DefaultMaxChunkStreams = 64
+	// DefaultMaxBufferedBytes caps bytes held in partial messages per Decoder.
+	DefaultMaxBufferedBytes = 16 << 20
 
 	// DefaultMaxInboundChunkSize is the default cap on the chunk size a peer
 	// may announce with Set Chunk Size (DecoderConfig.MaxInboundChunkSize):

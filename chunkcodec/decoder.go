@@ -27,6 +27,13 @@ type DecoderConfig struct {
 	// or negative means DefaultMaxChunkStreams.
 	MaxChunkStreams int
 
+	// MaxBufferedBytes caps the bytes held in messages that are still being
+	// assembled, summed over all chunk streams: without it a peer could hold
+	// MaxChunkStreams partial messages of MaxMessageSize each. Exceeding it fails
+	// with ErrBufferedTooLarge. Zero means DefaultMaxBufferedBytes; it is never
+	// below MaxMessageSize.
+	MaxBufferedBytes uint32
+
 	// Pool supplies payload buffers. Share one BufferPool between all
 	// connections. Nil means the Decoder allocates its buffers with make and
 	// leaves them to the garbage collector on Release.
@@ -90,10 +97,12 @@ type parsedHeader struct {
 // until Release (or Init) returns them to the pool. The owner must call
 // Release when the connection closes.
 type Decoder struct {
-	maxMessage uint32
-	maxChunk   uint32
-	maxStreams int
-	pool       *BufferPool
+	maxMessage  uint32
+	maxBuffered uint32
+	buffered    uint32 // payload bytes held in incomplete messages
+	maxChunk    uint32
+	maxStreams  int
+	pool        *BufferPool
 
 	chunkSize uint32
 	state     uint8
@@ -140,6 +149,12 @@ func (d *Decoder) Init(cfg DecoderConfig) {
 		d.maxMessage = DefaultMaxMessageSize
 	}
 	d.maxMessage = min(d.maxMessage, MaxMessageLength)
+	d.maxBuffered = cfg.MaxBufferedBytes
+	if d.maxBuffered == 0 {
+		d.maxBuffered = DefaultMaxBufferedBytes
+	}
+	d.maxBuffered = max(d.maxBuffered, d.maxMessage)
+	d.buffered = 0
 	d.maxChunk = cfg.MaxInboundChunkSize
 	if d.maxChunk == 0 {
 		d.maxChunk = DefaultMaxInboundChunkSize
@@ -453,6 +468,11 @@ func (d *Decoder) copyPayload(src []byte) (int, *Message, error) {
 	}
 	copy(st.buf[st.got:end], src[:k])
 	st.got = end
+	d.buffered += uint32(k)
+	if d.buffered > d.maxBuffered {
+		d.err = fmt.Errorf("%w: %d bytes in partial messages (limit %d)", ErrBufferedTooLarge, d.buffered, d.maxBuffered)
+		return k, nil, d.err
+	}
 	d.chunkRem -= uint32(k)
 	if d.chunkRem == 0 {
 		d.state = stateHeader
@@ -482,6 +502,7 @@ func (d *Decoder) grow(st *chunkStream, need uint32) {
 // message, and returns it.
 func (d *Decoder) complete(st *chunkStream) (*Message, error) {
 	st.active = false
+	d.buffered -= st.got
 	d.state = stateHeader
 	m := &d.msg
 	m.Header = Header{
@@ -515,6 +536,9 @@ func (d *Decoder) complete(st *chunkStream) (*Message, error) {
 			return nil, fmt.Errorf("%w: abort names chunk stream %d", ErrBadChunkStreamID, v)
 		}
 		if i := d.lookup(v); i >= 0 {
+			if d.streams[i].active {
+				d.buffered -= d.streams[i].got
+			}
 			d.streams[i].active = false
 			d.streams[i].got = 0
 		}

@@ -265,3 +265,37 @@ func (d *Decoder) ccHeldBytes() int {
 	}
 	return n
 }
+
+// TestMaxBufferedBytes: a peer that opens many chunk streams and leaves a large
+// message half-sent on each is stopped at the configured total.
+func TestMaxBufferedBytes(t *testing.T) {
+	d := NewDecoder(DecoderConfig{MaxMessageSize: 1 << 20, MaxBufferedBytes: 1 << 20, MaxChunkStreams: 64})
+	d.Feed(AppendSetChunkSize(nil, 64<<10))
+	const cut = 12 + 65536 + 9*(1+65536) // ten whole 64 KiB chunks: 640 KiB of payload
+	var wire []byte
+	for csid := uint32(3); csid < 6; csid++ {
+		msg := AppendMessage(nil, Header{ChunkStreamID: csid, TypeID: TypeVideo, StreamID: 1}, make([]byte, 1<<20), 64<<10)
+		wire = append(wire, msg[:cut]...)
+	}
+	var err error
+	for p := wire; len(p) > 0 && err == nil; {
+		var n int
+		n, _, err = d.Feed(p)
+		p = p[n:]
+	}
+	if !errors.Is(err, ErrBufferedTooLarge) {
+		t.Fatalf("err = %v, want ErrBufferedTooLarge", err)
+	}
+	// Complete messages never count against the limit.
+	d2 := NewDecoder(DecoderConfig{MaxMessageSize: 1 << 20, MaxBufferedBytes: 1 << 20})
+	for range 8 {
+		msg := AppendMessage(nil, Header{ChunkStreamID: 6, TypeID: TypeVideo, StreamID: 1}, make([]byte, 900<<10), DefaultChunkSize)
+		for p := msg; len(p) > 0; {
+			n, _, err := d2.Feed(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = p[n:]
+		}
+	}
+}

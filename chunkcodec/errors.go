@@ -19,6 +19,7 @@ var (
 	ErrTooManyChunkStreams = errors.New("chunkcodec: too many live chunk streams")
 	ErrBadChunkSize        = errors.New("chunkcodec: invalid chunk size")
 	ErrChunkSizeTooLarge   = errors.New("chunkcodec: chunk size exceeds the configured cap")
+	ErrBufferedTooLarge    = errors.New("chunkcodec: too many bytes held in partial messages")
 	ErrLengthMismatch      = errors.New("chunkcodec: message length changed mid-message")
 
 	// Control message payloads.

@@ -178,6 +178,9 @@ type Server struct {
 
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
+
+	// bufPool supplies the chunk decoders' payload buffers, shared by all sessions.
+	bufPool *chunkcodec.BufferPool
 }
 
 // loopState is per-event-loop scratch (loop-only).
@@ -196,6 +199,7 @@ func New(cfg Config) *Server {
 		hub:     fanout.NewHub(cfg.Fanout),
 		apps:    map[string]*App{},
 		streams: map[string]*entry{},
+		bufPool: chunkcodec.NewBufferPool(),
 	}
 	s.loops = make([]*loopState, cfg.Fanout.Loops)
 	for i := range s.loops {

@@ -156,6 +156,7 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 			MaxMessageSize:      s.srv.cfg.MaxMessageSize,
 			MaxInboundChunkSize: s.srv.cfg.MaxInboundChunkSize,
 			MaxChunkStreams:     s.srv.cfg.MaxChunkStreams,
+			Pool:                s.srv.bufPool,
 		})
 	}
 	for len(p) > 0 {
