@@ -243,8 +243,11 @@ func Start(cfg Config, h Handler) (*Engine, error) {
 
 func defaultLoops() int { return runtime.GOMAXPROCS(0) }
 
-// resolveAddr turns a port-0 address into a concrete free port so callers (tests)
-// can learn where the engine listens.
+// ResolveAddr turns a port-0 address into a concrete free port so callers (tests)
+// can learn where an engine will listen before it starts. It returns the address
+// and its port.
+func ResolveAddr(a string) (string, int, error) { return resolveAddr(a) }
+
 func resolveAddr(a string) (string, int, error) {
 	host, port, err := net.SplitHostPort(a)
 	if err != nil {

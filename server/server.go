@@ -36,9 +36,12 @@ import (
 type Config struct {
 	// RTMPAddr is the RTMP listen address (default ":1935").
 	RTMPAddr string
-	// HTTPAddr is the HTTP-FLV / WebSocket-FLV listen address (reserved; served by
-	// the browser playback layer when set).
+	// HTTPAddr, when set, serves HTTP-FLV, WebSocket-FLV, the player page, the
+	// stream list (/api/streams) and metrics (/metrics) on the same event loops.
 	HTTPAddr string
+	// WebDir is where the player page's libraries are installed (WebDir/node_modules);
+	// default "web".
+	WebDir string
 	// RecordDir is where recordings are written (reserved for the recorder).
 	RecordDir string
 	// Loops is the number of event loops (default runtime.GOMAXPROCS(0)).
@@ -131,6 +134,9 @@ func (c *Config) setDefaults() {
 	if c.StreamLinger <= 0 {
 		c.StreamLinger = DefaultStreamLinger
 	}
+	if c.WebDir == "" {
+		c.WebDir = "web"
+	}
 	if c.TCPKeepAlive == 0 {
 		c.TCPKeepAlive = 30 * time.Second
 	}
@@ -178,6 +184,9 @@ type Server struct {
 
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
+
+	webLibs  map[string][]byte
+	httpPort int
 
 	// bufPool supplies the chunk decoders' payload buffers, shared by all sessions.
 	bufPool *chunkcodec.BufferPool
@@ -234,15 +243,30 @@ func (s *Server) Start() error {
 	if w := s.cfg.Fanout.BatchWindow; w > 0 && w < tick {
 		tick = w
 	}
+	rtmpAddr, _, err := netpoll.ResolveAddr(s.cfg.RTMPAddr)
+	if err != nil {
+		s.started.Store(false)
+		return err
+	}
+	addrs := []string{rtmpAddr}
+	if s.cfg.HTTPAddr != "" {
+		httpAddr, port, err := netpoll.ResolveAddr(s.cfg.HTTPAddr)
+		if err != nil {
+			s.started.Store(false)
+			return err
+		}
+		addrs = append(addrs, httpAddr)
+		s.httpPort = port // before any connection can arrive
+		s.loadWebLibs()
+	}
 	ncfg := netpoll.Config{
-		Addrs:        []string{s.cfg.RTMPAddr},
+		Addrs:        addrs,
 		Loops:        s.cfg.Loops,
 		Tick:         tick,
 		Logger:       s.log,
 		TCPKeepAlive: s.cfg.TCPKeepAlive,
 	}
 	var eng netpoll.Transport
-	var err error
 	switch s.cfg.Transport {
 	case "", "gnet":
 		eng, err = netpoll.Start(ncfg, s)
@@ -256,9 +280,12 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.eng = eng
+	if len(eng.Addrs()) > 1 {
+		s.log.Info("http listening", "addr", eng.Addrs()[1], "player", "http://"+eng.Addrs()[1]+"/")
+	}
 	if s.cfg.RTMPSAddr != "" && s.cfg.TLS != nil {
 		tcfg := ncfg
-		tcfg.Addrs = []string{s.cfg.RTMPSAddr}
+		tcfg.Addrs = []string{s.cfg.RTMPSAddr} // RTMP only over TLS
 		tcfg.IndexBase = s.cfg.Loops
 		if s.tlsEng, err = netpoll.StartStd(tcfg, s, s.cfg.TLS); err != nil {
 			_ = eng.Stop(context.Background())
@@ -273,6 +300,14 @@ func (s *Server) Start() error {
 	s.log.Info("rtmp listening", "addr", eng.Addrs()[0], "loops", s.cfg.Loops,
 		"chunk_size", s.cfg.ChunkSize, "batch_window", s.cfg.Fanout.BatchWindow)
 	return nil
+}
+
+// HTTPAddr returns the HTTP listen address with its port resolved, or "".
+func (s *Server) HTTPAddr() string {
+	if s.eng == nil || len(s.eng.Addrs()) < 2 {
+		return ""
+	}
+	return s.eng.Addrs()[1]
 }
 
 // RTMPSAddr returns the RTMPS listen address, or "".
@@ -371,6 +406,9 @@ func (s *Server) OnOpen(c netpoll.Conn) netpoll.Session {
 	s.hub.AttachLoop(c.Loop())
 	s.connsOpen.Add(1)
 	s.connsAll.Add(1)
+	if s.httpPort != 0 && c.LocalPort() == s.httpPort {
+		return newHTTPSession(s, c)
+	}
 	return newSession(s, c)
 }
 
@@ -482,9 +520,10 @@ func (s *Server) janitor() {
 
 // StreamInfo describes a live stream.
 type StreamInfo struct {
-	App, Name   string
-	Publishing  bool
-	Subscribers int
+	App         string `json:"app"`
+	Name        string `json:"name"`
+	Publishing  bool   `json:"publishing"`
+	Subscribers int    `json:"subscribers"`
 }
 
 // Streams lists known streams. Safe from any goroutine.

@@ -36,6 +36,7 @@ type options struct {
 	RTMP            string        `json:"rtmp"`
 	HTTP            string        `json:"http"`
 	RecordDir       string        `json:"record-dir"`
+	WebDir          string        `json:"web-dir"`
 	Loops           int           `json:"loops"`
 	LogLevel        string        `json:"log-level"`
 	LogFormat       string        `json:"log-format"`
@@ -62,6 +63,7 @@ func defaults() options {
 		RTMP:            server.DefaultRTMPAddr,
 		HTTP:            ":8080",
 		RecordDir:       "./record",
+		WebDir:          "web",
 		Loops:           runtime.GOMAXPROCS(0),
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -79,7 +81,8 @@ func defaults() options {
 
 func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.RTMP, "rtmp", o.RTMP, "RTMP listen `address`")
-	fs.StringVar(&o.HTTP, "http", o.HTTP, "HTTP-FLV / WebSocket-FLV listen `address` (reserved: browser playback)")
+	fs.StringVar(&o.HTTP, "http", o.HTTP, "HTTP listen `address` for HTTP-FLV, WebSocket-FLV, the player page and /metrics (empty disables)")
+	fs.StringVar(&o.WebDir, "web-dir", o.WebDir, "`directory` whose node_modules holds the player page's libraries (make web)")
 	fs.StringVar(&o.RecordDir, "record-dir", o.RecordDir, "recordings `directory` (reserved: recording)")
 	fs.IntVar(&o.Loops, "loops", o.Loops, "number of event loops (default GOMAXPROCS)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn, error")
@@ -192,6 +195,7 @@ func run(args []string, stderr io.Writer) error {
 		RTMPAddr:         o.RTMP,
 		HTTPAddr:         o.HTTP,
 		RecordDir:        o.RecordDir,
+		WebDir:           o.WebDir,
 		Loops:            o.Loops,
 		Logger:           logger,
 		ChunkSize:        uint32(o.ChunkSize),

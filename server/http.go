@@ -1,0 +1,352 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/netpoll"
+	"github.com/quaverlive/quaver/web"
+	"github.com/quaverlive/quaver/wsflv"
+)
+
+// HTTP session states.
+const (
+	httpHead   uint8 = iota // reading the request head
+	httpStream              // HTTP-FLV response body is being sent
+	httpWS                  // WebSocket-FLV
+	httpDone                // response written, closing
+)
+
+var errHTTPSlow = errors.New("server: HTTP request head timeout")
+
+// httpSession serves one HTTP connection: the player page, its libraries, the
+// stream list, metrics, and HTTP-FLV / WebSocket-FLV plays.
+type httpSession struct {
+	*Session // identity and handler context (App, RemoteAddr, Set/Get, Logger)
+	state    uint8
+	head     []byte
+	req      wsflv.Request
+	entry    *entry
+	sub      *fanout.Subscriber
+
+	// WebSocket client frame parser.
+	fh     [wsflv.MaxFrameHeader]byte
+	nfh    int
+	frame  wsflv.FrameHeader
+	inBody bool
+	got    int
+	ctrl   [wsflv.MaxControlPayload]byte
+}
+
+func newHTTPSession(srv *Server, c netpoll.Conn) *httpSession {
+	s := newSession(srv, c)
+	s.log = s.log.With("proto", "http")
+	return &httpSession{Session: s}
+}
+
+// Response header lines added to every response so pages from other origins can play.
+const corsHeaders = "Access-Control-Allow-Origin: *\r\n"
+
+func (h *httpSession) OnData(p []byte) error {
+	h.lastRead = h.loop.now
+	switch h.state {
+	case httpHead:
+		if len(h.head)+len(p) > wsflv.MaxRequestHeadSize+4 {
+			h.reply(431, "Request Header Fields Too Large", "text/plain", []byte("request head too large\n"))
+			return fmt.Errorf("%w: request head over %d bytes", wsflv.ErrHeaderTooLarge, wsflv.MaxRequestHeadSize)
+		}
+		h.head = append(h.head, p...)
+		n, err := wsflv.ReadRequest(h.head, &h.req)
+		if err != nil {
+			h.reply(400, "Bad Request", "text/plain", []byte(err.Error()+"\n"))
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		return h.route()
+	case httpWS:
+		return h.wsFrames(p)
+	}
+	return nil // HTTP-FLV clients have nothing to say; pipelined requests are ignored
+}
+
+func (h *httpSession) OnTick(now time.Time) error {
+	if h.state == httpHead && now.Sub(h.created) > h.srv.cfg.HandshakeTimeout {
+		return errHTTPSlow
+	}
+	return nil
+}
+
+func (h *httpSession) OnClose(err error) {
+	h.srv.connsOpen.Add(-1)
+	if h.sub != nil {
+		h.sub.Close()
+		h.sub = nil
+	}
+	if h.entry != nil {
+		h.srv.releasePlay(h.entry)
+		h.entry = nil
+	}
+	if h.handler != nil {
+		h.handler.OnClose(h.Session)
+	}
+	if err != nil && !errors.Is(err, netpoll.ErrStopped) && !isPeerGone(err) {
+		h.log.Warn("http connection closed", "reason", err)
+	}
+}
+
+// reply writes a complete response and marks the connection for closing.
+func (h *httpSession) reply(code int, status, ctype string, body []byte) {
+	b := fmt.Appendf(h.loop.out[:0], "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nCache-Control: no-cache\r\nConnection: close\r\n%s\r\n",
+		code, status, ctype, len(body), corsHeaders)
+	if !bytes.Equal(h.req.Method, []byte("HEAD")) {
+		b = append(b, body...)
+	}
+	_, _ = h.conn.Write(b)
+	h.loop.out = b[:0]
+	h.state = httpDone
+	_ = h.conn.Close()
+}
+
+func (h *httpSession) route() error {
+	r := &h.req
+	method := string(r.Method)
+	if method == "OPTIONS" {
+		b := append(h.loop.out[:0], "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, HEAD, OPTIONS\r\nAccess-Control-Allow-Headers: *\r\nAccess-Control-Max-Age: 86400\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"...)
+		_, _ = h.conn.Write(b)
+		h.loop.out = b[:0]
+		h.state = httpDone
+		_ = h.conn.Close()
+		return nil
+	}
+	if method != "GET" && method != "HEAD" {
+		h.reply(405, "Method Not Allowed", "text/plain", []byte("only GET, HEAD and OPTIONS\n"))
+		return nil
+	}
+	path := string(r.Path)
+	switch {
+	case path == "/" || path == "/player" || path == "/index.html":
+		h.reply(200, "OK", "text/html; charset=utf-8", web.Index)
+		return nil
+	case strings.HasPrefix(path, "/lib/"):
+		body, ok := h.srv.webLibs[path]
+		if !ok {
+			h.reply(404, "Not Found", "application/javascript", []byte(fmt.Sprintf("console.error(%q);\n",
+				"player library "+path+" is missing: run `make web` (npm install in web/) and restart rtmpd")))
+			return nil
+		}
+		h.reply(200, "OK", "application/javascript", body)
+		return nil
+	case path == "/api/streams":
+		body, _ := json.Marshal(h.srv.Streams())
+		h.reply(200, "OK", "application/json", append(body, '\n'))
+		return nil
+	case path == "/metrics":
+		h.reply(200, "OK", "text/plain; version=0.0.4", h.srv.metricsText())
+		return nil
+	case path == "/healthz":
+		h.reply(200, "OK", "text/plain", []byte("ok\n"))
+		return nil
+	}
+	return h.play(path)
+}
+
+// play serves /<app>/<stream>[.flv] as HTTP-FLV, or as WebSocket-FLV when the
+// request is an upgrade.
+func (h *httpSession) play(path string) error {
+	isWS := h.req.IsUpgrade()
+	fail := func(code int, status string, wsCode uint16, reason string) error {
+		if !isWS {
+			h.reply(code, status, "text/plain", []byte(reason+"\n"))
+			return nil
+		}
+		// Complete the upgrade, then close with a reason the page can show.
+		out, err := wsflv.Upgrade(h.req.Head, h.loop.out[:0], nil)
+		if err == nil {
+			out = wsflv.AppendClose(out, wsCode, reason)
+		}
+		_, _ = h.conn.Write(out)
+		h.loop.out = out[:0]
+		h.state = httpDone
+		_ = h.conn.Close()
+		return nil
+	}
+	p := strings.TrimPrefix(path, "/")
+	p = strings.TrimSuffix(p, ".flv")
+	appName, name, ok := strings.Cut(p, "/")
+	if !ok || appName == "" || !validName(name) {
+		return fail(404, "Not Found", wsflv.CloseNotFound, "no such stream")
+	}
+	app := h.srv.apps[appName]
+	if app == nil {
+		return fail(404, "Not Found", wsflv.CloseNotFound, "unknown app "+appName)
+	}
+	kind := "http"
+	if isWS {
+		kind = "ws"
+	}
+	h.app, h.appName = app, appName
+	h.handler = app.Handler
+	if h.handler == nil {
+		h.handler = BaseHandler{}
+	}
+	req := StreamRequest{App: appName, Name: name, Query: string(h.req.RawQuery), Type: kind}
+	if err := h.handler.OnPlay(h.Session, &req); err != nil {
+		return fail(403, "Forbidden", wsflv.ClosePolicy, err.Error())
+	}
+	if !validName(req.Name) {
+		return fail(404, "Not Found", wsflv.CloseNotFound, "no such stream")
+	}
+	e := h.srv.acquireLive(appName, req.Name)
+	if e == nil {
+		return fail(404, "Not Found", wsflv.CloseNotFound, "stream "+appName+"/"+req.Name+" is not live")
+	}
+	h.entry = e
+	format := fanout.FormatFLV
+	var sink fanout.Sink = h.conn
+	if isWS {
+		out, err := wsflv.Upgrade(h.req.Head, h.loop.out[:0], []byte(corsHeaders))
+		_, _ = h.conn.Write(out)
+		h.loop.out = out[:0]
+		if err != nil {
+			h.state = httpDone
+			return err
+		}
+		h.state = httpWS
+		format = fanout.FormatWSFLV
+		sink = wsSink{h.conn}
+	} else {
+		b := append(h.loop.out[:0], "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache, no-store\r\nConnection: close\r\n"+corsHeaders+"\r\n"...)
+		_, _ = h.conn.Write(b)
+		h.loop.out = b[:0]
+		if bytes.Equal(h.req.Method, []byte("HEAD")) {
+			h.state = httpDone
+			_ = h.conn.Close()
+			return nil
+		}
+		h.state = httpStream
+	}
+	h.sub = e.stream.Subscribe(h.conn.Loop(), sink, fanout.SubscriberOptions{Format: format})
+	h.log.Info("play", "stream", e.key, "via", kind)
+	return nil
+}
+
+// wsSink ends a WebSocket-FLV play with a close frame.
+type wsSink struct{ netpoll.Conn }
+
+func (w wsSink) EndOfStream() {
+	_, _ = w.Write(wsflv.AppendClose(nil, wsflv.CloseNormal, "stream ended"))
+	_ = w.Close()
+}
+
+// wsFrames parses client frames: pings are answered, a close is echoed, data is
+// ignored (a player has nothing to send).
+func (h *httpSession) wsFrames(p []byte) error {
+	for len(p) > 0 {
+		if !h.inBody {
+			k := min(len(p), len(h.fh)-h.nfh)
+			copy(h.fh[h.nfh:], p[:k])
+			fh, n, err := wsflv.ReadFrameHeader(h.fh[:h.nfh+k])
+			if err != nil {
+				_, _ = h.conn.Write(wsflv.AppendClose(h.loop.out[:0], wsflv.CloseProtocolError, err.Error()))
+				return err
+			}
+			if n == 0 {
+				h.nfh += k
+				p = p[k:]
+				continue
+			}
+			used := n - h.nfh
+			p = p[used:]
+			h.nfh = 0
+			h.frame, h.inBody, h.got = fh, true, 0
+		}
+		k := min(len(p), h.frame.Length-h.got)
+		if h.frame.Opcode >= wsflv.OpClose {
+			copy(h.ctrl[h.got:], p[:k])
+		}
+		h.got += k
+		p = p[k:]
+		if h.got < h.frame.Length {
+			continue
+		}
+		h.inBody = false
+		payload := h.ctrl[:h.frame.Length]
+		switch h.frame.Opcode {
+		case wsflv.OpPing:
+			wsflv.Unmask(payload, h.frame.Mask, 0)
+			_, _ = h.conn.Write(wsflv.AppendFrame(h.loop.out[:0], wsflv.OpPong, payload))
+		case wsflv.OpClose:
+			code := uint16(wsflv.CloseNormal)
+			if len(payload) >= 2 {
+				wsflv.Unmask(payload, h.frame.Mask, 0)
+				code = uint16(payload[0])<<8 | uint16(payload[1])
+			}
+			_, _ = h.conn.Write(wsflv.AppendClose(h.loop.out[:0], code, ""))
+			h.state = httpDone
+			return errWSClosed
+		}
+	}
+	return nil
+}
+
+var errWSClosed = errors.New("server: websocket closed by peer")
+
+// acquireLive registers a player of app/name if that stream is being published.
+func (s *Server) acquireLive(app, name string) *entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.streams[streamKey(app, name)]
+	if e == nil || e.publisher == nil {
+		return nil
+	}
+	e.players++
+	return e
+}
+
+// loadWebLibs reads the player libraries from dir/node_modules, if installed.
+func (s *Server) loadWebLibs() {
+	s.webLibs = map[string][]byte{}
+	if s.cfg.WebDir == "" {
+		return
+	}
+	for urlPath, rel := range web.Libraries {
+		b, err := os.ReadFile(filepath.Join(s.cfg.WebDir, "node_modules", rel))
+		if err != nil {
+			s.log.Warn("player library missing; the player page will say so", "lib", urlPath, "hint", "run `make web`")
+			continue
+		}
+		s.webLibs[urlPath] = b
+	}
+}
+
+// metricsText renders counters in the Prometheus text exposition format.
+func (s *Server) metricsText() []byte {
+	st := s.Stats()
+	f := st.Fanout
+	var b []byte
+	add := func(name, kind, help string, v any) {
+		b = fmt.Appendf(b, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", name, help, name, kind, name, v)
+	}
+	add("quaver_connections", "gauge", "Open connections.", st.Connections)
+	add("quaver_connections_total", "counter", "Connections accepted.", st.ConnectionsTotal)
+	add("quaver_streams", "gauge", "Known streams.", st.Streams)
+	add("quaver_streams_publishing", "gauge", "Streams with a publisher.", st.Publishing)
+	add("quaver_packets_in_total", "counter", "Media and data messages published.", f.PacketsIn)
+	add("quaver_bytes_in_total", "counter", "Payload bytes published.", f.BytesIn)
+	add("quaver_deliveries_total", "counter", "Messages handed to subscriber writes.", f.Deliveries)
+	add("quaver_bytes_out_total", "counter", "Bytes handed to subscriber writes.", f.BytesOut)
+	add("quaver_writes_total", "counter", "Subscriber writev calls.", f.Writes)
+	add("quaver_skips_total", "counter", "Times a subscriber skipped to a keyframe.", f.Skips)
+	add("quaver_slow_disconnects_total", "counter", "Subscribers closed for being too slow.", f.SlowDisconnects)
+	add("quaver_subscribers_total", "counter", "Subscribers ever attached.", f.SubscribersTotal)
+	return b
+}
