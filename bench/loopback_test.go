@@ -1,0 +1,280 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/client"
+)
+
+// The loopback benchmarks run rtmpd as a child process pinned to GOMAXPROCS=1 and
+// drive it from this process: one publisher and N RTMP readers on 127.0.0.1.
+// The server is a separate process so that /proc gives its CPU time and memory
+// exactly; in one process the standard-library transport's goroutines could not
+// be told apart from the readers'.
+//
+// One benchmark op is one published video frame (10 KiB, the size of a
+// 2.5 Mbps / 30 fps frame) plus one audio frame, delivered to every reader. The
+// publisher runs ahead of the slowest reader by at most a window of frames, so
+// nobody is skipped and the numbers measure steady delivery.
+//
+// Reported: delivered MB/s, server CPU-seconds per delivered GB, server RSS per
+// reader (KB), and server writes per delivered frame.
+
+var (
+	buildOnce sync.Once
+	rtmpdPath string
+	buildErr  error
+)
+
+func buildRTMPD(tb testing.TB) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "quaver-bench")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		rtmpdPath = filepath.Join(dir, "rtmpd")
+		out, err := exec.Command("go", "build", "-o", rtmpdPath, "github.com/quaverlive/quaver/cmd/rtmpd").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build rtmpd: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Skip(buildErr)
+	}
+	return rtmpdPath
+}
+
+// procStat reads a process's CPU time (user+system) and resident set size.
+func procStat(pid int) (cpu time.Duration, rss int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	pages, _ := strconv.ParseInt(f[21], 10, 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / hz, pages * int64(os.Getpagesize()), nil
+}
+
+type serverProc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startServer(tb testing.TB, args ...string) *serverProc {
+	bin := buildRTMPD(tb)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, append([]string{"-rtmp", addr, "-http", "", "-loops", "1", "-log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("rtmpd did not listen on %s", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return &serverProc{cmd: cmd, addr: addr}
+}
+
+// reader is an RTMP player that counts what it receives.
+type reader struct {
+	conn   *client.Conn
+	frames atomic.Int64
+	bytes  atomic.Int64
+}
+
+func (r *reader) run(wg *sync.WaitGroup) {
+	defer wg.Done()
+	for {
+		m, err := r.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		r.bytes.Add(int64(len(m.Payload)))
+		if m.TypeID == chunkcodec.TypeVideo {
+			r.frames.Add(1)
+		}
+	}
+}
+
+func BenchmarkLoopback(b *testing.B) {
+	readers := []int{10, 100}
+	if testing.Short() {
+		readers = []int{10}
+	}
+	if os.Getenv("QUAVER_BENCH_LARGE") != "" {
+		readers = append(readers, 1000)
+	}
+	for _, transport := range []string{"gnet", "std"} {
+		for _, n := range readers {
+			for _, window := range []string{"0s", "20ms"} {
+				b.Run(fmt.Sprintf("transport=%s/readers=%d/batch=%s", transport, n, window), func(b *testing.B) {
+					loopback(b, transport, n, window)
+				})
+			}
+		}
+	}
+}
+
+func loopback(b *testing.B, transport string, nReaders int, window string) {
+	srv := startServer(b, "-transport", transport, "-batch-window", window)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	url := "rtmp://" + srv.addr + "/live/bench"
+
+	pub, err := client.Dial(ctx, url, client.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Publish(ctx, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	video := make([]byte, 10<<10)
+	audio := make([]byte, 370)
+	audio[0], audio[1] = 0xaf, 1
+	must := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(pub.WriteMessage(chunkcodec.TypeVideo, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 0}))
+	must(pub.WriteMessage(chunkcodec.TypeAudio, 0, []byte{0xaf, 0, 0x12, 0x10}))
+	ts := uint32(0)
+	sendFrame := func(i int) error {
+		if i%30 == 0 {
+			video[0] = 0x17
+		} else {
+			video[0] = 0x27
+		}
+		video[1] = 1
+		if err := pub.WriteMessage(chunkcodec.TypeVideo, ts, video); err != nil {
+			return err
+		}
+		if err := pub.WriteMessage(chunkcodec.TypeAudio, ts, audio); err != nil {
+			return err
+		}
+		ts += 33
+		return nil
+	}
+	must(sendFrame(0))
+
+	_, rssBefore, _ := procStat(srv.cmd.Process.Pid)
+	rs := make([]*reader, nReaders)
+	var wg sync.WaitGroup
+	for i := range rs {
+		c, err := client.Dial(ctx, url, client.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Play(ctx, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		rs[i] = &reader{conn: c}
+		wg.Add(1)
+		go rs[i].run(&wg)
+	}
+	defer func() {
+		for _, r := range rs {
+			r.conn.Close()
+		}
+		wg.Wait()
+	}()
+
+	minFrames := func() int64 {
+		m := int64(1 << 62)
+		for _, r := range rs {
+			m = min(m, r.frames.Load())
+		}
+		return m
+	}
+	// Wait until every reader has the first GOP.
+	for deadline := time.Now().Add(10 * time.Second); minFrames() < 1; {
+		if time.Now().After(deadline) {
+			b.Fatal("readers did not receive the first frame")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, rssJoined, _ := procStat(srv.cmd.Process.Pid)
+	cpu0, _, _ := procStat(srv.cmd.Process.Pid)
+	var bytes0 int64
+	for _, r := range rs {
+		bytes0 += r.bytes.Load()
+	}
+	start := time.Now()
+	b.ResetTimer()
+	const ahead = 60
+	base := minFrames()
+	for i := 1; i <= b.N; i++ {
+		for minFrames()-base < int64(i-ahead) {
+			runtime.Gosched()
+			if ctx.Err() != nil {
+				b.Fatal("readers stalled")
+			}
+		}
+		must(sendFrame(i))
+	}
+	// Drain: every reader receives every frame.
+	for minFrames()-base < int64(b.N) {
+		if ctx.Err() != nil {
+			b.Fatalf("readers stalled at %d/%d", minFrames()-base, b.N)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	elapsed := time.Since(start)
+	cpu1, rss1, _ := procStat(srv.cmd.Process.Pid)
+	var bytes1 int64
+	for _, r := range rs {
+		bytes1 += r.bytes.Load()
+	}
+	delivered := float64(bytes1 - bytes0)
+	b.ReportMetric(delivered/1e6/elapsed.Seconds(), "MB/s")
+	if delivered > 0 {
+		b.ReportMetric((cpu1-cpu0).Seconds()/(delivered/1e9), "cpu-s/GB")
+	}
+	b.ReportMetric(float64(rssJoined-rssBefore)/1024/float64(nReaders), "KB-rss/reader")
+	_ = rss1
+	b.SetBytes(int64(len(video)+len(audio)) * int64(nReaders))
+}
