@@ -39,7 +39,8 @@ type App struct {
 	// PublisherIdleTimeout drops a publisher that sends no audio or video for
 	// this long (0: DefaultPublisherIdleTimeout).
 	PublisherIdleTimeout time.Duration
-	// Record marks the app's streams for recording (used by the recorder).
+	// Record records every publish of the app (handlers can change it per
+	// stream in OnPublish, or use Server.StartRecording / StopRecording).
 	Record bool
 
 	commands map[string]CommandFunc
@@ -141,6 +142,9 @@ type StreamRequest struct {
 	Name  string // stream name without query string; handlers may rewrite it
 	Query string // query string after '?', e.g. "token=abc"
 	Type  string // publish type ("live", "record", "append") or play kind ("rtmp", "ws", "http")
+	// Record, for a publish, says whether to record it. It starts as the app's
+	// Record setting; OnPublish may change it for this stream.
+	Record bool
 }
 
 // RejectError is returned by handlers to refuse a step with a reason.

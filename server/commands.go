@@ -287,7 +287,7 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 	if typ == "" {
 		typ = "live"
 	}
-	req := StreamRequest{App: s.appName, Name: name, Query: query, Type: typ}
+	req := StreamRequest{App: s.appName, Name: name, Query: query, Type: typ, Record: s.app.Record}
 	if ns.pub != nil || ns.sub != nil {
 		s.sendStatus(out, ns.id, "error", codePublishBadName, "stream is busy on this connection")
 		return nil
@@ -329,7 +329,10 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 	}
 	*out = chunkcodec.AppendStreamBegin(*out, ns.id)
 	s.sendStatus(out, ns.id, "status", codePublishStart, req.Name+" is now published.")
-	s.log.Info("publish", "stream", e.key, "type", typ)
+	s.log.Info("publish", "stream", e.key, "type", typ, "record", req.Record)
+	if req.Record {
+		_ = s.startRecording(e) // a failure is logged; the live stream goes on
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/netpoll"
+	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/web"
 	"github.com/quaverlive/quaver/wsflv"
 )
@@ -148,6 +149,24 @@ func (h *httpSession) route() error {
 	case path == "/api/streams":
 		body, _ := json.Marshal(h.srv.Streams())
 		h.reply(200, "OK", "application/json", append(body, '\n'))
+		return nil
+	case path == "/api/recordings":
+		// Listing reads the disk: do it off the event loop, reply on it.
+		h.state = httpDone
+		go func() {
+			list, err := h.srv.rec.List()
+			code, status, body := 200, "OK", []byte(nil)
+			if err != nil {
+				code, status, body = 500, "Internal Server Error", []byte(`{"error":"listing failed"}`)
+				h.log.Warn("listing recordings", "err", err)
+			} else {
+				if list == nil {
+					list = []recorder.Info{}
+				}
+				body, _ = json.Marshal(list)
+			}
+			_ = h.conn.Loop().Execute(taskFunc(func() { h.reply(code, status, "application/json", append(body, '\n')) }))
+		}()
 		return nil
 	case path == "/metrics":
 		h.reply(200, "OK", "text/plain; version=0.0.4", h.srv.metricsText())

@@ -30,6 +30,7 @@ import (
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/netpoll"
+	"github.com/quaverlive/quaver/recorder"
 )
 
 // Config configures a Server. Zero fields take the documented defaults.
@@ -42,8 +43,11 @@ type Config struct {
 	// WebDir is where the player page's libraries are installed (WebDir/node_modules);
 	// default "web".
 	WebDir string
-	// RecordDir is where recordings are written (reserved for the recorder).
+	// RecordDir is where recordings are written (default "./record"); Recorder
+	// holds the other recording settings (file-name template, flush interval,
+	// rotation). RecordDir wins over Recorder.Dir when both are set.
 	RecordDir string
+	Recorder  recorder.Config
 	// Loops is the number of event loops (default runtime.GOMAXPROCS(0)).
 	Loops int
 	// Transport selects the RTMP transport: "gnet" (default, the event-loop
@@ -140,6 +144,12 @@ func (c *Config) setDefaults() {
 	if c.TCPKeepAlive == 0 {
 		c.TCPKeepAlive = 30 * time.Second
 	}
+	if c.RecordDir != "" {
+		c.Recorder.Dir = c.RecordDir
+	}
+	if c.Recorder.Logger == nil {
+		c.Recorder.Logger = c.Logger
+	}
 	c.Fanout.Loops = c.Loops
 	if c.RTMPSAddr != "" && c.TLS != nil {
 		c.Fanout.Loops = 2 * c.Loops // RTMPS loops follow the plain ones
@@ -185,6 +195,7 @@ type Server struct {
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
 
+	rec      *recorder.Manager
 	webLibs  map[string][]byte
 	httpPort int
 
@@ -209,6 +220,7 @@ func New(cfg Config) *Server {
 		apps:    map[string]*App{},
 		streams: map[string]*entry{},
 		bufPool: chunkcodec.NewBufferPool(),
+		rec:     recorder.NewManager(cfg.Recorder),
 	}
 	s.loops = make([]*loopState, cfg.Fanout.Loops)
 	for i := range s.loops {
@@ -242,6 +254,11 @@ func (s *Server) Start() error {
 	tick := netpoll.DefaultTick
 	if w := s.cfg.Fanout.BatchWindow; w > 0 && w < tick {
 		tick = w
+	}
+	if n, err := s.rec.RepairAll(); err != nil {
+		s.log.Warn("repairing unfinished recordings", "err", err)
+	} else if n > 0 {
+		s.log.Info("repaired unfinished recordings", "count", n)
 	}
 	rtmpAddr, _, err := netpoll.ResolveAddr(s.cfg.RTMPAddr)
 	if err != nil {
@@ -361,6 +378,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tlsEng != nil {
 		_ = s.tlsEng.Stop(ctx)
 	}
+	// Recordings whose end of stream could not be delivered are finished here.
+	s.mu.Lock()
+	for _, e := range s.streams {
+		if e.rec != nil {
+			e.rec.Stop()
+		}
+	}
+	s.mu.Unlock()
+	s.rec.Wait()
 	s.mu.Lock()
 	for k, e := range s.streams {
 		e.stream.Close()
@@ -429,6 +455,7 @@ type entry struct {
 	publisher *Session
 	pubID     atomic.Uint64 // id of the current publisher's session, read without the lock
 	pubReq    StreamRequest
+	rec       *recorder.Recording // current recording of this stream, if any
 	players   int
 	idleSince time.Time
 }
@@ -539,3 +566,44 @@ func (s *Server) Streams() []StreamInfo {
 }
 
 func (s *Server) String() string { return fmt.Sprintf("quaver server %s", s.RTMPAddr()) }
+
+// Recorder returns the recording manager (list, find, repair).
+func (s *Server) Recorder() *recorder.Manager { return s.rec }
+
+// StartRecording starts recording a stream that is being published. Safe from
+// any goroutine; the recording attaches on the publisher's event loop.
+func (s *Server) StartRecording(app, name string) error {
+	s.mu.Lock()
+	e := s.streams[streamKey(app, name)]
+	var pub *Session
+	if e != nil {
+		pub = e.publisher
+	}
+	s.mu.Unlock()
+	if pub == nil {
+		return fmt.Errorf("server: %s/%s is not being published", app, name)
+	}
+	errc := make(chan error, 1)
+	if err := pub.conn.Loop().Execute(taskFunc(func() { errc <- pub.startRecording(e) })); err != nil {
+		return err
+	}
+	return <-errc
+}
+
+// StopRecording stops recording a stream; the file is finished in the background.
+func (s *Server) StopRecording(app, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.streams[streamKey(app, name)]
+	if e == nil || e.rec == nil {
+		return fmt.Errorf("server: %s/%s is not being recorded", app, name)
+	}
+	e.rec.Stop()
+	e.rec = nil
+	return nil
+}
+
+// taskFunc runs a function as a loop task.
+type taskFunc func()
+
+func (f taskFunc) Run(context.Context) error { f(); return nil }

@@ -357,7 +357,11 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 		e := ns.pub
 		ns.pub = nil
 		if s.srv.releasePublish(s, e) {
+			// The end of stream also finishes the recording, after its last tag.
 			e.stream.EndPublish(s.eofBytes(e))
+			s.srv.mu.Lock()
+			e.rec = nil
+			s.srv.mu.Unlock()
 			s.log.Info("unpublish", "stream", e.key)
 		}
 		if s.handler != nil {
@@ -373,6 +377,29 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 		s.log.Debug("play stopped", "stream", ns.play.key)
 		ns.play = nil
 	}
+}
+
+// startRecording attaches a recording to e's stream. It runs on the publisher's loop.
+func (s *Session) startRecording(e *entry) error {
+	s.srv.mu.Lock()
+	busy := e.rec != nil
+	s.srv.mu.Unlock()
+	if busy {
+		return fmt.Errorf("server: %s is already being recorded", e.key)
+	}
+	app, name, _ := strings.Cut(e.key, "/")
+	rec, err := s.srv.rec.Start(app, name)
+	if err != nil {
+		s.log.Error("recording not started", "stream", e.key, "err", err)
+		return err
+	}
+	s.srv.mu.Lock()
+	e.rec = rec
+	s.srv.mu.Unlock()
+	// The recording is an FLV subscriber: it starts at the next keyframe (or the
+	// cached one) and ends with the stream's end of stream.
+	e.stream.Subscribe(s.conn.Loop(), rec, fanout.SubscriberOptions{Format: fanout.FormatFLV})
+	return nil
 }
 
 // eofBytes encodes what players receive when the publisher leaves: Stream EOF and

@@ -21,14 +21,37 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/server"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "repair" {
+		os.Exit(repair(os.Args[2:]))
+	}
 	if err := run(os.Args[1:], os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "rtmpd:", err)
 		os.Exit(1)
 	}
+}
+
+// repair finishes recordings left unfinished by a crash: rtmpd repair FILE...
+func repair(files []string) int {
+	if len(files) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: rtmpd repair FILE.flv...")
+		return 2
+	}
+	status := 0
+	for _, f := range files {
+		in, err := recorder.Repair(f, 0)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "rtmpd repair: %s: %v\n", f, err)
+			status = 1
+			continue
+		}
+		fmt.Printf("%s: repaired, duration %.3fs, %d bytes\n", f, in.Duration, in.Size)
+	}
+	return status
 }
 
 // options are the daemon's settings; each has a flag and a config-file key.
@@ -37,6 +60,10 @@ type options struct {
 	HTTP            string        `json:"http"`
 	RecordDir       string        `json:"record-dir"`
 	WebDir          string        `json:"web-dir"`
+	RecordTemplate  string        `json:"record-template"`
+	RecordFlush     time.Duration `json:"record-flush"`
+	RotateDuration  time.Duration `json:"record-rotate-duration"`
+	RotateSize      int64         `json:"record-rotate-size"`
 	Loops           int           `json:"loops"`
 	LogLevel        string        `json:"log-level"`
 	LogFormat       string        `json:"log-format"`
@@ -83,7 +110,11 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.RTMP, "rtmp", o.RTMP, "RTMP listen `address`")
 	fs.StringVar(&o.HTTP, "http", o.HTTP, "HTTP listen `address` for HTTP-FLV, WebSocket-FLV, the player page and /metrics (empty disables)")
 	fs.StringVar(&o.WebDir, "web-dir", o.WebDir, "`directory` whose node_modules holds the player page's libraries (make web)")
-	fs.StringVar(&o.RecordDir, "record-dir", o.RecordDir, "recordings `directory` (reserved: recording)")
+	fs.StringVar(&o.RecordDir, "record-dir", o.RecordDir, "recordings `directory`; the record app records every publish, and a name that is not live plays its newest recording")
+	fs.StringVar(&o.RecordTemplate, "record-template", recorder.DefaultTemplate, "recording file name inside -record-dir: {app}, {stream}, {time}, {date}, {unix}")
+	fs.DurationVar(&o.RecordFlush, "record-flush", recorder.DefaultFlushInterval, "longest time recorded data waits before it is written (what kill -9 can lose)")
+	fs.DurationVar(&o.RotateDuration, "record-rotate-duration", 0, "start a new recording file at the next keyframe after this long (0 = never)")
+	fs.Int64Var(&o.RotateSize, "record-rotate-size", 0, "start a new recording file at the next keyframe after this many bytes (0 = never)")
 	fs.IntVar(&o.Loops, "loops", o.Loops, "number of event loops (default GOMAXPROCS)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "log format: text or json")
@@ -203,6 +234,12 @@ func run(args []string, stderr io.Writer) error {
 		IdleTimeout:      o.IdleTimeout,
 		MaxConnections:   o.MaxConnections,
 		MaxMessageSize:   uint32(o.MaxMessageSize),
+	}
+	cfg.Recorder = recorder.Config{
+		Template:       o.RecordTemplate,
+		FlushInterval:  o.RecordFlush,
+		RotateDuration: o.RotateDuration,
+		RotateSize:     o.RotateSize,
 	}
 	cfg.Transport = o.Transport
 	if o.RTMPS != "" {

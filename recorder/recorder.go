@@ -1,0 +1,567 @@
+// Package recorder writes live streams to FLV files that are playable at every
+// moment, and finds recordings again for playback (VOD).
+//
+// A Recording is a fanout subscriber in FLV form. Its Writev, called on an event
+// loop, only copies into a bounded queue (no allocation in steady state, no disk
+// I/O); a writer goroutine parses the tags and writes whole tags to the file,
+// pushing them to the kernel at every keyframe and at least every FlushInterval,
+// so a kill -9 loses at most that interval and never leaves a torn tag behind the
+// last write.
+//
+// File layout: the FLV header, then an onMetaData tag of a reserved, fixed size,
+// then the stream's tags with timestamps from 0. When the recording ends the
+// metadata is rewritten in place with the duration, file size, dimensions, codecs
+// and a keyframe index (times and file positions) so players can seek. While
+// recording, the metadata says quaverComplete=false; Repair (run for every such
+// file at startup, or by `rtmpd repair FILE`) rebuilds the metadata from the tags
+// after a crash and cuts a torn tail.
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quaverlive/quaver/flvmux"
+)
+
+// Config configures a Manager. Zero fields take the defaults.
+type Config struct {
+	// Dir is the record directory (default "./record"). Recordings never leave it.
+	Dir string
+	// Template names files inside Dir: {app}, {stream}, {time} (UTC
+	// 20060102-150405), {date} (20060102) and {unix} are replaced. The default is
+	// "{app}/{stream}-{time}.flv". An existing file is never overwritten: a
+	// suffix -1, -2, ... is added.
+	Template string
+	// FlushInterval bounds how long written tags may wait in memory (default 1s).
+	FlushInterval time.Duration
+	// MaxQueueBytes bounds the queue between the event loop and the writer. A
+	// disk that falls this far behind stops the recording with ErrDiskTooSlow;
+	// the live stream is untouched (default 32 MiB).
+	MaxQueueBytes int
+	// IndexCapacity is the number of keyframes the metadata reserves room for;
+	// longer recordings get a thinned index (default 3600).
+	IndexCapacity int
+	// RotateDuration and RotateSize start a new file at the next keyframe once a
+	// file is this long or this large (0: never).
+	RotateDuration time.Duration
+	RotateSize     int64
+	// Logger receives recording events (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultDir           = "./record"
+	DefaultTemplate      = "{app}/{stream}-{time}.flv"
+	DefaultFlushInterval = time.Second
+	DefaultMaxQueueBytes = 32 << 20
+	DefaultIndexCapacity = 3600
+)
+
+// Sentinel errors.
+var (
+	ErrDiskTooSlow = errors.New("recorder: disk too slow, recording stopped (queue over the limit)")
+	ErrStopped     = errors.New("recorder: recording stopped")
+	ErrBadName     = errors.New("recorder: name escapes the record directory")
+	ErrNotFound    = errors.New("recorder: no recording")
+)
+
+func (c *Config) setDefaults() {
+	if c.Dir == "" {
+		c.Dir = DefaultDir
+	}
+	if c.Template == "" {
+		c.Template = DefaultTemplate
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if c.IndexCapacity <= 0 {
+		c.IndexCapacity = DefaultIndexCapacity
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Manager starts recordings and finds them again. Safe for concurrent use.
+type Manager struct {
+	cfg Config
+	mu  sync.Mutex
+	wg  sync.WaitGroup
+}
+
+// NewManager returns a manager for cfg.Dir (created on first use).
+func NewManager(cfg Config) *Manager {
+	cfg.setDefaults()
+	return &Manager{cfg: cfg}
+}
+
+// Config returns the effective configuration.
+func (m *Manager) Config() Config { return m.cfg }
+
+// Wait blocks until every recording's writer has finished.
+func (m *Manager) Wait() { m.wg.Wait() }
+
+// safeJoin joins rel under dir and refuses anything that would leave dir.
+func safeJoin(dir, rel string) (string, error) {
+	if rel == "" || filepath.IsAbs(rel) || strings.Contains(rel, "\x00") || strings.Contains(rel, `\`) {
+		return "", ErrBadName
+	}
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	r, err := filepath.Rel(dir, p)
+	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return "", ErrBadName
+	}
+	return p, nil
+}
+
+// validPart refuses path elements that could climb out of the record directory.
+func validPart(s string) bool {
+	return s != "" && !strings.Contains(s, "..") && !strings.HasPrefix(s, "/") && !strings.ContainsAny(s, "\\\x00")
+}
+
+func (m *Manager) fileName(app, stream string, now time.Time) string {
+	r := strings.NewReplacer(
+		"{app}", app,
+		"{stream}", stream,
+		"{time}", now.UTC().Format("20060102-150405"),
+		"{date}", now.UTC().Format("20060102"),
+		"{unix}", fmt.Sprint(now.Unix()),
+	)
+	return r.Replace(m.cfg.Template)
+}
+
+// create opens a new file for app/stream that does not overwrite anything.
+func (m *Manager) create(app, stream string, now time.Time) (*os.File, string, error) {
+	if !validPart(app) || !validPart(stream) {
+		return nil, "", ErrBadName
+	}
+	rel := m.fileName(app, stream, now)
+	p, err := safeJoin(m.cfg.Dir, rel)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, "", err
+	}
+	ext := filepath.Ext(p)
+	base := strings.TrimSuffix(p, ext)
+	for i := 0; i < 1000; i++ {
+		name := p
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d%s", base, i, ext)
+		}
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			return f, name, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, "", err
+		}
+	}
+	return nil, "", fmt.Errorf("recorder: no free file name for %s", p)
+}
+
+// Start begins recording app/stream. Attach the returned Recording to the
+// stream as an FLV-form fanout subscriber; it finishes the file when the stream
+// ends (EndOfStream), when the subscription closes (Close), or on Stop.
+func (m *Manager) Start(app, stream string) (*Recording, error) {
+	now := time.Now()
+	f, path, err := m.create(app, stream, now)
+	if err != nil {
+		return nil, err
+	}
+	r := &Recording{
+		m:      m,
+		app:    app,
+		stream: stream,
+		start:  now,
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		log:    m.cfg.Logger.With("app", app, "stream", stream),
+	}
+	r.w.r = r
+	r.w.f, r.w.path, r.path = f, path, path
+	r.q = make([]byte, 0, 256<<10)
+	m.wg.Add(1)
+	go r.w.run()
+	r.log.Info("recording started", "file", path)
+	return r, nil
+}
+
+// Recording is one stream being recorded. As a fanout.Sink it is driven by an
+// event loop; Stop and Wait are safe from any goroutine.
+type Recording struct {
+	m      *Manager
+	app    string
+	stream string
+	start  time.Time
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	path     string
+	q        []byte // bytes waiting for the writer
+	stopping bool
+	err      error
+	wake     chan struct{}
+	done     chan struct{}
+
+	w writer // owned by the writer goroutine
+}
+
+// Writev implements fanout.Sink: it copies bufs into the queue. It fails (and the
+// subscription ends) once the writer has fallen MaxQueueBytes behind or stopped.
+func (r *Recording) Writev(bufs [][]byte) (int, error) {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	r.mu.Lock()
+	if r.stopping {
+		r.mu.Unlock()
+		return 0, ErrStopped
+	}
+	if len(r.q)+n > r.m.cfg.MaxQueueBytes {
+		r.stopping = true
+		r.err = ErrDiskTooSlow
+		r.mu.Unlock()
+		r.signal()
+		return 0, ErrDiskTooSlow
+	}
+	for _, b := range bufs {
+		r.q = append(r.q, b...)
+	}
+	r.mu.Unlock()
+	r.signal()
+	return n, nil
+}
+
+// OutboundBuffered implements fanout.Sink. The recorder applies its own limit
+// (MaxQueueBytes) instead of the fanout's skip-ahead, so it reports 0: a
+// recording is either complete or stopped with an error, never silently gapped.
+func (r *Recording) OutboundBuffered() int { return 0 }
+
+// Close implements fanout.Sink: the subscription ended; finish the file.
+func (r *Recording) Close() error { r.Stop(); return nil }
+
+// EndOfStream implements fanout.EndOfStreamer: the publisher left.
+func (r *Recording) EndOfStream() { r.Stop() }
+
+// Stop finishes the recording after writing what is queued. Idempotent.
+func (r *Recording) Stop() {
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
+	r.signal()
+}
+
+// Wait blocks until the file is finished and returns why it stopped early, if it did.
+func (r *Recording) Wait() error {
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Path returns the file being written (after a rotation, the newest).
+func (r *Recording) Path() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.path
+}
+
+func (r *Recording) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writer is the recording's file side, run by one goroutine.
+type writer struct {
+	r    *Recording
+	f    *os.File
+	path string
+	rd   flvmux.Reader
+	buf  []byte // swapped with the queue
+	out  []byte // whole tags not yet written to the file
+	pos  int64  // file size including out
+
+	started   bool
+	metaOff   int64 // file offset of the metadata body
+	metaSize  int
+	md        fileMeta
+	metaBody  []byte // latest publisher onMetaData (for rotation)
+	vseq      []byte // latest video sequence header tag data
+	aseq      []byte
+	base      uint32 // timestamp subtracted in this file
+	haveBase  bool
+	lastTS    uint32
+	lastVideo uint32
+	prevVideo uint32
+	fileStart time.Time
+	lastFlush time.Time
+	err       error
+}
+
+func (w *writer) run() {
+	r := w.r
+	defer r.m.wg.Done()
+	defer close(r.done)
+	tick := time.NewTicker(r.m.cfg.FlushInterval / 2)
+	defer tick.Stop()
+	w.lastFlush = time.Now()
+	for {
+		select {
+		case <-r.wake:
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		w.buf, r.q = r.q, w.buf[:0]
+		stopping := r.stopping
+		r.mu.Unlock()
+		if w.err == nil {
+			w.consume(w.buf)
+		}
+		if w.err == nil && (time.Since(w.lastFlush) >= r.m.cfg.FlushInterval || stopping) {
+			w.flush()
+		}
+		if stopping {
+			r.mu.Lock()
+			rest := len(r.q)
+			r.mu.Unlock()
+			if rest > 0 {
+				continue
+			}
+			w.finish()
+			return
+		}
+	}
+}
+
+func (w *writer) fail(err error) {
+	if w.err != nil {
+		return
+	}
+	w.err = err
+	r := w.r
+	r.mu.Lock()
+	r.stopping = true
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+	r.log.Error("recording failed", "file", w.path, "err", err)
+}
+
+// consume parses FLV bytes from the subscription and handles each whole tag.
+func (w *writer) consume(p []byte) {
+	for len(p) > 0 && w.err == nil {
+		n, tag, err := w.rd.Feed(p)
+		p = p[n:]
+		if err != nil {
+			w.fail(fmt.Errorf("recorder: bad FLV from the stream: %w", err))
+			return
+		}
+		if tag != nil {
+			w.tag(tag)
+		}
+	}
+}
+
+func (w *writer) tag(t *flvmux.Tag) {
+	switch t.Type {
+	case flvmux.TagScript:
+		body := flvmux.StripSetDataFrame(t.Data)
+		var md fileMeta
+		if _, err := readMeta(body, &md); err == nil {
+			w.metaBody = append(w.metaBody[:0], body...)
+			keep := w.md
+			w.md.Metadata = md.Metadata
+			w.md.Keyframes = keep.Keyframes
+			w.md.Duration, w.md.FileSize = 0, 0
+		}
+		return // our own metadata tag replaces the publisher's
+	case flvmux.TagVideo:
+		vh, err := flvmux.ReadVideoHeader(t.Data)
+		if err == nil {
+			w.md.HasVideo = true
+			if vh.Enhanced {
+				w.md.VideoCodecID = float64(vh.FourCC)
+			} else {
+				w.md.VideoCodecID = float64(vh.CodecID)
+			}
+			if vh.IsSequenceHeader() {
+				w.vseq = append(w.vseq[:0], t.Data...)
+			}
+		}
+		if err == nil && vh.IsKeyframe() && !vh.IsSequenceHeader() {
+			w.keyframe(t)
+			return
+		}
+	case flvmux.TagAudio:
+		ah, err := flvmux.ReadAudioHeader(t.Data)
+		if err == nil {
+			w.md.HasAudio = true
+			if ah.Enhanced {
+				w.md.AudioCodecID = float64(ah.FourCC)
+			} else {
+				w.md.AudioCodecID = float64(ah.SoundFormat)
+			}
+			if ah.IsSequenceHeader() {
+				w.aseq = append(w.aseq[:0], t.Data...)
+			}
+		}
+	}
+	w.write(t.Type, t.Timestamp, t.Data)
+}
+
+// keyframe writes a video keyframe: it may rotate the file first, it enters the
+// index, and everything up to and including it is pushed to the kernel.
+func (w *writer) keyframe(t *flvmux.Tag) {
+	cfg := &w.r.m.cfg
+	if w.started && ((cfg.RotateDuration > 0 && time.Duration(t.Timestamp-w.base)*time.Millisecond >= cfg.RotateDuration) ||
+		(cfg.RotateSize > 0 && w.pos >= cfg.RotateSize)) {
+		w.rotate(t.Timestamp)
+		if w.err != nil {
+			return
+		}
+	}
+	if !w.started {
+		w.begin(t.Timestamp)
+	}
+	w.md.Keyframes.Times = append(w.md.Keyframes.Times, float64(t.Timestamp-w.base)/1000)
+	w.md.Keyframes.FilePositions = append(w.md.Keyframes.FilePositions, float64(w.pos))
+	w.write(t.Type, t.Timestamp, t.Data)
+	w.flush()
+}
+
+// begin writes the FLV header and the reserved metadata tag of a new file.
+func (w *writer) begin(ts uint32) {
+	w.started = true
+	w.base, w.haveBase = ts, true
+	w.fileStart = time.Now()
+	w.md.StartMs = w.fileStart.UnixMilli()
+	w.md.App, w.md.Stream = w.r.app, w.r.stream
+	w.md.Complete = false
+	hasAudio := w.md.HasAudio || w.aseq != nil
+	hasVideo := w.md.HasVideo || w.vseq != nil
+	w.out = flvmux.AppendFileHeader(w.out, hasAudio, hasVideo)
+	w.metaSize = reservedSize(w.r.m.cfg.IndexCapacity)
+	body, err := encodeMeta(nil, &w.md, w.metaSize)
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	w.metaOff = int64(len(w.out)) + flvmux.TagHeaderSize
+	w.out = flvmux.AppendTag(w.out, flvmux.TagScript, 0, body)
+	w.pos = int64(len(w.out))
+	// The sequence headers come first in every file, even after a rotation.
+	if w.vseq != nil {
+		w.out = flvmux.AppendTag(w.out, flvmux.TagVideo, 0, w.vseq)
+	}
+	if w.aseq != nil {
+		w.out = flvmux.AppendTag(w.out, flvmux.TagAudio, 0, w.aseq)
+	}
+	w.pos = int64(len(w.out))
+}
+
+// write appends one tag with its timestamp relative to the file's start. Tags
+// before the first keyframe of the file are the sequence headers, kept for begin.
+func (w *writer) write(typ uint8, ts uint32, data []byte) {
+	if !w.started {
+		return // waiting for the first keyframe; sequence headers are kept
+	}
+	rel := uint32(0)
+	if d := int32(ts - w.base); d > 0 {
+		rel = uint32(d)
+	}
+	if typ == flvmux.TagVideo {
+		w.prevVideo, w.lastVideo = w.lastVideo, rel
+	}
+	if rel > w.lastTS {
+		w.lastTS = rel
+	}
+	before := len(w.out)
+	w.out = flvmux.AppendTag(w.out, typ, rel, data)
+	w.pos += int64(len(w.out) - before)
+}
+
+// flush hands buffered whole tags to the kernel.
+func (w *writer) flush() {
+	w.lastFlush = time.Now()
+	if len(w.out) == 0 || w.err != nil {
+		return
+	}
+	if _, err := w.f.Write(w.out); err != nil {
+		w.fail(fmt.Errorf("recorder: write %s: %w", w.path, err))
+		return
+	}
+	w.out = w.out[:0]
+}
+
+// duration estimates the file's duration: the last timestamp plus one frame.
+func (w *writer) duration() float64 {
+	frame := uint32(0)
+	if w.lastVideo > w.prevVideo {
+		frame = w.lastVideo - w.prevVideo
+	}
+	return float64(w.lastTS+frame) / 1000
+}
+
+// finalize rewrites the metadata in place and closes the file.
+func (w *writer) finalize() {
+	if !w.started {
+		// Nothing was recorded (no keyframe arrived): leave no empty file behind.
+		_ = w.f.Close()
+		_ = os.Remove(w.path)
+		w.r.log.Info("recording discarded: no keyframe", "file", w.path)
+		return
+	}
+	w.flush()
+	w.md.Duration = w.duration()
+	w.md.FileSize = float64(w.pos)
+	w.md.Complete = true
+	if body, err := encodeMeta(nil, &w.md, w.metaSize); err != nil {
+		w.r.log.Error("recording metadata", "file", w.path, "err", err)
+	} else if _, err := w.f.WriteAt(body, w.metaOff); err != nil {
+		w.r.log.Error("recording metadata", "file", w.path, "err", err)
+	}
+	_ = w.f.Sync()
+	_ = w.f.Close()
+	w.r.log.Info("recording finished", "file", w.path, "duration", w.md.Duration, "bytes", w.pos,
+		"keyframes", len(w.md.Keyframes.Times))
+}
+
+func (w *writer) finish() { w.finalize() }
+
+// rotate finishes the current file and opens the next one at timestamp ts.
+func (w *writer) rotate(ts uint32) {
+	w.finalize()
+	f, path, err := w.r.m.create(w.r.app, w.r.stream, time.Now())
+	if err != nil {
+		w.fail(fmt.Errorf("recorder: rotate: %w", err))
+		return
+	}
+	w.r.log.Info("recording rotated", "file", path)
+	w.f, w.path = f, path
+	w.r.mu.Lock()
+	w.r.path = path
+	w.r.mu.Unlock()
+	w.out, w.pos = w.out[:0], 0
+	w.started = false
+	w.lastTS, w.lastVideo, w.prevVideo = 0, 0, 0
+	w.md.Keyframes = flvmux.Keyframes{}
+	w.begin(ts)
+}
