@@ -3,13 +3,26 @@ GO ?= go
 FUZZTIME ?= 10s
 PKGS := ./...
 
-.PHONY: test deps fmt vet race allocs bench-smoke fuzz bench run
+.PHONY: test deps web fmt vet race allocs bench-smoke fuzz bench run
 
-test: deps fmt vet race allocs bench-smoke fuzz
+test: deps fmt vet race allocs bench-smoke perf-check fuzz
 	@echo "make test: all checks passed"
 
 deps:
 	@bash .ci/deps.sh
+	@$(MAKE) --no-print-directory web
+
+# Player libraries for the browser page (web/node_modules), pinned by
+# web/package-lock.json; reinstalled only when package.json or the lock changed.
+web:
+	@if [ ! -f web/package-lock.json ]; then \
+		npm --prefix web install --no-audit --no-fund --loglevel=error; \
+	elif [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ] \
+		|| [ web/package.json -nt web/node_modules/.package-lock.json ]; then \
+		npm --prefix web ci --no-audit --no-fund --loglevel=error; \
+	fi
+	@test -f web/node_modules/mpegts.js/dist/mpegts.js && test -f web/node_modules/flv.js/dist/flv.min.js
+	@echo "web: mpegts.js and flv.js installed in web/node_modules"
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -29,6 +42,14 @@ allocs:
 # One iteration of every benchmark, so none rots.
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
+
+# Profile every allocation of a short hot-path benchmark and fail if one is
+# attributed to a hot-path function (see perf/README.md).
+PERFDIR ?= $(or $(TMPDIR),/tmp)/quaver-perf
+perf-check:
+	@mkdir -p $(PERFDIR)
+	$(GO) test -run '^$$' -bench '^BenchmarkHotPath$$' -benchtime 3000x -memprofile $(PERFDIR)/hotpath.mem.pprof -memprofilerate 1 -o $(PERFDIR)/perf.test ./perf
+	$(GO) run ./perf/cmd/quaverperf check-allocs $(PERFDIR)/hotpath.mem.pprof
 
 fuzz:
 	@FUZZTIME=$(FUZZTIME) bash fuzz/run.sh

@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -33,6 +36,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rtmpd:", err)
 		os.Exit(1)
 	}
+}
+
+// startPprof serves the profiling endpoints on a separate, loopback-only listener.
+func startPprof(addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-pprof: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-pprof: %q is not a loopback address; the profiler must not be reachable from the network", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("-pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	go func() { _ = http.Serve(ln, mux) }()
+	return nil
 }
 
 // repair finishes recordings left unfinished by a crash: rtmpd repair FILE...
@@ -80,6 +107,7 @@ type options struct {
 	HardCap         int           `json:"hard-cap"`
 	ShutdownTimeout time.Duration `json:"shutdown-timeout"`
 	Transport       string        `json:"transport"`
+	Pprof           string        `json:"pprof"`
 	RTMPS           string        `json:"rtmps"`
 	TLSCert         string        `json:"tls-cert"`
 	TLSKey          string        `json:"tls-key"`
@@ -130,6 +158,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.HighWater, "high-water", o.HighWater, "per-player queued bytes above which it skips to the next keyframe (0 = 1 MiB)")
 	fs.IntVar(&o.HardCap, "hard-cap", o.HardCap, "per-player queued bytes above which it is disconnected (0 = 16 MiB)")
 	fs.StringVar(&o.Transport, "transport", o.Transport, "RTMP transport: gnet (event loops) or std (standard library, baseline)")
+	fs.StringVar(&o.Pprof, "pprof", o.Pprof, "serve net/http/pprof on this loopback `address` (e.g. 127.0.0.1:6060; off when empty)")
 	fs.StringVar(&o.RTMPS, "rtmps", o.RTMPS, "RTMPS (TLS) listen `address`; needs -tls-cert and -tls-key")
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` (PEM) for -rtmps")
 	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "TLS private key `file` (PEM) for -rtmps")
@@ -261,6 +290,11 @@ func run(args []string, stderr io.Writer) error {
 			PublisherIdleTimeout: o.PublisherIdle,
 			Record:               name == "record",
 		})
+	}
+	if o.Pprof != "" {
+		if err := startPprof(o.Pprof, logger); err != nil {
+			return err
+		}
 	}
 	if err := srv.Start(); err != nil {
 		return err

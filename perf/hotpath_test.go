@@ -1,0 +1,199 @@
+package perf
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/quaverlive/quaver/amf0"
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/recorder"
+	"github.com/quaverlive/quaver/wsflv"
+)
+
+// loop runs fanout tasks inline when the benchmark asks.
+type loop struct{ tasks []fanout.Task }
+
+func (l *loop) Index() int { return 0 }
+func (l *loop) Execute(t fanout.Task) error {
+	l.tasks = append(l.tasks, t)
+	return nil
+}
+func (l *loop) run() {
+	for len(l.tasks) > 0 {
+		t := l.tasks[0]
+		l.tasks = l.tasks[:copy(l.tasks, l.tasks[1:])]
+		_ = t.Run(context.Background())
+	}
+}
+
+type sink struct{ n int }
+
+func (s *sink) Writev(b [][]byte) (int, error) {
+	for _, x := range b {
+		s.n += len(x)
+	}
+	return s.n, nil
+}
+func (s *sink) OutboundBuffered() int { return 0 }
+func (s *sink) Close() error          { return nil }
+
+// hotPath is one round of steady-state work on every hot path.
+type hotPath struct {
+	dec    *chunkcodec.Decoder
+	wire   []byte
+	doc    amf0.Document
+	cmd    []byte
+	st     *fanout.Stream
+	l      *loop
+	frame  []byte
+	ts     uint32
+	flv    []byte
+	rd     flvmux.Reader
+	hdr    []byte
+	rec    *recorder.Recording
+	recBuf [][]byte
+}
+
+func newHotPath(tb testing.TB) *hotPath {
+	h := &hotPath{l: &loop{tasks: make([]fanout.Task, 0, 16)}}
+	// Chunk stream: interleaved audio and video at chunk size 4096.
+	h.dec = chunkcodec.NewDecoder(chunkcodec.DecoderConfig{Pool: chunkcodec.NewBufferPool()})
+	feed(tb, h.dec, chunkcodec.AppendSetChunkSize(nil, 4096))
+	video := make([]byte, 12000)
+	video[0], video[1] = 0x27, 1
+	audio := make([]byte, 370)
+	audio[0], audio[1] = 0xaf, 1
+	for i := range 30 {
+		h.wire = chunkcodec.AppendMessage(h.wire, chunkcodec.Header{ChunkStreamID: 7, Timestamp: uint32(i * 33), TypeID: 9, StreamID: 1}, video, 4096)
+		h.wire = chunkcodec.AppendMessage(h.wire, chunkcodec.Header{ChunkStreamID: 6, Timestamp: uint32(i * 33), TypeID: 8, StreamID: 1}, audio, 4096)
+	}
+	// A play command.
+	h.cmd = amf0.AppendCommandStart(nil, "play", 4)
+	h.cmd = amf0.AppendNull(h.cmd)
+	h.cmd = amf0.AppendString(h.cmd, "demo")
+	h.cmd = amf0.AppendNumber(h.cmd, -2000)
+	// Fanout: 100 subscribers of each form.
+	hub := fanout.NewHub(fanout.Config{Loops: 1})
+	hub.AttachLoop(h.l)
+	h.st = hub.NewStream(fanout.StreamOptions{GOPCache: true})
+	h.st.BeginPublish()
+	h.st.Publish(9, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f})
+	h.st.Publish(9, 0, append([]byte{0x17, 1, 0, 0, 0}, make([]byte, 5000)...))
+	for _, f := range []fanout.Format{fanout.FormatRTMP, fanout.FormatFLV, fanout.FormatWSFLV} {
+		for range 100 {
+			h.st.Subscribe(h.l, &sink{}, fanout.SubscriberOptions{Format: f})
+		}
+	}
+	h.l.run()
+	h.frame = video
+	// An FLV byte stream for the reader.
+	h.flv = flvmux.AppendFileHeader(nil, true, true)
+	for i := range 30 {
+		h.flv = flvmux.AppendTag(h.flv, flvmux.TagVideo, uint32(i*33), video)
+	}
+	h.hdr = make([]byte, 0, 16)
+	// A recording fed through its queue.
+	m := recorder.NewManager(recorder.Config{Dir: filepath.Join(tb.TempDir(), "rec")})
+	rec, err := m.Start("live", "perf")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rec.Stop(); _ = rec.Wait() })
+	h.rec = rec
+	h.recBuf = [][]byte{flvmux.AppendTag(nil, flvmux.TagAudio, 0, audio)}
+	return h
+}
+
+func feed(tb testing.TB, d *chunkcodec.Decoder, p []byte) {
+	for len(p) > 0 {
+		n, _, err := d.Feed(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p = p[n:]
+	}
+}
+
+func (h *hotPath) round(tb testing.TB) {
+	feed(tb, h.dec, h.wire)
+	if _, err := h.doc.Decode(h.cmd); err != nil {
+		tb.Fatal(err)
+	}
+	h.ts += 33
+	h.st.Publish(9, h.ts, h.frame)
+	h.l.run()
+	h.rd.Reset()
+	for p := h.flv; len(p) > 0; {
+		n, _, err := h.rd.Feed(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p = p[n:]
+	}
+	h.hdr = wsflv.AppendFrameHeader(h.hdr[:0], true, wsflv.OpBinary, 4096)
+	_, _ = h.rec.Writev(h.recBuf)
+}
+
+// BenchmarkHotPath is profiled by `make perf-check`: with -memprofilerate 1 every
+// steady-state allocation is recorded, and quaverperf check-allocs fails if one
+// is attributed to a hot-path function. Warm-up runs with profiling off.
+func BenchmarkHotPath(b *testing.B) {
+	rate := runtime.MemProfileRate
+	runtime.MemProfileRate = 0
+	h := newHotPath(b)
+	for range 5000 {
+		h.round(b)
+	}
+	runtime.MemProfileRate = rate
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		h.round(b)
+	}
+}
+
+// TestHotPathProfileClean runs the same rounds in-process with every allocation
+// recorded and applies the hot-path check, so `go test ./perf` alone catches a
+// new hot-path allocation.
+func TestHotPathProfileClean(t *testing.T) {
+	if testing.Short() {
+		t.Skip("profiling run")
+	}
+	rate := runtime.MemProfileRate
+	runtime.MemProfileRate = 0
+	h := newHotPath(t)
+	for range 5000 {
+		h.round(t)
+	}
+	runtime.MemProfileRate = 1
+	for range 2000 {
+		h.round(t)
+	}
+	runtime.MemProfileRate = rate
+	path := filepath.Join(t.TempDir(), "allocs.pprof")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC() // publish the allocation samples
+	if err := writeAllocs(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := HotAllocs(p, HotPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range found {
+		t.Errorf("hot-path allocation in %s: %d objects (%d bytes); stack: %v", x.Func, x.Objects, x.Bytes, x.Stack)
+	}
+}
