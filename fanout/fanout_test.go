@@ -528,3 +528,38 @@ func TestFLVSubscribers(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingSubscriberGetsControl: a subscriber waiting for its first keyframe
+// skips media but still receives the server's control packets, and an FLV
+// subscriber (a recording) still sees the end of stream.
+func TestWaitingSubscriberGetsControl(t *testing.T) {
+	h, l := newTestHub(Config{})
+	st := h.NewStream(StreamOptions{GOPCache: false})
+	rtmp := newDecodeSink(h.Config().ChunkSize)
+	st.Subscribe(l, rtmp, SubscriberOptions{})
+	flv := &rawSink{}
+	st.Subscribe(l, flv, SubscriberOptions{Format: FormatFLV})
+	l.run()
+	st.BeginPublish()
+	st.PublishControl(chunkcodec.AppendStreamBegin(nil, 1))
+	st.Publish(chunkcodec.TypeVideo, 0, avcSeq())
+	st.Publish(chunkcodec.TypeVideo, 40, inter(1)) // no keyframe yet
+	l.run()
+	st.EndPublish(chunkcodec.AppendStreamEOF(nil, 1))
+	l.run()
+	var events []uint16
+	for _, m := range rtmp.msgs {
+		if m.typeID == chunkcodec.TypeUserControl {
+			uc, _ := chunkcodec.ParseUserControl(m.data)
+			events = append(events, uc.Event)
+		} else {
+			t.Errorf("media delivered before a keyframe: type %d ts %d", m.typeID, m.ts)
+		}
+	}
+	if len(events) != 2 || events[0] != chunkcodec.EventStreamBegin || events[1] != chunkcodec.EventStreamEOF {
+		t.Fatalf("control events %v, want [StreamBegin StreamEOF]", events)
+	}
+	if !flv.eos || st.Subscribers() != 1 {
+		t.Fatalf("FLV subscriber: eos=%v subscribers=%d (want the RTMP one left)", flv.eos, st.Subscribers())
+	}
+}

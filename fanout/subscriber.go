@@ -75,6 +75,7 @@ type Subscriber struct {
 	pos    int
 
 	cursor   uint64 // next ring seq to send
+	ctlFrom  uint64 // start of a range skipped over whose control packets are still owed (invalidSeq: none)
 	sentMeta uint64 // seq of the metadata / sequence headers last sent (invalidSeq: none)
 	sentV    uint64
 	sentA    uint64
@@ -117,6 +118,7 @@ func (s *Stream) Subscribe(l Loop, sink Sink, opts SubscriberOptions) *Subscribe
 		sink:     sink,
 		pos:      len(g.subs),
 		sentMeta: invalidSeq,
+		ctlFrom:  invalidSeq,
 		sentV:    invalidSeq,
 		sentA:    invalidSeq,
 		headers:  true,
@@ -200,16 +202,30 @@ func (sub *Subscriber) skipAhead(force bool) {
 		if k != sub.cursor {
 			sub.loop.skips.Add(1)
 		}
-		sub.cursor = k
+		sub.jump(k)
 		sub.headers = true
 		sub.waitKey = false
 		return
 	}
 	if force {
-		sub.cursor = st.head.Load()
+		sub.jump(st.head.Load())
 		sub.waitKey = true
 		sub.headers = true
 	}
+}
+
+// jump moves the cursor forward to seq. Media in between is skipped, but the
+// server's control packets there (end of stream, publish notices) are still
+// owed and go out with the next flush.
+func (sub *Subscriber) jump(seq uint64) {
+	if seq <= sub.cursor {
+		sub.cursor = seq
+		return
+	}
+	if sub.ctlFrom == invalidSeq {
+		sub.ctlFrom = sub.cursor
+	}
+	sub.cursor = seq
 }
 
 func (sub *Subscriber) fail(err error) {
@@ -258,18 +274,23 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 	if sub.waitKey {
 		k := st.lastKey.Load()
 		if k == invalidSeq || k < sub.cursor || k < st.tail.Load() || k >= head {
-			sub.cursor = head
-			return
+			sub.jump(head) // still waiting: skip media, keep control packets owed
+			if sub.ctlFrom == invalidSeq {
+				return
+			}
+		} else {
+			sub.jump(k)
+			sub.waitKey, sub.headers = false, true
 		}
-		sub.cursor, sub.waitKey, sub.headers = k, false, true
 	}
-	if sub.cursor >= head && !sub.headers {
+	if sub.cursor >= head && !sub.headers && sub.ctlFrom == invalidSeq {
 		return
 	}
 
 	iov, held := l.iov[:0], l.held[:0]
 	l.scratch = l.scratch[:0]
 	bytes := 0
+	seq := sub.cursor
 	flv := sub.format != FormatRTMP
 	if flv && !sub.haveBase && sub.cursor < head {
 		// Timestamps for this subscriber start at the first packet it gets.
@@ -278,7 +299,33 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 			p.Release()
 		}
 	}
-	if flv && !sub.started {
+	eos := false
+	if sub.ctlFrom != invalidSeq {
+		// Control packets from a skipped range, in order, before anything else.
+		for seq := max(sub.ctlFrom, st.tail.Load()); seq < sub.cursor; seq++ {
+			p := st.ring[seq&st.mask].Load()
+			if p == nil || !p.tryRetain(seq) {
+				continue
+			}
+			if p.Kind != KindControl {
+				p.Release()
+				continue
+			}
+			if flv {
+				eos = eos || p.Flags&FlagEOS != 0
+				p.Release()
+				continue
+			}
+			iov = append(iov, p.RTMP)
+			held = append(held, p)
+			bytes += len(p.RTMP)
+		}
+		sub.ctlFrom = invalidSeq
+		if eos {
+			goto gathered
+		}
+	}
+	if flv && !sub.started && !sub.waitKey {
 		sub.started = true
 		start := len(l.scratch)
 		if sub.format == FormatWSFLV {
@@ -288,7 +335,7 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		iov = append(iov, l.scratch[start:])
 		bytes += len(l.scratch) - start
 	}
-	if sub.headers {
+	if sub.headers && !sub.waitKey {
 		sub.headers = false
 		for _, h := range [...]struct {
 			slot *atomic.Pointer[Packet]
@@ -309,8 +356,7 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		}
 	}
 
-	seq := sub.cursor
-	eos := false
+	seq = sub.cursor
 	for ; seq < head && len(iov) < maxIovecs-4 && bytes < cfg.MaxBatchBytes; seq++ {
 		p := st.ring[seq&st.mask].Load()
 		if p == nil || !p.tryRetain(seq) {
@@ -343,7 +389,9 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		held = append(held, p)
 	}
 gathered:
-	sub.cursor = seq
+	if seq > sub.cursor {
+		sub.cursor = seq
+	}
 
 	if len(iov) > 0 {
 		n := len(iov)
