@@ -17,6 +17,7 @@ import (
 
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/client"
+	"github.com/quaverlive/quaver/flvmux"
 )
 
 // The loopback benchmarks run rtmpd as a child process pinned to GOMAXPROCS=1 and
@@ -76,6 +77,7 @@ func procStat(pid int) (cpu time.Duration, rss int64, err error) {
 type serverProc struct {
 	cmd  *exec.Cmd
 	addr string
+	http string
 }
 
 func startServer(tb testing.TB, args ...string) *serverProc {
@@ -86,7 +88,13 @@ func startServer(tb testing.TB, args ...string) *serverProc {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, append([]string{"-rtmp", addr, "-http", "", "-loops", "1", "-log-level", "warn"}, args...)...)
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	httpAddr := hl.Addr().String()
+	hl.Close()
+	cmd := exec.Command(bin, append([]string{"-rtmp", addr, "-http", httpAddr, "-loops", "1", "-log-level", "error"}, args...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -114,28 +122,157 @@ func startServer(tb testing.TB, args ...string) *serverProc {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &serverProc{cmd: cmd, addr: addr}
+	return &serverProc{cmd: cmd, addr: addr, http: httpAddr}
 }
 
-// reader is an RTMP player that counts what it receives.
+// reader is a player that counts what it receives: RTMP through the client
+// library, HTTP-FLV and WebSocket-FLV by parsing the FLV byte stream.
 type reader struct {
-	conn   *client.Conn
+	conn   *client.Conn // RTMP
+	raw    net.Conn     // HTTP-FLV and WebSocket-FLV
+	ws     bool
 	frames atomic.Int64
 	bytes  atomic.Int64
 }
 
+func (r *reader) close() {
+	if r.conn != nil {
+		r.conn.Close()
+	}
+	if r.raw != nil {
+		r.raw.Close()
+	}
+}
+
 func (r *reader) run(wg *sync.WaitGroup) {
 	defer wg.Done()
+	if r.conn != nil {
+		for {
+			m, err := r.conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			r.bytes.Add(int64(len(m.Payload)))
+			if m.TypeID == chunkcodec.TypeVideo {
+				r.frames.Add(1)
+			}
+		}
+	}
+	var fr flvmux.Reader
+	buf := make([]byte, 64<<10)
+	var pending []byte // WebSocket: bytes of the frame being unwrapped
+	wsLeft := 0
+	feed := func(p []byte) bool {
+		for len(p) > 0 {
+			n, tag, err := fr.Feed(p)
+			if err != nil {
+				return false
+			}
+			p = p[n:]
+			if tag != nil {
+				r.bytes.Add(int64(len(tag.Data)))
+				if tag.Type == flvmux.TagVideo {
+					r.frames.Add(1)
+				}
+			}
+		}
+		return true
+	}
 	for {
-		m, err := r.conn.ReadMessage()
+		n, err := r.raw.Read(buf)
+		if n > 0 {
+			p := buf[:n]
+			if !r.ws {
+				if !feed(p) {
+					return
+				}
+			} else {
+				// Unwrap unmasked server frames: header, then payload.
+				pending = append(pending, p...)
+				for len(pending) > 0 {
+					if wsLeft == 0 {
+						h, hl, ok := wsHeader(pending)
+						if !ok {
+							break
+						}
+						pending, wsLeft = pending[hl:], h
+						if wsLeft == 0 {
+							continue
+						}
+					}
+					k := min(wsLeft, len(pending))
+					if !feed(pending[:k]) {
+						return
+					}
+					pending, wsLeft = pending[k:], wsLeft-k
+				}
+				pending = append(buf[:0:0], pending...)
+			}
+		}
 		if err != nil {
 			return
 		}
-		r.bytes.Add(int64(len(m.Payload)))
-		if m.TypeID == chunkcodec.TypeVideo {
-			r.frames.Add(1)
+	}
+}
+
+// wsHeader parses an unmasked server frame header: payload length and header size.
+func wsHeader(b []byte) (int, int, bool) {
+	if len(b) < 2 {
+		return 0, 0, false
+	}
+	switch l := int(b[1] & 0x7f); l {
+	case 126:
+		if len(b) < 4 {
+			return 0, 0, false
+		}
+		return int(b[2])<<8 | int(b[3]), 4, true
+	case 127:
+		if len(b) < 10 {
+			return 0, 0, false
+		}
+		n := 0
+		for _, c := range b[2:10] {
+			n = n<<8 | int(c)
+		}
+		return n, 10, true
+	default:
+		return l, 2, true
+	}
+}
+
+// dialFLV opens an HTTP-FLV or WebSocket-FLV play and consumes the response head.
+func dialFLV(addr, path string, ws bool) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n"
+	if ws {
+		req += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+	}
+	if _, err := c.Write([]byte(req + "\r\n")); err != nil {
+		c.Close()
+		return nil, err
+	}
+	// Read the response head byte by byte so no body byte is consumed here.
+	var head []byte
+	one := make([]byte, 1)
+	for !strings.HasSuffix(string(head), "\r\n\r\n") {
+		if _, err := c.Read(one); err != nil {
+			c.Close()
+			return nil, err
+		}
+		head = append(head, one[0])
+		if len(head) > 4096 {
+			c.Close()
+			return nil, fmt.Errorf("response head too long")
 		}
 	}
+	if !strings.Contains(string(head), " 200 ") && !strings.Contains(string(head), " 101 ") {
+		c.Close()
+		return nil, fmt.Errorf("play %s: %s", path, strings.SplitN(string(head), "\r\n", 2)[0])
+	}
+	return c, nil
 }
 
 func BenchmarkLoopback(b *testing.B) {
@@ -149,15 +286,22 @@ func BenchmarkLoopback(b *testing.B) {
 	for _, transport := range []string{"gnet", "std"} {
 		for _, n := range readers {
 			for _, window := range []string{"0s", "20ms"} {
-				b.Run(fmt.Sprintf("transport=%s/readers=%d/batch=%s", transport, n, window), func(b *testing.B) {
-					loopback(b, transport, n, window)
+				b.Run(fmt.Sprintf("transport=%s/play=rtmp/readers=%d/batch=%s", transport, n, window), func(b *testing.B) {
+					loopback(b, transport, "rtmp", n, window)
 				})
 			}
 		}
 	}
+	for _, play := range []string{"httpflv", "wsflv"} {
+		for _, n := range readers {
+			b.Run(fmt.Sprintf("transport=gnet/play=%s/readers=%d/batch=0s", play, n), func(b *testing.B) {
+				loopback(b, "gnet", play, n, "0s")
+			})
+		}
+	}
 }
 
-func loopback(b *testing.B, transport string, nReaders int, window string) {
+func loopback(b *testing.B, transport, play string, nReaders int, window string) {
 	srv := startServer(b, "-transport", transport, "-batch-window", window)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -204,20 +348,30 @@ func loopback(b *testing.B, transport string, nReaders int, window string) {
 	rs := make([]*reader, nReaders)
 	var wg sync.WaitGroup
 	for i := range rs {
-		c, err := client.Dial(ctx, url, client.Config{})
-		if err != nil {
-			b.Fatal(err)
+		switch play {
+		case "rtmp":
+			c, err := client.Dial(ctx, url, client.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Play(ctx, "bench"); err != nil {
+				b.Fatal(err)
+			}
+			rs[i] = &reader{conn: c}
+		default:
+			ws := play == "wsflv"
+			c, err := dialFLV(srv.http, "/live/bench.flv", ws)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rs[i] = &reader{raw: c, ws: ws}
 		}
-		if err := c.Play(ctx, "bench"); err != nil {
-			b.Fatal(err)
-		}
-		rs[i] = &reader{conn: c}
 		wg.Add(1)
 		go rs[i].run(&wg)
 	}
 	defer func() {
 		for _, r := range rs {
-			r.conn.Close()
+			r.close()
 		}
 		wg.Wait()
 	}()
