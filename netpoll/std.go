@@ -161,6 +161,9 @@ func (e *StdEngine) accept(ln net.Listener) {
 			if e.cfg.TCPKeepAlive > 0 {
 				_ = tc.SetKeepAlivePeriod(e.cfg.TCPKeepAlive)
 			}
+			if e.cfg.SocketSendBuffer > 0 {
+				_ = tc.SetWriteBuffer(e.cfg.SocketSendBuffer)
+			}
 		}
 		l := e.loops[int(e.next.Add(1))%len(e.loops)]
 		c := &stdConn{nc: nc, loop: l, eng: e, remote: nc.RemoteAddr().String(), wake: make(chan struct{}, 1), done: make(chan struct{})}
@@ -285,9 +288,17 @@ func (c *stdConn) readLoop() {
 			break
 		}
 	}
-	_ = c.Close()
+	if c.closed.Load() {
+		_ = c.Close() // we closed: the writer is draining and closes the socket
+	} else {
+		c.closeNow() // the peer went away: nothing more can be delivered
+	}
 	_ = c.loop.Execute(&c.shut)
 }
+
+// StdCloseFlushTimeout bounds how long Close waits for queued output (an error
+// response, a WebSocket close frame) to reach a peer before the socket closes.
+const StdCloseFlushTimeout = 2 * time.Second
 
 func (c *stdConn) writeLoop() {
 	var buf []byte
@@ -295,6 +306,19 @@ func (c *stdConn) writeLoop() {
 		select {
 		case <-c.wake:
 		case <-c.done:
+			// Closing: write what is queued (bounded), then close the socket,
+			// which also ends the reader.
+			c.mu.Lock()
+			buf, c.out = c.out, nil
+			c.mu.Unlock()
+			if len(buf) > 0 {
+				_ = c.nc.SetWriteDeadline(time.Now().Add(StdCloseFlushTimeout))
+				_, _ = c.nc.Write(buf)
+			}
+			if tc, ok := c.nc.(*net.TCPConn); ok {
+				_ = tc.CloseWrite() // FIN after the data, so the peer reads it all
+			}
+			_ = c.nc.Close()
 			return
 		}
 		c.mu.Lock()
@@ -309,7 +333,7 @@ func (c *stdConn) writeLoop() {
 		c.inflight = 0
 		c.mu.Unlock()
 		if err != nil {
-			_ = c.Close()
+			c.closeNow()
 			return
 		}
 	}
@@ -355,13 +379,20 @@ func (c *stdConn) OutboundBuffered() int {
 	return n
 }
 
+// Close closes the connection after its queued output is written (see
+// StdCloseFlushTimeout). Safe from any goroutine.
 func (c *stdConn) Close() error {
 	c.once.Do(func() {
 		c.closed.Store(true)
-		close(c.done)
-		_ = c.nc.Close()
+		close(c.done) // the writer drains, then closes the socket
 	})
 	return nil
+}
+
+// closeNow closes at once, dropping queued output (the peer is gone).
+func (c *stdConn) closeNow() {
+	c.Close()
+	_ = c.nc.Close()
 }
 
 func (c *stdConn) RemoteAddr() string { return c.remote }

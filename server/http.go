@@ -36,6 +36,7 @@ type httpSession struct {
 	req      wsflv.Request
 	entry    *entry
 	sub      *fanout.Subscriber
+	vod      *vodPlay // VOD play of a recording (vod.go)
 
 	// WebSocket client frame parser.
 	fh     [wsflv.MaxFrameHeader]byte
@@ -65,6 +66,10 @@ func (h *httpSession) OnData(p []byte) error {
 		}
 		h.head = append(h.head, p...)
 		n, err := wsflv.ReadRequest(h.head, &h.req)
+		if errors.Is(err, wsflv.ErrHeaderTooLarge) {
+			h.reply(431, "Request Header Fields Too Large", "text/plain", []byte("request head too large\n"))
+			return err
+		}
 		if err != nil {
 			h.reply(400, "Bad Request", "text/plain", []byte(err.Error()+"\n"))
 			return err
@@ -88,6 +93,11 @@ func (h *httpSession) OnTick(now time.Time) error {
 
 func (h *httpSession) OnClose(err error) {
 	h.srv.connsOpen.Add(-1)
+	h.closed = true   // vod.go
+	if h.vod != nil { // VOD play (vod.go): its goroutine stops and closes the file
+		h.vod.stop()
+		h.vod = nil
+	}
 	if h.sub != nil {
 		h.sub.Close()
 		h.sub = nil
@@ -226,7 +236,8 @@ func (h *httpSession) play(path string) error {
 	}
 	e := h.srv.acquireLive(appName, req.Name)
 	if e == nil {
-		return fail(404, "Not Found", wsflv.CloseNotFound, "stream "+appName+"/"+req.Name+" is not live")
+		// Not live: play a recording of that name, or 404 (vod.go).
+		return h.startHTTPVOD(req, isWS, fail)
 	}
 	h.entry = e
 	format := fanout.FormatFLV
@@ -298,16 +309,21 @@ func (h *httpSession) wsFrames(p []byte) error {
 			continue
 		}
 		h.inBody = false
-		payload := h.ctrl[:h.frame.Length]
+		// Only control frames (at most 125 bytes, checked by ReadFrameHeader) were
+		// kept in h.ctrl; a player's data frames are read past and ignored.
 		switch h.frame.Opcode {
 		case wsflv.OpPing:
+			payload := h.ctrl[:h.frame.Length]
 			wsflv.Unmask(payload, h.frame.Mask, 0)
 			_, _ = h.conn.Write(wsflv.AppendFrame(h.loop.out[:0], wsflv.OpPong, payload))
 		case wsflv.OpClose:
+			payload := h.ctrl[:h.frame.Length]
 			code := uint16(wsflv.CloseNormal)
 			if len(payload) >= 2 {
 				wsflv.Unmask(payload, h.frame.Mask, 0)
-				code = uint16(payload[0])<<8 | uint16(payload[1])
+				if c := uint16(payload[0])<<8 | uint16(payload[1]); validCloseCode(c) {
+					code = c // echo the peer's code (RFC 6455 section 5.5.1)
+				}
 			}
 			_, _ = h.conn.Write(wsflv.AppendClose(h.loop.out[:0], code, ""))
 			h.state = httpDone
@@ -318,6 +334,16 @@ func (h *httpSession) wsFrames(p []byte) error {
 }
 
 var errWSClosed = errors.New("server: websocket closed by peer")
+
+// validCloseCode reports whether a close status may be sent on the wire
+// (RFC 6455 section 7.4: 1004-1006 and 1015 are reserved, below 1000 unused).
+func validCloseCode(c uint16) bool {
+	switch {
+	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014, c >= 3000 && c <= 4999:
+		return true
+	}
+	return false
+}
 
 // acquireLive registers a player of app/name if that stream is being published.
 func (s *Server) acquireLive(app, name string) *entry {

@@ -84,6 +84,11 @@ type Config struct {
 	// StreamLinger keeps an unpublished stream's players attached this long so a
 	// quick republish continues to them (default 10s).
 	StreamLinger time.Duration
+	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the kernel's
+	// default, which autotunes up to several MB on Linux). A smaller buffer
+	// bounds kernel memory per viewer and lets the fanout's watermarks see a
+	// stalled viewer sooner.
+	SocketSendBuffer int
 	// TCPKeepAlive enables TCP keep-alive probes with this idle time (default 30s; negative disables).
 	TCPKeepAlive time.Duration
 
@@ -277,11 +282,12 @@ func (s *Server) Start() error {
 		s.loadWebLibs()
 	}
 	ncfg := netpoll.Config{
-		Addrs:        addrs,
-		Loops:        s.cfg.Loops,
-		Tick:         tick,
-		Logger:       s.log,
-		TCPKeepAlive: s.cfg.TCPKeepAlive,
+		Addrs:            addrs,
+		Loops:            s.cfg.Loops,
+		Tick:             tick,
+		Logger:           s.log,
+		TCPKeepAlive:     s.cfg.TCPKeepAlive,
+		SocketSendBuffer: s.cfg.SocketSendBuffer,
 	}
 	var eng netpoll.Transport
 	switch s.cfg.Transport {

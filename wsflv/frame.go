@@ -2,6 +2,7 @@ package wsflv
 
 import (
 	"encoding/binary"
+	"unicode/utf8"
 )
 
 // WebSocket opcodes (RFC 6455 section 5.2).
@@ -141,7 +142,13 @@ func AppendFrame(dst []byte, opcode byte, payload []byte) []byte {
 // to fit a control frame.
 func AppendClose(dst []byte, code uint16, reason string) []byte {
 	if len(reason) > MaxControlPayload-2 {
-		reason = reason[:MaxControlPayload-2]
+		// Cut at a character boundary: the reason must stay valid UTF-8
+		// (section 5.5.1), or browsers drop the connection as 1006.
+		n := MaxControlPayload - 2
+		for n > 0 && !utf8.RuneStart(reason[n]) {
+			n--
+		}
+		reason = reason[:n]
 	}
 	dst = AppendFrameHeader(dst, true, OpClose, 2+len(reason))
 	dst = binary.BigEndian.AppendUint16(dst, code)

@@ -1,6 +1,9 @@
 package wsflv
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Limits for request heads.
 const (
@@ -47,31 +50,44 @@ func (r *Request) IsUpgrade() bool {
 // ReadRequest parses a request head from b into r. It returns the head's length,
 // or 0 with a nil error when b does not yet hold the whole head. Bytes after the
 // head (a request body, pipelined requests) are not consumed.
+//
+// It follows RFC 9112 section 2.2: lines end in CRLF, and a bare LF is accepted as
+// a line end too; a bare CR, whitespace between a field name and its colon, a
+// field name that is not a token, obsolete line folding, and a request-target
+// with spaces or control characters are rejected.
 func ReadRequest(b []byte, r *Request) (int, error) {
-	end := bytes.Index(b, []byte("\r\n\r\n"))
-	if end < 0 {
+	n := headEnd(b)
+	if n < 0 {
 		if len(b) > MaxRequestHeadSize {
 			return 0, ErrHeaderTooLarge
 		}
 		return 0, nil
 	}
-	n := end + 4
 	if n > MaxRequestHeadSize {
 		return 0, ErrHeaderTooLarge
 	}
 	head := b[:n]
-	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	rest := head
+	line := nextLine(&rest)
+	if bytes.IndexByte(line, '\r') >= 0 {
+		return 0, ErrBadRequest
+	}
 	sp1 := bytes.IndexByte(line, ' ')
 	sp2 := bytes.LastIndexByte(line, ' ')
 	if sp1 <= 0 || sp2 <= sp1+1 {
 		return 0, ErrBadRequest
 	}
 	r.Method, r.Target, r.Proto = line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	if !bytes.HasPrefix(r.Proto, []byte("HTTP/1.")) || len(r.Target) == 0 {
+	if !bytes.HasPrefix(r.Proto, []byte("HTTP/1.")) || len(r.Proto) != len("HTTP/1.1") {
 		return 0, ErrBadRequest
 	}
 	for _, c := range r.Method {
 		if c < 'A' || c > 'Z' {
+			return 0, ErrBadRequest
+		}
+	}
+	for _, c := range r.Target {
+		if c <= ' ' || c == 0x7f {
 			return 0, ErrBadRequest
 		}
 	}
@@ -81,23 +97,81 @@ func ReadRequest(b []byte, r *Request) (int, error) {
 	}
 	r.nheaders = 0
 	for len(rest) > 0 {
-		var l []byte
-		l, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		l := nextLine(&rest)
 		if len(l) == 0 {
 			break
 		}
+		if bytes.IndexByte(l, '\r') >= 0 {
+			return 0, ErrBadRequest // bare CR
+		}
 		colon := bytes.IndexByte(l, ':')
-		if colon <= 0 || l[0] == ' ' || l[0] == '\t' {
-			return 0, ErrBadRequest // no obsolete line folding, no empty names
+		if colon <= 0 {
+			return 0, ErrBadRequest // no name (or obsolete folding, which starts with whitespace)
+		}
+		name := l[:colon]
+		for _, c := range name {
+			if !isTokenChar(c) {
+				return 0, ErrBadRequest
+			}
+		}
+		value := bytes.Trim(l[colon+1:], " \t")
+		for _, c := range value {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				return 0, ErrBadRequest
+			}
 		}
 		if r.nheaders == MaxHeaders {
 			return 0, ErrTooManyHeaders
 		}
-		r.headers[r.nheaders] = Header{Name: l[:colon], Value: bytes.TrimSpace(l[colon+1:])}
+		r.headers[r.nheaders] = Header{Name: name, Value: value}
 		r.nheaders++
 	}
 	r.Head = head
 	return n, nil
+}
+
+// headEnd returns the length of the head (through the empty line that ends it),
+// or -1 when it is not complete yet.
+func headEnd(b []byte) int {
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
+	}
+	return -1
+}
+
+// nextLine cuts the next line off *rest, without its LF or CRLF ending.
+func nextLine(rest *[]byte) []byte {
+	b := *rest
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		*rest = nil
+		return b
+	}
+	*rest = b[i+1:]
+	line := b[:i]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line
+}
+
+// isTokenChar reports whether c may appear in a field name (RFC 9110 section 5.6.2).
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // equalFold compares ASCII case-insensitively without allocating.

@@ -20,7 +20,8 @@ func (h headRW) Write(p []byte) (int, error) { return h.w.Write(p) }
 
 // Upgrade validates a WebSocket opening handshake whose complete request head is
 // head and appends the server's response to out: 101 Switching Protocols on
-// success, a 4xx response otherwise (with the error). extra header lines (for
+// success, an error response otherwise (4xx, or 505 for an HTTP/1.0 request),
+// with the error. extra header lines (for
 // example CORS), each ending in CRLF, are added to a successful response.
 // It is not on a hot path: it runs once per connection and may allocate.
 func Upgrade(head []byte, out []byte, extra []byte) ([]byte, error) {

@@ -108,6 +108,7 @@ type options struct {
 	ShutdownTimeout time.Duration `json:"shutdown-timeout"`
 	Transport       string        `json:"transport"`
 	Pprof           string        `json:"pprof"`
+	SendBuffer      int           `json:"send-buffer"`
 	RTMPS           string        `json:"rtmps"`
 	TLSCert         string        `json:"tls-cert"`
 	TLSKey          string        `json:"tls-key"`
@@ -158,6 +159,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.HighWater, "high-water", o.HighWater, "per-player queued bytes above which it skips to the next keyframe (0 = 1 MiB)")
 	fs.IntVar(&o.HardCap, "hard-cap", o.HardCap, "per-player queued bytes above which it is disconnected (0 = 16 MiB)")
 	fs.StringVar(&o.Transport, "transport", o.Transport, "RTMP transport: gnet (event loops) or std (standard library, baseline)")
+	fs.IntVar(&o.SendBuffer, "send-buffer", o.SendBuffer, "SO_SNDBUF per connection in bytes (0 = kernel default)")
 	fs.StringVar(&o.Pprof, "pprof", o.Pprof, "serve net/http/pprof on this loopback `address` (e.g. 127.0.0.1:6060; off when empty)")
 	fs.StringVar(&o.RTMPS, "rtmps", o.RTMPS, "RTMPS (TLS) listen `address`; needs -tls-cert and -tls-key")
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` (PEM) for -rtmps")
@@ -263,6 +265,7 @@ func run(args []string, stderr io.Writer) error {
 		IdleTimeout:      o.IdleTimeout,
 		MaxConnections:   o.MaxConnections,
 		MaxMessageSize:   uint32(o.MaxMessageSize),
+		SocketSendBuffer: o.SendBuffer,
 	}
 	cfg.Recorder = recorder.Config{
 		Template:       o.RecordTemplate,
