@@ -46,7 +46,7 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 		return 0, ErrStopped
 	}
 	if c.gc.OutboundBuffered() > 0 {
-		return c.gc.Writev(bufs)
+		return c.queue(bufs)
 	}
 	total := 0
 	for len(bufs) > 0 {
@@ -71,6 +71,7 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 		n, err := writev(c.fd, iov[:cnt])
 		clear(iov[:cnt])
 		if err != nil {
+			_ = c.gc.Close() // the peer is gone (EPIPE, ECONNRESET): OnClose follows
 			return total, err
 		}
 		total += n
@@ -87,8 +88,26 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 		if len(bufs) > 0 && n > 0 {
 			bufs[0] = bufs[0][n:]
 		}
-		m, err := c.gc.Writev(bufs)
+		// gnet hands a call's slices to writev(2) as they are when its queue is
+		// empty, and writev refuses more than UIO_MAXIOV of them: queue() passes at
+		// most that many at a time.
+		m, err := c.queue(bufs)
 		return total + m, err
+	}
+	return total, nil
+}
+
+// queue appends bufs to gnet's outbound queue in runs gnet can take.
+func (c *conn) queue(bufs [][]byte) (int, error) {
+	total := 0
+	for len(bufs) > 0 {
+		k := min(len(bufs), maxIov)
+		m, err := c.gc.Writev(bufs[:k])
+		total += m
+		if err != nil {
+			return total, err
+		}
+		bufs = bufs[k:]
 	}
 	return total, nil
 }
