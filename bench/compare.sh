@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# bench/compare.sh: Quaver's rtmpd and nginx-rtmp side by side under the same
+# load from cmd/rtmpbench, on this machine only (127.0.0.1).
+#
+# Both servers get the same core (SERVER_CPU, default 0: rtmpd with
+# GOMAXPROCS=1 -loops 1, nginx with one worker); the load generator gets
+# another (TOOL_CPU, default 1). Every scenario starts a fresh server, runs
+# rtmpbench against it and stops it:
+#   - 720p30-like stream (2.5 Mbps video + 128 kbps audio), RTMP players:
+#     PLAYERS_HI (default 100 500 1000 2000)
+#   - 500 kbps stream (436 kbps video + 64 kbps audio), RTMP players:
+#     PLAYERS_LO (default 2000 5000)
+#   - rtmpd only: RTMP vs WS-FLV vs HTTP-FLV, PROTO_PLAYERS (default 1000) each
+#   - the kernel floor (rtmpbench -floor, writer thread on SERVER_CPU) at the
+#     same rates, one write per frame and one write per 100 ms
+# and writes bench/results/compare-<date>.md (printed at the end).
+#
+# Environment:
+#   QUICK=1          only 100 and 500 players, 10 s windows (a few minutes in all)
+#   DURATION=20s     measuring window      WARMUP=3s   wait before it
+#   RAMP=200         players started per second
+#   PLAYERS_HI, PLAYERS_LO, PROTO_PLAYERS   player counts (space-separated)
+#   SERVERS="rtmpd nginx"                   which servers to run
+#   RTMPD_VARIANTS   extra rtmpd runs, ';'-separated flag sets, e.g.
+#                    "-batch-window 20ms" (a -batch-window 0s run is added by
+#                    itself when rtmpd's default window is not 0)
+#   FLOOR=0          skip the floor measurements    PROTO=0  skip the protocol runs
+#   SERVER_CPU=0 TOOL_CPU=1   the cores used
+#   OUT=FILE         where to write the Markdown (default bench/results/compare-<date>.md)
+#
+# Needs root only to install nginx and libnginx-mod-rtmp when missing
+# (apt-get). Traffic never leaves 127.0.0.1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export PATH=$PATH:/usr/local/go/bin
+
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	DURATION=${DURATION:-10s}
+	PLAYERS_HI=${PLAYERS_HI:-"100 500"}
+	PLAYERS_LO=${PLAYERS_LO:-"500"}
+	PROTO_PLAYERS=${PROTO_PLAYERS:-"500"}
+fi
+DURATION=${DURATION:-20s}
+WARMUP=${WARMUP:-3s}
+RAMP=${RAMP:-200}
+PLAYERS_HI=${PLAYERS_HI:-"100 500 1000 2000"}
+PLAYERS_LO=${PLAYERS_LO:-"2000 5000"}
+PROTO_PLAYERS=${PROTO_PLAYERS:-"1000"}
+SERVERS=${SERVERS:-"rtmpd nginx"}
+RTMPD_VARIANTS=${RTMPD_VARIANTS:-}
+FLOOR=${FLOOR:-1}
+PROTO=${PROTO:-1}
+SERVER_CPU=${SERVER_CPU:-0}
+TOOL_CPU=${TOOL_CPU:-1}
+STAMP=$(date -u +%Y-%m-%d-%H%M)
+SUFFIX=""
+[ "$QUICK" = 1 ] && SUFFIX="-quick"
+OUT=${OUT:-$ROOT/bench/results/compare-$STAMP$SUFFIX.md}
+
+RTMPD_RTMP=127.0.0.1:19350
+RTMPD_HTTP=127.0.0.1:18080
+NGINX_RTMP=127.0.0.1:19351
+STREAM=bench
+
+HI_VIDEO=2500k HI_AUDIO=128k
+LO_VIDEO=436k LO_AUDIO=64k
+
+log() { echo "compare: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# The exact command, for the report.
+COMMAND="bash bench/compare.sh"
+for v in QUICK DURATION WARMUP RAMP PLAYERS_HI PLAYERS_LO PROTO_PLAYERS SERVERS RTMPD_VARIANTS FLOOR PROTO SERVER_CPU TOOL_CPU; do
+	if [ -n "${!v+x}" ] && env | grep -q "^$v="; then
+		COMMAND="$v=\"${!v}\" $COMMAND"
+	fi
+done
+
+WORK=$(mktemp -d /tmp/quaver-compare.XXXXXX)
+SERVER_PID=""
+
+stop_server() {
+	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		for _ in $(seq 50); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+	SERVER_PID=""
+}
+
+cleanup() {
+	stop_server
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Tools.
+command -v taskset >/dev/null || die "taskset (util-linux) is required"
+[ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 CPUs; server and load generator share a core"
+
+find_rtmp_module() {
+	local f
+	for f in /usr/lib/nginx/modules/ngx_rtmp_module.so /usr/share/nginx/modules/ngx_rtmp_module.so; do
+		[ -f "$f" ] && { echo "$f"; return 0; }
+	done
+	# Debian's modules-available/mod-rtmp.conf names the .so it loads.
+	if [ -f /usr/share/nginx/modules-available/mod-rtmp.conf ]; then
+		f=$(sed -n 's/^ *load_module *\([^;]*\);.*/\1/p' /usr/share/nginx/modules-available/mod-rtmp.conf | head -1)
+		case "$f" in /*) ;; *) f=/usr/share/nginx/$f ;; esac
+		[ -f "$f" ] && { echo "$f"; return 0; }
+	fi
+	return 1
+}
+
+if [[ " $SERVERS " == *" nginx "* ]]; then
+	if ! command -v nginx >/dev/null || ! find_rtmp_module >/dev/null; then
+		[ "$(id -u)" = 0 ] || die "nginx with the RTMP module is missing; run as root to install it (apt-get install nginx libnginx-mod-rtmp)"
+		log "installing nginx and libnginx-mod-rtmp"
+		if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx libnginx-mod-rtmp >"$WORK/apt.log" 2>&1; then
+			apt-get update -q >>"$WORK/apt.log" 2>&1
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx libnginx-mod-rtmp >>"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log"; die "apt-get failed"; }
+		fi
+	fi
+	NGINX_MODULE=$(find_rtmp_module) || die "ngx_rtmp_module.so not found"
+fi
+
+# File descriptors: each player is one socket in the tool and one in the server.
+ulimit -Hn 1048576 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+log "open files limit $NOFILE"
+
+log "building rtmpd and rtmpbench"
+go build -o "$WORK/rtmpd" ./cmd/rtmpd
+go build -o "$WORK/rtmpbench" ./cmd/rtmpbench
+
+# A -batch-window 0s run when rtmpd's default window is not 0.
+default_window=$("$WORK/rtmpd" -h 2>&1 | awk '/-batch-window/ {getline; if (match($0, /\(default [^)]*\)/)) print substr($0, RSTART+9, RLENGTH-10)}')
+if [ -n "$default_window" ] && [ "$default_window" != 0s ] && [ "$default_window" != 0 ]; then
+	RTMPD_VARIANTS="-batch-window 0s${RTMPD_VARIANTS:+;$RTMPD_VARIANTS}"
+fi
+
+wait_port() { # host:port
+	local host=${1%:*} port=${1##*:}
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+start_rtmpd() { # extra flags...
+	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$WORK/rtmpd" -rtmp "$RTMPD_RTMP" -http "$RTMPD_HTTP" -loops 1 \
+		-log-level warn -record-dir "$WORK/record" "$@" >>"$WORK/rtmpd.log" 2>&1 &
+	SERVER_PID=$!
+	wait_port "$RTMPD_RTMP" || { tail "$WORK/rtmpd.log"; die "rtmpd did not start"; }
+}
+
+start_nginx() {
+	mkdir -p "$WORK/nginx/logs"
+	cat >"$WORK/nginx/nginx.conf" <<EOF
+load_module $NGINX_MODULE;
+worker_processes 1;
+daemon off;
+master_process on;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+worker_rlimit_nofile $NOFILE;
+events {
+    worker_connections $((NOFILE - 100));
+}
+rtmp {
+    server {
+        listen $NGINX_RTMP;
+        application live {
+            live on;
+        }
+    }
+}
+EOF
+	taskset -c "$SERVER_CPU" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" \
+		>>"$WORK/nginx/logs/stdout.log" 2>&1 &
+	SERVER_PID=$!
+	wait_port "$NGINX_RTMP" || { cat "$WORK/nginx/logs/error.log"; die "nginx did not start"; }
+}
+
+RESULTS=$WORK/results.tsv # scenario, server, then rtmpbench's -tsv columns
+: >"$RESULTS"
+
+# bench SCENARIO SERVER_LABEL rtmpbench-flags...: one rtmpbench run.
+bench() {
+	local scenario=$1 label=$2
+	shift 2
+	local tsv="$WORK/run.tsv"
+	rm -f "$tsv"
+	log "$scenario / $label: $*"
+	if taskset -c "$TOOL_CPU" "$WORK/rtmpbench" -q -warmup "$WARMUP" -duration "$DURATION" -ramp "$RAMP" \
+		-tsv "$tsv" "$@" >"$WORK/run.txt" 2>"$WORK/run.err"; then
+		sed 's/^/    /' "$WORK/run.txt" >&2
+		tail -n 1 "$tsv" | sed "s/^/$scenario\t$label\t/" >>"$RESULTS"
+	else
+		log "FAILED: $(cat "$WORK/run.err")"
+		printf '%s\t%s\tFAILED\n' "$scenario" "$label" >>"$RESULTS"
+	fi
+}
+
+# server_run SERVER VARIANT SCENARIO rtmpbench-flags...: fresh server, one run.
+server_run() {
+	local server=$1 variant=$2 scenario=$3
+	shift 3
+	local label url
+	case $server in
+	rtmpd)
+		# shellcheck disable=SC2086
+		start_rtmpd $variant
+		label="rtmpd${variant:+ $variant}"
+		url="rtmp://$RTMPD_RTMP/live/$STREAM"
+		;;
+	nginx)
+		start_nginx
+		label="nginx-rtmp"
+		url="rtmp://$NGINX_RTMP/live/$STREAM"
+		;;
+	esac
+	bench "$scenario" "$label" -url "$url" -pid "$SERVER_PID" "$@"
+	stop_server
+}
+
+# The server list: rtmpd (default, then each variant) and nginx.
+run_servers() { # scenario rtmpbench-flags...
+	local scenario=$1
+	shift
+	local s v
+	for s in $SERVERS; do
+		if [ "$s" = rtmpd ]; then
+			server_run rtmpd "" "$scenario" "$@"
+			if [ -n "$RTMPD_VARIANTS" ]; then
+				IFS=';' read -ra vs <<<"$RTMPD_VARIANTS"
+				for v in "${vs[@]}"; do
+					server_run rtmpd "$v" "$scenario" "$@"
+				done
+			fi
+		else
+			server_run "$s" "" "$scenario" "$@"
+		fi
+	done
+}
+
+START=$(date +%s)
+for n in $PLAYERS_HI; do
+	run_servers "2.5 Mbps" -bitrate "$HI_VIDEO" -audio-bitrate "$HI_AUDIO" -rtmp-players "$n"
+done
+for n in $PLAYERS_LO; do
+	run_servers "500 kbps" -bitrate "$LO_VIDEO" -audio-bitrate "$LO_AUDIO" -rtmp-players "$n"
+done
+if [ "$PROTO" = 1 ] && [[ " $SERVERS " == *" rtmpd "* ]]; then
+	for n in $PROTO_PLAYERS; do
+		for kind in rtmp ws http; do
+			start_rtmpd
+			bench "protocol 2.5 Mbps: $kind" "rtmpd" -url "rtmp://$RTMPD_RTMP/live/$STREAM" \
+				-http-url "http://$RTMPD_HTTP/live/$STREAM.flv" -pid "$SERVER_PID" \
+				-bitrate "$HI_VIDEO" -audio-bitrate "$HI_AUDIO" "-$kind-players" "$n"
+			stop_server
+		done
+	done
+fi
+if [ "$FLOOR" = 1 ]; then
+	for spec in "2.5 Mbps|$HI_VIDEO|$HI_AUDIO|$PLAYERS_HI" "500 kbps|$LO_VIDEO|$LO_AUDIO|$PLAYERS_LO"; do
+		IFS='|' read -r scen video audio counts <<<"$spec"
+		for n in $counts; do
+			bench "$scen" "floor: write per frame" -floor -floor-writer-cpu "$SERVER_CPU" \
+				-bitrate "$video" -audio-bitrate "$audio" -rtmp-players "$n"
+			bench "$scen" "floor: write per 100 ms" -floor -floor-writer-cpu "$SERVER_CPU" -floor-batch 100ms \
+				-bitrate "$video" -audio-bitrate "$audio" -rtmp-players "$n"
+		done
+	done
+fi
+ELAPSED=$(($(date +%s) - START))
+
+# The Markdown report. Rows are grouped by scenario and player count; the
+# ratio column is the row's CPU-s/GB over nginx-rtmp's in the same group.
+MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+CORES=$(nproc)
+KERNEL=$(uname -r)
+NGINX_VERSION=$( (nginx -v 2>&1 || true) | sed 's/^nginx version: //')
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+mkdir -p "$(dirname "$OUT")"
+{
+	echo "# rtmpd vs nginx-rtmp, $(date -u +%Y-%m-%d)"
+	echo
+	echo "- machine: $MODEL, $CORES cores, Linux $KERNEL"
+	echo "- servers pinned to core $SERVER_CPU (rtmpd: GOMAXPROCS=1 -loops 1; nginx: 1 worker), rtmpbench pinned to core $TOOL_CPU"
+	echo "- rtmpd at commit $COMMIT, $(go version | awk '{print $3}'); $NGINX_VERSION with $(basename "${NGINX_MODULE:-none}")"
+	echo "- each run: fresh server, players started at $RAMP/s, $WARMUP warm-up, $DURATION window; GOP 2 s"
+	echo "- command: \`$COMMAND\` (took ${ELAPSED}s)"
+	echo
+	echo "| scenario | server | players | delivered MB/s | server CPU-s/GB | ratio to nginx | server core % | RSS/player KB | first frame median ms | keep-up min / median | latency p99 ms | largest stall ms |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
+	awk -F'\t' '
+	$3 == "FAILED" { rows[++n] = sprintf("| %s | %s | | run failed | | | | | | | | |", $1, $2); next }
+	{
+		key = $1 SUBSEP $4
+		if ($2 == "nginx-rtmp") nginx[key] = $9
+		scen[++n] = $1; srv[n] = $2; line[n] = $0
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			if (i in rows) { print rows[i]; continue }
+			split(line[i], f, "\t")
+			key = f[1] SUBSEP f[4]
+			ratio = "-"
+			if (f[2] != "nginx-rtmp" && f[9] != "-" && (key in nginx) && nginx[key] != "-" && nginx[key] + 0 > 0)
+				ratio = sprintf("%.2f", f[9] / nginx[key])
+			if (f[2] == "nginx-rtmp") ratio = "1"
+			players = f[5] "/" f[4]
+			core = (f[10] == "-") ? "-" : sprintf("%.0f", f[10] * 100)
+			warn = (f[21] != "-") ? " (!)" : ""
+			printf "| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n", \
+				f[1], f[2], warn, players, f[8], f[9], ratio, core, f[11], f[12], f[14], f[15], f[18], f[16]
+		}
+	}' "$RESULTS"
+	echo
+	echo "players = connected/requested. server CPU-s/GB: user+system seconds of the server's process tree over the window"
+	echo "per GB (1e9 bytes) the players read; for floor rows, the writer thread's. ratio to nginx: the row's CPU-s/GB"
+	echo "over nginx-rtmp's in the same scenario and player count. server core %: share of one core used in the window."
+	echo "RSS/player: server RSS growth from before players joined to the window start, per connected player."
+	echo "keep-up: video frames a player received in the window / frames published in it (floor: bytes)."
+	echo "latency: publisher send to player receive, from the SEI stamp in each frame. largest stall: the longest"
+	echo "gap between two video frames of any player in the window. (!) marks a run with a warning (rtmpbench used"
+	echo "over 80% of its core and may have been the bottleneck, or other processes on the machine competed for"
+	echo "CPU); see the notes."
+	warned=$(awk -F'\t' '$21 != "" && $21 != "-" && $3 != "FAILED" {printf "- %s / %s, %s players: %s\n", $1, $2, $4, $21}' "$RESULTS")
+	if [ -n "$warned" ]; then
+		echo
+		echo "Notes:"
+		echo
+		echo "$warned"
+	fi
+} >"$OUT"
+cat "$OUT"
+log "wrote $OUT"
