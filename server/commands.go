@@ -93,8 +93,10 @@ func (s *Session) command(m *chunkcodec.Message, body []byte, out *[]byte) error
 		}
 		return nil
 	case "getStreamLength":
-		s.sendResult(out, txid, 0, func(b []byte) []byte { return amf0.AppendNumber(b, 0) })
+		s.cmdGetStreamLength(txid, m.StreamID, out) // duration of a recording (vod.go)
 		return nil
+	case "seek":
+		return s.cmdSeek(m.StreamID, out) // VOD only (vod.go)
 	case "_checkbw", "_result", "_error", "onBWDone", "@setDataFrame", "ping":
 		return nil
 	}
@@ -355,7 +357,7 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 		reset = v.Bool()
 	}
 	req := StreamRequest{App: s.appName, Name: name, Query: query, Type: "rtmp"}
-	if ns.pub != nil || ns.sub != nil {
+	if ns.pub != nil || ns.sub != nil || ns.vod != nil {
 		s.sendStatus(out, ns.id, "error", codePlayFailed, "stream is busy on this connection")
 		return nil
 	}
@@ -369,6 +371,18 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 		s.closeErr = fmt.Errorf("%w: invalid play name %q", ErrProtocol, req.Name)
 		return nil
 	}
+	// VOD (vod.go): a name that is not live plays its newest recording; the
+	// lookup runs off the loop and falls back to playLive when there is none.
+	if s.startRTMPVOD(ns, req, reset) {
+		return nil
+	}
+	s.playLive(ns, req, reset, out)
+	return nil
+}
+
+// playLive subscribes ns to the live stream req.Name (split from cmdPlay so
+// that a VOD lookup that finds nothing can continue here; vod.go).
+func (s *Session) playLive(ns *netStream, req StreamRequest, reset bool, out *[]byte) {
 	if ns.id != fanout.PlayStreamID {
 		s.log.Warn("play on a message stream other than 1; media is sent on stream 1", "stream_id", ns.id)
 	}
@@ -395,11 +409,13 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 	ns.play, ns.playReq = e, req
 	ns.sub = e.stream.Subscribe(s.conn.Loop(), s.conn, fanout.SubscriberOptions{})
 	s.log.Info("play", "stream", e.key)
-	return nil
 }
 
 func (s *Session) cmdPause(streamID uint32, out *[]byte) error {
 	ns := s.netStream(streamID)
+	if ns != nil && ns.vod != nil {
+		return s.vodPause(ns, out) // vod.go
+	}
 	if ns == nil || ns.sub == nil {
 		return nil
 	}

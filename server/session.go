@@ -40,6 +40,7 @@ type Session struct {
 	created  time.Time
 	lastRead time.Time
 	closeErr error // set when the session decided to close after flushing
+	closed   bool  // set in OnClose; loop tasks from other goroutines check it (vod.go)
 
 	app     *App
 	appName string
@@ -68,10 +69,19 @@ type netStream struct {
 	sub     *fanout.Subscriber
 	noAudio bool
 	noVideo bool
+
+	// VOD (vod.go): a recording played on this stream, and the player's
+	// latest Set Buffer Length in milliseconds.
+	vod      *vodPlay
+	bufferMs uint32
 }
 
 func newSession(srv *Server, c netpoll.Conn) *Session {
-	now := srv.loops[c.Loop().Index()].now
+	// The wall clock, not the loop's cached tick time: a loop that has never
+	// served a connection has not ticked yet, and its cached time (server
+	// start) made the first connection on it time out at once (found by the
+	// VOD tests, vod_e2e_test.go).
+	now := time.Now()
 	s := &Session{
 		srv:      srv,
 		conn:     c,
@@ -199,7 +209,7 @@ func (s *Session) OnTick(now time.Time) error {
 				return ErrPublisherIdle
 			}
 		}
-		if ns.sub != nil {
+		if ns.sub != nil || ns.vod != nil { // VOD plays count as active (vod.go)
 			active = true
 		}
 	}
@@ -212,6 +222,7 @@ func (s *Session) OnTick(now time.Time) error {
 // OnClose implements netpoll.Session.
 func (s *Session) OnClose(err error) {
 	s.srv.connsOpen.Add(-1)
+	s.closed = true // vod.go
 	for _, ns := range s.streams {
 		if ns != nil {
 			s.stopStream(ns, nil)
@@ -251,6 +262,8 @@ func (s *Session) handle(m *chunkcodec.Message, out *[]byte) error {
 		}
 		if uc.Event == chunkcodec.EventPingRequest {
 			*out = chunkcodec.AppendPingResponse(*out, uc.Data)
+		} else if uc.Event == chunkcodec.EventSetBufferLength {
+			s.setBufferLength(uc.Data, uc.BufferLength) // paces VOD plays (vod.go)
 		}
 		return nil
 	case chunkcodec.TypeCommandAMF0, chunkcodec.TypeCommandAMF3:
@@ -371,6 +384,10 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 	if ns.sub != nil {
 		ns.sub.Close()
 		ns.sub = nil
+	}
+	if ns.vod != nil { // VOD play (vod.go): its goroutine stops and closes the file
+		ns.vod.stop()
+		ns.vod = nil
 	}
 	if ns.play != nil {
 		s.srv.releasePlay(ns.play)

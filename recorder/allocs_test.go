@@ -1,0 +1,43 @@
+//go:build !race
+
+package recorder
+
+import (
+	"testing"
+	"time"
+
+	"github.com/quaverlive/quaver/flvmux"
+)
+
+// TestRecordingWritevAllocs checks that the event loop's side of a recording,
+// Writev, does not allocate in steady state: it only copies into the queue.
+func TestRecordingWritevAllocs(t *testing.T) {
+	m := testManager(t, Config{})
+	r, err := m.Start("app", "allocs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { r.Stop(); _ = r.Wait() }()
+	feed(t, r, synthStream(1000), true)
+	// Grow both queue buffers (the writer swaps them) past what the measured
+	// runs write, and let the writer reach its steady state.
+	big := flvmux.AppendTag(nil, flvmux.TagVideo, 1000, synthVideo(false, 4<<20, 1))
+	for range 2 {
+		if _, err := r.Writev([][]byte{big}); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(recordTimeout, func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.q) == 0 })
+	}
+	time.Sleep(50 * time.Millisecond)
+	tag := flvmux.AppendTag(nil, flvmux.TagVideo, 1040, synthVideo(false, synthInterSize, 2))
+	bufs := make([][]byte, 1)
+	allocs := testing.AllocsPerRun(1000, func() {
+		bufs[0] = tag
+		if _, err := r.Writev(bufs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Recording.Writev: %v allocations per call, want 0", allocs)
+	}
+}

@@ -1,0 +1,1014 @@
+package server
+
+// VOD: a play of a name that no publisher is live on plays a recording.
+//
+// RTMP, HTTP-FLV and WebSocket-FLV plays that find no live publisher look the
+// name up with recorder.Manager.Find: "<stream>" is the app's newest recording
+// of that stream, "<file>.flv" (or "<file>" when the client strips the
+// extension, as FFmpeg does) a file in the app's folder. The app's Handler.OnPlay
+// has already accepted the play, exactly as for a live one.
+//
+// Threading: the session runs on its event loop, where disk I/O must never
+// happen. Each VOD play therefore has one goroutine that finds, opens and reads
+// the file and prepares the bytes to send (RTMP chunks, or raw FLV for HTTP and
+// WebSocket). It hands them to the loop with Loop.Execute, one task at a time,
+// and waits for that task to run: the task writes the bytes (if the play is
+// still on), and reports the connection's outbound backlog. At most one batch
+// (vodBatchBytes) and the connection's backlog (vodHighWater plus one batch) are
+// in flight per play. The goroutine waits on timers and a wake channel, never
+// spins. The session's close (or deleteStream/closeStream) stops the play on the
+// loop: the goroutine's context is cancelled, it returns and closes the file.
+//
+// RTMP plays are paced at real time: a tag with timestamp t is sent once
+// t <= playhead + buffer length + vodLead, where the playhead advances with the
+// wall clock from the play (or seek) position and stops while paused, and the
+// buffer length is what the player announced with Set Buffer Length (user
+// control event 3; DefaultVODBufferLength until it does). seek jumps to the
+// keyframe at or before the time (the metadata's keyframe index, or a scan of
+// the tags); pause and unpause stop and restart the clock. The end is Stream
+// EOF, NetStream.Play.Stop and onPlayStatus NetStream.Play.Complete; the play
+// stays open so the player can seek back.
+//
+// HTTP-FLV and WebSocket-FLV plays send the file as fast as the client reads it
+// (reading more only while the outbound backlog is under vodHighWater). With
+// ?start=SECONDS they send the FLV header, the metadata, the sequence headers and
+// then the file from the keyframe at or before that time. HTTP closes after the
+// last byte; WebSocket sends close 1000 "end of recording".
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quaverlive/quaver/amf0"
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/recorder"
+	"github.com/quaverlive/quaver/wsflv"
+)
+
+// VOD limits and pacing.
+const (
+	// DefaultVODBufferLength is the player buffer (milliseconds) an RTMP VOD
+	// play assumes until the player sends Set Buffer Length.
+	DefaultVODBufferLength = 1000
+	// MaxVODBufferLength caps the buffer length a player may ask for: an RTMP
+	// VOD play never runs further ahead of the wall clock than this.
+	MaxVODBufferLength = 60000
+	// vodLead is sent beyond the player's buffer so that scheduling jitter never
+	// lets it run dry.
+	vodLead = 250
+	// vodReadSize is the size of one file read of an RTMP VOD play.
+	vodReadSize = 64 << 10
+	// vodBatchBytes bounds the bytes handed to the loop in one task.
+	vodBatchBytes = 256 << 10
+	// vodHighWater: above this many bytes queued on the connection the goroutine
+	// stops reading until the backlog is under vodLowWater.
+	vodHighWater = 1 << 20
+	vodLowWater  = 512 << 10
+	// vodStallTimeout closes a VOD play whose client accepts no bytes this long.
+	vodStallTimeout = fanout.DefaultStallTimeout
+	// vodTaskTimeout gives up on a loop that does not run a task this long
+	// (a transport shutting down).
+	vodTaskTimeout = 30 * time.Second
+	// vodCloseGrace is how long a WebSocket VOD play waits for the client's
+	// close frame after its own before closing the connection.
+	vodCloseGrace = time.Second
+	// vodHeadScanBytes bounds the bytes read after the metadata while looking
+	// for the sequence headers and the first keyframe.
+	vodHeadScanBytes = 4 << 20
+	// vodMaxTagSize caps one tag read from a recording.
+	vodMaxTagSize = flvmux.DefaultMaxTagSize
+	// vodProbeMin and vodProbeMax bound the interval at which a play waiting for
+	// its connection's backlog to drain asks the loop again.
+	vodProbeMin = time.Millisecond
+	vodProbeMax = 100 * time.Millisecond
+)
+
+// Status codes of VOD plays.
+const (
+	codePlayStop     = "NetStream.Play.Stop"
+	codePlayComplete = "NetStream.Play.Complete"
+	codeSeekNotify   = "NetStream.Seek.Notify"
+	codeSeekFailed   = "NetStream.Seek.Failed"
+)
+
+// vodKind is how a VOD play is delivered.
+type vodKind uint8
+
+const (
+	vodRTMP vodKind = iota
+	vodHTTP
+	vodWS
+)
+
+// Loop task operations.
+const (
+	vodOpFunc  uint8 = iota // run fn
+	vodOpWrite              // write data, unless a seek made it stale
+	vodOpProbe              // only report the backlog
+	vodOpClose              // close the connection
+)
+
+// vodPlay is one VOD play. Fields are owned as marked: loop-only fields are
+// touched only by tasks and commands on the connection's loop; the goroutine
+// owns the reading side; mu guards the controls the loop passes to it.
+type vodPlay struct {
+	srv  *Server
+	sess *Session // the RTMP session, or the HTTP session's embedded one
+	h    *httpSession
+	ns   *netStream
+	kind vodKind
+	app  string
+	req  StreamRequest
+	log  *slog.Logger
+
+	reset   bool    // RTMP play's reset flag
+	startMs float64 // play start argument or ?start=, in ms; <= 0: from the beginning
+	sid     uint32  // RTMP message stream id
+	chunk   uint32  // RTMP outbound chunk size
+	head    bool    // HTTP HEAD request
+	fail    func(code int, status string, wsCode uint16, reason string) error
+
+	// HTTP and WebSocket: what sendFile sends, planned before the response
+	// head (which carries the length): prefix, then the file from pos to end.
+	prefix   []byte
+	pos, end int64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Loop-only.
+	stopped  bool
+	gen      uint32  // bumped by every seek; batches of an older gen are dropped
+	duration float64 // seconds, known once playing
+
+	// Guarded by mu: controls from the loop to the goroutine.
+	mu      sync.Mutex
+	bufMs   uint32
+	paused  bool
+	seekMs  float64 // < 0: no seek pending
+	seekGen uint32
+	wake    chan struct{}
+
+	// Goroutine-owned.
+	file  *vodFile
+	task  vodTask  // the one task in flight
+	ack   chan int // backlog after a task, -1 when the play is over
+	timer *time.Timer
+}
+
+// vodTask is work for the loop; one per play is reused, as only one is in flight.
+type vodTask struct {
+	v    *vodPlay
+	op   uint8
+	gen  uint32
+	data []byte
+	fn   func()
+}
+
+// Run implements fanout.Task; it runs on the connection's loop.
+func (t *vodTask) Run(context.Context) error {
+	v := t.v
+	if !v.stopped {
+		switch t.op {
+		case vodOpFunc:
+			t.fn()
+		case vodOpWrite:
+			if t.gen == v.gen {
+				_, _ = v.sess.conn.Write(t.data)
+			}
+		case vodOpClose:
+			v.stop()
+			_ = v.sess.conn.Close()
+		}
+	}
+	n := -1
+	if !v.stopped {
+		n = v.sess.conn.OutboundBuffered()
+	}
+	select {
+	case v.ack <- n:
+	default:
+	}
+	return nil
+}
+
+// liveNow reports whether app/name has a publisher. Safe from any goroutine.
+func (s *Server) liveNow(app, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.streams[streamKey(app, name)]
+	return e != nil && e.publisher != nil
+}
+
+func (s *Server) newVOD(sess *Session, kind vodKind, app string, req StreamRequest) *vodPlay {
+	v := &vodPlay{
+		srv:    s,
+		sess:   sess,
+		kind:   kind,
+		app:    app,
+		req:    req,
+		seekMs: -1,
+		wake:   make(chan struct{}, 1),
+		ack:    make(chan int, 1),
+	}
+	v.log = sess.log.With("stream", streamKey(app, req.Name))
+	v.task.v = v
+	v.ctx, v.cancel = context.WithCancel(context.Background())
+	return v
+}
+
+// stop ends the play (loop-only): later tasks do nothing and the goroutine
+// returns and closes the file. Idempotent.
+func (v *vodPlay) stop() {
+	if v.stopped {
+		return
+	}
+	v.stopped = true
+	v.cancel()
+}
+
+func (v *vodPlay) signal() {
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+// startRTMPVOD is cmdPlay's VOD hook. It runs on the loop after the handler
+// accepted the play and the name was validated. It returns false when the play
+// is live: a publisher is on air, or the start argument asks for live only
+// (-1, as -1000 in the milliseconds FFmpeg and Flash send). Otherwise it has
+// started the lookup off the loop; the play goes on from there, as a VOD play
+// when a recording is found and as a live play waiting for a publisher when not.
+func (s *Session) startRTMPVOD(ns *netStream, req StreamRequest, reset bool) bool {
+	start := s.doc.At(4).Number()
+	if start == -1000 || start == -1 {
+		return false
+	}
+	if s.srv.liveNow(s.appName, req.Name) {
+		return false
+	}
+	v := s.srv.newVOD(s, vodRTMP, s.appName, req)
+	v.ns, v.reset, v.startMs, v.sid, v.chunk = ns, reset, start, ns.id, s.outChunk
+	v.bufMs = ns.bufferMs
+	ns.vod = v
+	go v.run()
+	return true
+}
+
+// startHTTPVOD is play's VOD hook for HTTP-FLV and WebSocket-FLV: the stream is
+// not live, so look for a recording off the loop and play it, or fail with 404.
+func (h *httpSession) startHTTPVOD(req StreamRequest, isWS bool, fail func(int, string, uint16, string) error) error {
+	kind := vodHTTP
+	if isWS {
+		kind = vodWS
+	}
+	v := h.srv.newVOD(h.Session, kind, h.appName, req)
+	v.h, v.fail = h, fail
+	v.head = string(h.req.Method) == "HEAD"
+	if q, err := url.ParseQuery(req.Query); err == nil {
+		if sec, err := strconv.ParseFloat(q.Get("start"), 64); err == nil && sec > 0 && sec < 1e9 {
+			v.startMs = sec * 1000
+		}
+	}
+	h.vod = v
+	h.state = httpStream // ignore further input while the lookup runs
+	go v.run()
+	return nil
+}
+
+// setBufferLength applies a Set Buffer Length event (loop-only).
+func (s *Session) setBufferLength(streamID, ms uint32) {
+	ns := s.netStream(streamID)
+	if ns == nil {
+		return
+	}
+	ns.bufferMs = ms
+	if v := ns.vod; v != nil {
+		v.mu.Lock()
+		v.bufMs = ms
+		v.mu.Unlock()
+		v.signal()
+	}
+}
+
+// cmdSeek handles seek(ms) on a VOD play: the goroutine repositions; what it
+// sent before and has not been written yet is dropped.
+func (s *Session) cmdSeek(streamID uint32, out *[]byte) error {
+	ns := s.netStream(streamID)
+	if ns == nil {
+		return nil
+	}
+	if ns.vod == nil {
+		s.sendStatus(out, ns.id, "error", codeSeekFailed, "seeking is only possible in recordings")
+		return nil
+	}
+	v := ns.vod
+	ms := s.doc.At(3).Number()
+	if ms < 0 || math.IsNaN(ms) {
+		ms = 0
+	}
+	v.gen++
+	v.mu.Lock()
+	v.seekMs, v.seekGen = ms, v.gen
+	v.mu.Unlock()
+	v.signal()
+	*out = chunkcodec.AppendStreamBegin(*out, ns.id)
+	s.sendStatus(out, ns.id, "status", codeSeekNotify, fmt.Sprintf("Seeking %d (stream ID: %d).", int64(ms), ns.id))
+	s.sendStatus(out, ns.id, "status", codePlayStart, "Started playing "+v.req.Name+".")
+	return nil
+}
+
+// vodPause handles pause/unpause on a VOD play: the pacing clock stops.
+func (s *Session) vodPause(ns *netStream, out *[]byte) error {
+	v := ns.vod
+	pause := s.doc.At(3).Bool()
+	v.mu.Lock()
+	v.paused = pause
+	v.mu.Unlock()
+	v.signal()
+	if pause {
+		s.sendStatus(out, ns.id, "status", codePauseNotify, "Paused "+v.req.Name+".")
+	} else {
+		s.sendStatus(out, ns.id, "status", codeUnpauseNotify, "Unpaused "+v.req.Name+".")
+	}
+	return nil
+}
+
+// cmdGetStreamLength answers getStreamLength(name): the duration in seconds of
+// the recording a play of name would play, 0 for live streams. Looking it up
+// reads the disk, so the answer is sent from a loop task.
+func (s *Session) cmdGetStreamLength(txid float64, streamID uint32, out *[]byte) {
+	name, _ := splitQuery(s.doc.At(3).Str())
+	reply := func(out *[]byte, d float64) {
+		s.sendResult(out, txid, 0, func(b []byte) []byte { return amf0.AppendNumber(b, d) })
+	}
+	if ns := s.netStream(streamID); ns != nil && ns.vod != nil && ns.vod.req.Name == name && ns.vod.duration > 0 {
+		reply(out, ns.vod.duration)
+		return
+	}
+	if name == "" || !validName(name) || s.srv.liveNow(s.appName, name) {
+		reply(out, 0)
+		return
+	}
+	app, srv := s.appName, s.srv
+	go func() {
+		d := 0.0
+		if path, err := findRecording(srv.rec, app, name); err == nil {
+			if vf, err := openVODFile(path); err == nil {
+				d = vf.md.Duration
+				vf.close()
+			}
+		}
+		_ = s.conn.Loop().Execute(taskFunc(func() {
+			if s.closed {
+				return
+			}
+			out := s.loop.out[:0]
+			reply(&out, d)
+			_, _ = s.conn.Write(out)
+			s.loop.out = out[:0]
+		}))
+	}()
+}
+
+// findRecording resolves a play name to a recording: the name as given, without
+// an "flv:" prefix, and with ".flv" added (FFmpeg strips it from RTMP play
+// paths; the HTTP route strips it from the URL).
+func findRecording(m *recorder.Manager, app, name string) (string, error) {
+	name = strings.TrimPrefix(name, "flv:")
+	p, err := m.Find(app, name)
+	if err == nil || errors.Is(err, recorder.ErrBadName) || strings.HasSuffix(name, ".flv") {
+		return p, err
+	}
+	if p, err2 := m.Find(app, name+".flv"); err2 == nil {
+		return p, nil
+	}
+	return "", err
+}
+
+// run is the play's goroutine.
+func (v *vodPlay) run() {
+	v.timer = time.NewTimer(time.Hour)
+	v.timer.Stop()
+	path, err := findRecording(v.srv.rec, v.app, v.req.Name)
+	var vf *vodFile
+	if err == nil {
+		vf, err = openVODFile(path)
+		if err != nil && v.ctx.Err() == nil {
+			v.log.Warn("recording unreadable", "file", path, "err", err)
+		}
+	}
+	if err != nil {
+		v.do(vodOpFunc, 0, nil, v.notFound)
+		return
+	}
+	defer vf.close()
+	v.file = vf
+	if v.kind != vodRTMP {
+		v.planFile(vf)
+	}
+	if _, ok := v.do(vodOpFunc, 0, nil, v.begin); !ok {
+		return
+	}
+	if v.kind == vodRTMP {
+		v.paceRTMP(vf)
+	} else {
+		v.sendFile(vf)
+	}
+}
+
+// do runs one task on the loop and waits for it. It returns the connection's
+// outbound backlog after the task, and false when the play is over.
+func (v *vodPlay) do(op uint8, gen uint32, data []byte, fn func()) (int, bool) {
+	v.task.op, v.task.gen, v.task.data, v.task.fn = op, gen, data, fn
+	if err := v.sess.conn.Loop().Execute(&v.task); err != nil {
+		return 0, false
+	}
+	v.timer.Reset(vodTaskTimeout)
+	defer v.timer.Stop()
+	select {
+	case n := <-v.ack:
+		return n, n >= 0
+	case <-v.ctx.Done():
+		return 0, false
+	case <-v.timer.C:
+		return 0, false
+	}
+}
+
+// sleep waits d (d < 0: no limit), a control change, or the end of the play
+// (false).
+func (v *vodPlay) sleep(d time.Duration) bool {
+	var c <-chan time.Time
+	if d >= 0 {
+		v.timer.Reset(d)
+		c = v.timer.C
+		defer v.timer.Stop()
+	}
+	select {
+	case <-c:
+		return true
+	case <-v.wake:
+		return true
+	case <-v.ctx.Done():
+		return false
+	}
+}
+
+// drain waits until the connection's backlog n is at most target, asking the
+// loop at growing intervals. A client that takes no bytes for vodStallTimeout
+// is disconnected. It returns false when the play is over.
+func (v *vodPlay) drain(n, target int) bool {
+	interval := vodProbeMin
+	last, progress := n, time.Now()
+	for n > target {
+		v.timer.Reset(interval)
+		select {
+		case <-v.timer.C:
+		case <-v.ctx.Done():
+			v.timer.Stop()
+			return false
+		}
+		var ok bool
+		if n, ok = v.do(vodOpProbe, 0, nil, nil); !ok {
+			return false
+		}
+		if n < last {
+			last, progress = n, time.Now()
+			interval = max(interval/2, vodProbeMin)
+			continue
+		}
+		interval = min(interval*2, vodProbeMax)
+		if time.Since(progress) > vodStallTimeout {
+			v.log.Warn("vod play closed: client reads nothing", "queued", n)
+			v.do(vodOpClose, 0, nil, nil)
+			return false
+		}
+	}
+	return true
+}
+
+// notFound runs on the loop when no playable recording exists: an RTMP play
+// waits for a live publisher, an HTTP play gets 404.
+func (v *vodPlay) notFound() {
+	v.stop()
+	if v.kind == vodRTMP {
+		s, ns := v.sess, v.ns
+		if ns.vod != v {
+			return
+		}
+		ns.vod = nil
+		out := s.loop.out[:0]
+		s.playLive(ns, v.req, v.reset, &out)
+		if len(out) > 0 {
+			_, _ = s.conn.Write(out)
+		}
+		s.loop.out = out[:0]
+		return
+	}
+	v.h.vod = nil
+	_ = v.fail(404, "Not Found", wsflv.CloseNotFound, "stream "+v.app+"/"+v.req.Name+" is not live")
+}
+
+// begin runs on the loop once the recording is open: the RTMP play's status
+// messages and metadata, or the HTTP response head / WebSocket upgrade.
+func (v *vodPlay) begin() {
+	vf := v.file
+	v.duration = vf.md.Duration
+	s := v.sess
+	switch v.kind {
+	case vodRTMP:
+		out := s.loop.out[:0]
+		out = chunkcodec.AppendStreamIsRecorded(out, v.sid)
+		out = chunkcodec.AppendStreamBegin(out, v.sid)
+		if v.reset {
+			s.sendStatus(&out, v.sid, "status", codePlayReset, "Playing and resetting "+v.req.Name+".")
+		}
+		s.sendStatus(&out, v.sid, "status", codePlayStart, "Started playing "+v.req.Name+".")
+		b := amf0.AppendString(s.loop.body[:0], "|RtmpSampleAccess")
+		b = amf0.AppendBoolean(b, true)
+		b = amf0.AppendBoolean(b, true)
+		out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, b, v.chunk)
+		s.loop.body = b[:0]
+		if len(vf.meta) > 0 {
+			out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, vf.meta, v.chunk)
+		}
+		_, _ = s.conn.Write(out)
+		s.loop.out = out[:0]
+	case vodWS:
+		h := v.h
+		out, err := wsflv.Upgrade(h.req.Head, h.loop.out[:0], []byte(corsHeaders))
+		_, _ = h.conn.Write(out)
+		h.loop.out = out[:0]
+		if err != nil {
+			h.state = httpDone
+			v.stop()
+			_ = h.conn.Close()
+			return
+		}
+		h.state = httpWS
+	case vodHTTP:
+		h := v.h
+		// The length is known, so it is sent: players can show progress, and
+		// FFmpeg reports a close-delimited body of unknown size as truncated.
+		b := fmt.Appendf(h.loop.out[:0], "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nContent-Length: %d\r\nCache-Control: no-cache, no-store\r\nConnection: close\r\n%s\r\n",
+			int64(len(v.prefix))+v.end-v.pos, corsHeaders)
+		_, _ = h.conn.Write(b)
+		h.loop.out = b[:0]
+		if v.head {
+			h.state = httpDone
+			v.stop()
+			_ = h.conn.Close()
+			return
+		}
+	}
+	v.log.Info("play", "recording", vf.path, "via", v.req.Type, "start_ms", int64(max(v.startMs, 0)))
+}
+
+// appendTag encodes a tag as an RTMP message of the play.
+func (v *vodPlay) appendTag(dst []byte, typ uint8, ts uint32, data []byte) []byte {
+	csid := uint32(fanout.ChunkStreamData)
+	switch typ {
+	case flvmux.TagAudio:
+		csid = fanout.ChunkStreamAudio
+	case flvmux.TagVideo:
+		csid = fanout.ChunkStreamVideo
+	}
+	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: csid, Timestamp: ts, TypeID: typ, StreamID: v.sid}, data, v.chunk)
+}
+
+// appendEnd encodes the end of the recording: Stream EOF, NetStream.Play.Stop
+// and onPlayStatus NetStream.Play.Complete.
+func (v *vodPlay) appendEnd(dst []byte, ts uint32) []byte {
+	dst = chunkcodec.AppendStreamEOF(dst, v.sid)
+	b := amf0.AppendOnStatus(nil, 0, "status", codePlayStop, "Stopped playing "+v.req.Name+".")
+	dst = chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamCommand, TypeID: chunkcodec.TypeCommandAMF0, StreamID: v.sid}, b, v.chunk)
+	b = amf0.AppendString(b[:0], "onPlayStatus")
+	b = amf0.AppendObjectStart(b)
+	b = amf0.AppendPropString(b, "level", "status")
+	b = amf0.AppendPropString(b, "code", codePlayComplete)
+	b = amf0.AppendPropNumber(b, "duration", v.file.md.Duration)
+	b = amf0.AppendPropNumber(b, "bytes", float64(v.file.size))
+	b = amf0.AppendObjectEnd(b)
+	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, Timestamp: ts, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, b, v.chunk)
+}
+
+// paceRTMP sends the recording at real time, following seeks, pauses and
+// buffer length changes, until the play is stopped.
+func (v *vodPlay) paceRTMP(vf *vodFile) {
+	src := &vf.src
+	var batch []byte
+	var gen uint32
+	var pending *flvmux.Tag // next tag, not yet due; valid until src.next
+	clockBase := int64(-1)  // media time (ms) at clockStart; -1: the first tag's
+	clockStart := time.Now()
+	paused := false
+	var pausedAt int64
+	atEnd, endSent := false, false
+	var lastTS uint32
+
+	playhead := func(now time.Time) int64 { return clockBase + now.Sub(clockStart).Milliseconds() }
+	position := func(ms float64) {
+		pos, k := vf.keyframeAt(ms)
+		src.seek(pos)
+		pending = nil
+		if k >= 0 {
+			batch = vf.appendSeq(batch, uint32(k), func(dst []byte, typ uint8, ts uint32, data []byte) []byte {
+				return v.appendTag(dst, typ, ts, data)
+			})
+			clockBase = int64(k)
+		} else {
+			clockBase = -1
+		}
+		clockStart = time.Now()
+		atEnd, endSent = false, false
+	}
+	if v.startMs > 0 {
+		position(v.startMs)
+	} else {
+		src.seek(vf.firstTag)
+	}
+	for {
+		v.mu.Lock()
+		seek, sgen, wantPause, bufMs := v.seekMs, v.seekGen, v.paused, v.bufMs
+		v.seekMs = -1
+		v.mu.Unlock()
+		if bufMs == 0 {
+			bufMs = DefaultVODBufferLength
+		}
+		bufMs = min(bufMs, MaxVODBufferLength)
+		if seek >= 0 {
+			gen = sgen
+			batch = batch[:0]
+			position(seek)
+			if paused {
+				pausedAt = max(clockBase, 0)
+			}
+		}
+		now := time.Now()
+		if wantPause != paused {
+			if wantPause {
+				pausedAt = playhead(now)
+			} else {
+				clockBase, clockStart = pausedAt, now
+			}
+			paused = wantPause
+		}
+		if !paused {
+			horizon := playhead(now) + int64(bufMs) + vodLead
+			for !atEnd && len(batch) < vodBatchBytes {
+				if pending == nil {
+					t, _, err := src.next()
+					if err != nil {
+						if !errors.Is(err, io.EOF) {
+							v.log.Warn("reading recording", "file", vf.path, "err", err)
+						}
+						atEnd = true
+						break
+					}
+					pending = t
+					if clockBase < 0 {
+						clockBase, clockStart = int64(t.Timestamp), now
+						horizon = playhead(now) + int64(bufMs) + vodLead
+					}
+				}
+				if int64(pending.Timestamp) > horizon {
+					break
+				}
+				batch = v.appendTag(batch, pending.Type, pending.Timestamp, pending.Data)
+				lastTS = max(lastTS, pending.Timestamp)
+				pending = nil
+			}
+			if atEnd && !endSent {
+				batch = v.appendEnd(batch, lastTS)
+				endSent = true
+			}
+		}
+		if len(batch) > 0 {
+			n, ok := v.do(vodOpWrite, gen, batch, nil)
+			batch = batch[:0]
+			if !ok {
+				return
+			}
+			if n > vodHighWater && !v.drain(n, vodLowWater) {
+				return
+			}
+			continue
+		}
+		wait := time.Duration(-1)
+		if !paused && !atEnd && pending != nil {
+			due := int64(pending.Timestamp) - int64(bufMs) - vodLead - clockBase
+			wait = max(time.Until(clockStart.Add(time.Duration(due)*time.Millisecond)), 0)
+		}
+		if !v.sleep(wait) {
+			return
+		}
+	}
+}
+
+// planFile decides what an HTTP or WebSocket play sends: the whole file as it
+// is now, or (with ?start=) the FLV header, the metadata and the sequence
+// headers followed by the file from the keyframe at or before the start.
+func (v *vodPlay) planFile(vf *vodFile) {
+	v.pos, v.end = 0, vf.size
+	if v.startMs <= 0 {
+		return
+	}
+	if kpos, k := vf.keyframeAt(v.startMs); k >= 0 {
+		p := flvmux.AppendFileHeader(nil, vf.header.HasAudio, vf.header.HasVideo)
+		if len(vf.meta) > 0 {
+			p = flvmux.AppendTag(p, flvmux.TagScript, 0, vf.meta)
+		}
+		v.prefix = vf.appendSeq(p, uint32(k), flvmux.AppendTag)
+		v.pos = kpos
+	}
+}
+
+// sendFile sends what planFile decided as fast as the client reads it, then
+// ends the response.
+func (v *vodPlay) sendFile(vf *vodFile) {
+	prefix, pos := v.prefix, v.pos
+	ws := v.kind == vodWS
+	rd := make([]byte, vodBatchBytes)
+	var frame []byte
+	for {
+		var chunk []byte
+		if prefix != nil {
+			chunk, prefix = prefix, nil
+		} else {
+			if pos >= v.end {
+				break
+			}
+			n, err := vf.f.ReadAt(rd[:min(int64(len(rd)), v.end-pos)], pos)
+			pos += int64(n)
+			if n == 0 {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF // the file shrank: the length sent is wrong
+				}
+				v.log.Warn("reading recording", "file", vf.path, "err", err)
+				v.do(vodOpClose, 0, nil, nil)
+				return
+			}
+			chunk = rd[:n]
+		}
+		if ws {
+			frame = wsflv.AppendFrameHeader(frame[:0], true, wsflv.OpBinary, len(chunk))
+			frame = append(frame, chunk...)
+			chunk = frame
+		}
+		n, ok := v.do(vodOpWrite, 0, chunk, nil)
+		if !ok {
+			return
+		}
+		if n > vodHighWater && !v.drain(n, vodLowWater) {
+			return
+		}
+	}
+	n := 0
+	if ws {
+		var ok bool
+		if n, ok = v.do(vodOpWrite, 0, wsflv.AppendClose(frame[:0], wsflv.CloseNormal, "end of recording"), nil); !ok {
+			return
+		}
+	} else {
+		var ok bool
+		if n, ok = v.do(vodOpProbe, 0, nil, nil); !ok {
+			return
+		}
+	}
+	// Close only once the socket took every byte (gnet drops what is still
+	// queued when it closes).
+	if !v.drain(n, 0) {
+		return
+	}
+	if ws {
+		v.timer.Reset(vodCloseGrace)
+		select {
+		case <-v.timer.C:
+		case <-v.ctx.Done(): // the client's close frame closed the connection
+			v.timer.Stop()
+			return
+		}
+	}
+	v.do(vodOpClose, 0, nil, nil)
+}
+
+// vodFile is an open recording. It is owned by the play's goroutine, except
+// path, size, md and meta, which are immutable once open.
+type vodFile struct {
+	path   string
+	f      *os.File
+	size   int64
+	header flvmux.FileHeader
+	md     flvmux.Metadata
+	// meta is the onMetaData body (the name and the array, without the
+	// recording's padding), or nil when the file has none.
+	meta []byte
+	// firstTag is the file offset of the first tag after the metadata.
+	firstTag int64
+	// seq holds the sequence headers found before the first keyframe.
+	seq []vodSeq
+	src vodSource
+}
+
+// vodSeq is a copy of a sequence header tag's data.
+type vodSeq struct {
+	typ  uint8
+	data []byte
+}
+
+// openVODFile opens a recording and reads its head: the FLV header, the
+// metadata, and the sequence headers up to the first keyframe.
+func openVODFile(path string) (*vodFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		_ = f.Close()
+		return nil, fmt.Errorf("server: %s is not a regular file", path)
+	}
+	vf := &vodFile{path: path, f: f, size: st.Size()}
+	vf.src.init(f)
+	vf.src.seekFile()
+	t, start, err := vf.src.next()
+	if err != nil {
+		vf.close()
+		return nil, fmt.Errorf("server: %s: not a playable FLV file: %w", path, err)
+	}
+	vf.header, _ = vf.src.rd.Header()
+	vf.firstTag = start
+	if t.Type == flvmux.TagScript {
+		body := flvmux.StripSetDataFrame(t.Data)
+		var doc amf0.Document
+		if n1, err := doc.DecodeOne(body); err == nil {
+			if n2, err := doc.DecodeOne(body[n1:]); err == nil {
+				if flvmux.ReadOnMetaData(body[:n1+n2], &doc, &vf.md) == nil {
+					vf.meta = append([]byte(nil), body[:n1+n2]...)
+				}
+			}
+		}
+		vf.firstTag = start + flvmux.TagHeaderSize + int64(t.DataSize) + flvmux.PrevTagSizeLen
+		t, start, err = vf.src.next()
+	}
+	// The sequence headers come before the first keyframe.
+	for ; err == nil && start-vf.firstTag < vodHeadScanBytes; t, start, err = vf.src.next() {
+		if t.Type == flvmux.TagVideo && flvmux.IsVideoSequenceHeader(t.Data) ||
+			t.Type == flvmux.TagAudio && isAudioSequenceHeader(t.Data) {
+			vf.seq = append(vf.seq, vodSeq{typ: t.Type, data: append([]byte(nil), t.Data...)})
+			continue
+		}
+		if t.Type == flvmux.TagVideo && flvmux.IsVideoKeyframe(t.Data) {
+			break
+		}
+	}
+	return vf, nil
+}
+
+func isAudioSequenceHeader(data []byte) bool {
+	ah, err := flvmux.ReadAudioHeader(data)
+	return err == nil && ah.IsSequenceHeader()
+}
+
+func (vf *vodFile) close() { _ = vf.f.Close() }
+
+// appendSeq appends the sequence headers with timestamp ts using enc.
+func (vf *vodFile) appendSeq(dst []byte, ts uint32, enc func(dst []byte, typ uint8, ts uint32, data []byte) []byte) []byte {
+	for _, s := range vf.seq {
+		dst = enc(dst, s.typ, ts, s.data)
+	}
+	return dst
+}
+
+// keyframeAt returns the file offset and timestamp of the keyframe at or before
+// ms, using the metadata's index when it is right and a scan of the tags when
+// not. Without any keyframe it returns the first tag and ts -1.
+func (vf *vodFile) keyframeAt(ms float64) (int64, int64) {
+	kf := vf.md.Keyframes
+	if n := len(kf.Times); n > 0 && n == len(kf.FilePositions) && sort.Float64sAreSorted(kf.Times) {
+		i := sort.Search(n, func(i int) bool { return kf.Times[i]*1000 > ms+0.5 }) - 1
+		i = max(i, 0)
+		pos := int64(kf.FilePositions[i])
+		if ts, ok := vf.keyframeTag(pos); ok {
+			return pos, int64(ts)
+		}
+	}
+	// No usable index: scan.
+	bestPos, bestTS := vf.firstTag, int64(-1)
+	src := &vf.src
+	src.seek(vf.firstTag)
+	for {
+		t, start, err := src.next()
+		if err != nil {
+			break
+		}
+		if t.Type != flvmux.TagVideo || !flvmux.IsVideoKeyframe(t.Data) || flvmux.IsVideoSequenceHeader(t.Data) {
+			continue
+		}
+		if bestTS >= 0 && float64(t.Timestamp) > ms {
+			break
+		}
+		bestPos, bestTS = start, int64(t.Timestamp)
+	}
+	return bestPos, bestTS
+}
+
+// keyframeTag reports whether a video keyframe tag starts at pos, and its timestamp.
+func (vf *vodFile) keyframeTag(pos int64) (uint32, bool) {
+	if pos < vf.firstTag || pos >= vf.size {
+		return 0, false
+	}
+	var b [flvmux.TagHeaderSize + 16]byte
+	n, _ := vf.f.ReadAt(b[:], pos)
+	th, hn, err := flvmux.ReadTagHeader(b[:n])
+	if err != nil || hn == 0 || th.Type != flvmux.TagVideo {
+		return 0, false
+	}
+	data := b[hn:n]
+	if int(th.DataSize) < len(data) {
+		data = data[:th.DataSize]
+	}
+	if !flvmux.IsVideoKeyframe(data) || flvmux.IsVideoSequenceHeader(data) {
+		return 0, false
+	}
+	return th.Timestamp, true
+}
+
+// vodSource reads a recording's tags in order from a file offset.
+type vodSource struct {
+	f        *os.File
+	buf      []byte
+	p        []byte // unparsed part of buf
+	off      int64  // file offset of the next read
+	consumed int64  // file offset of p[0]
+	eof      bool
+	rd       flvmux.Reader
+}
+
+func (s *vodSource) init(f *os.File) {
+	s.f = f
+	s.buf = make([]byte, vodReadSize)
+	s.rd.MaxTagSize = vodMaxTagSize
+}
+
+// seekFile positions at the start of the file (the FLV header).
+func (s *vodSource) seekFile() {
+	s.rd.SkipFileHeader = false
+	s.rd.Reset()
+	s.off, s.consumed, s.p, s.eof = 0, 0, nil, false
+}
+
+// seek positions at the tag header at pos.
+func (s *vodSource) seek(pos int64) {
+	s.rd.SkipFileHeader = true
+	s.rd.Reset()
+	s.off, s.consumed, s.p, s.eof = pos, pos, nil, false
+}
+
+// next returns the next whole tag and its file offset; the tag is valid until
+// the next call to next or seek. A torn tag at the end is io.EOF.
+func (s *vodSource) next() (*flvmux.Tag, int64, error) {
+	for {
+		if len(s.p) == 0 {
+			if s.eof {
+				return nil, 0, io.EOF
+			}
+			n, err := s.f.ReadAt(s.buf, s.off)
+			s.off += int64(n)
+			s.p = s.buf[:n]
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					return nil, 0, err
+				}
+				s.eof = true
+			}
+			if n == 0 {
+				continue
+			}
+		}
+		k, t, err := s.rd.Feed(s.p)
+		s.p = s.p[k:]
+		s.consumed += int64(k)
+		if err != nil {
+			return nil, 0, err
+		}
+		if t != nil {
+			return t, s.consumed - flvmux.TagHeaderSize - int64(t.DataSize), nil
+		}
+	}
+}
