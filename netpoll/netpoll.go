@@ -235,6 +235,15 @@ func Start(cfg Config, h Handler) (*Engine, error) {
 		if err == nil {
 			err = ErrStopped
 		}
+		// gnet reports a failed bind as the keep-alive setsockopt that follows
+		// it on the invalid descriptor; find the real cause for the operator.
+		for _, a := range e.addrs {
+			if ln, lerr := net.Listen("tcp", a); lerr != nil {
+				return nil, fmt.Errorf("netpoll: start: %w", lerr)
+			} else {
+				_ = ln.Close()
+			}
+		}
 		return nil, fmt.Errorf("netpoll: start: %w", err)
 	default:
 	}

@@ -265,44 +265,28 @@ func (s *Server) Start() error {
 	} else if n > 0 {
 		s.log.Info("repaired unfinished recordings", "count", n)
 	}
-	rtmpAddr, _, err := netpoll.ResolveAddr(s.cfg.RTMPAddr)
-	if err != nil {
-		s.started.Store(false)
-		return err
-	}
-	addrs := []string{rtmpAddr}
 	if s.cfg.HTTPAddr != "" {
-		httpAddr, port, err := netpoll.ResolveAddr(s.cfg.HTTPAddr)
-		if err != nil {
-			s.started.Store(false)
-			return err
-		}
-		addrs = append(addrs, httpAddr)
-		s.httpPort = port // before any connection can arrive
 		s.loadWebLibs()
 	}
-	ncfg := netpoll.Config{
-		Addrs:            addrs,
-		Loops:            s.cfg.Loops,
-		Tick:             tick,
-		Logger:           s.log,
-		TCPKeepAlive:     s.cfg.TCPKeepAlive,
-		SocketSendBuffer: s.cfg.SocketSendBuffer,
-	}
+	// A ":0" port is resolved to a free port first (so the HTTP port is known
+	// before connections arrive); another process can take it before the engine
+	// binds, so such a start is retried with fresh ports.
+	ephemeral := strings.HasSuffix(s.cfg.RTMPAddr, ":0") || strings.HasSuffix(s.cfg.HTTPAddr, ":0")
 	var eng netpoll.Transport
-	switch s.cfg.Transport {
-	case "", "gnet":
-		eng, err = netpoll.Start(ncfg, s)
-	case "std":
-		eng, err = netpoll.StartStd(ncfg, s, nil)
-	default:
-		err = fmt.Errorf("server: unknown transport %q (want gnet or std)", s.cfg.Transport)
+	var err error
+	for attempt := 0; ; attempt++ {
+		eng, err = s.startTransport(tick)
+		if err == nil || !ephemeral || attempt == 4 {
+			break
+		}
+		s.log.Debug("listen on a resolved port failed; retrying", "err", err)
 	}
 	if err != nil {
 		s.started.Store(false)
 		return err
 	}
 	s.eng = eng
+	ncfg := s.netConfig(eng.Addrs(), tick)
 	if len(eng.Addrs()) > 1 {
 		s.log.Info("http listening", "addr", eng.Addrs()[1], "player", "http://"+eng.Addrs()[1]+"/")
 	}
@@ -323,6 +307,43 @@ func (s *Server) Start() error {
 	s.log.Info("rtmp listening", "addr", eng.Addrs()[0], "loops", s.cfg.Loops,
 		"chunk_size", s.cfg.ChunkSize, "batch_window", s.cfg.Fanout.BatchWindow)
 	return nil
+}
+
+func (s *Server) netConfig(addrs []string, tick time.Duration) netpoll.Config {
+	return netpoll.Config{
+		Addrs:            addrs,
+		Loops:            s.cfg.Loops,
+		Tick:             tick,
+		Logger:           s.log,
+		TCPKeepAlive:     s.cfg.TCPKeepAlive,
+		SocketSendBuffer: s.cfg.SocketSendBuffer,
+	}
+}
+
+// startTransport resolves the listen addresses and starts the RTMP (and HTTP)
+// transport.
+func (s *Server) startTransport(tick time.Duration) (netpoll.Transport, error) {
+	rtmpAddr, _, err := netpoll.ResolveAddr(s.cfg.RTMPAddr)
+	if err != nil {
+		return nil, err
+	}
+	addrs := []string{rtmpAddr}
+	if s.cfg.HTTPAddr != "" {
+		httpAddr, port, err := netpoll.ResolveAddr(s.cfg.HTTPAddr)
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, httpAddr)
+		s.httpPort = port // before any connection can arrive
+	}
+	ncfg := s.netConfig(addrs, tick)
+	switch s.cfg.Transport {
+	case "", "gnet":
+		return netpoll.Start(ncfg, s)
+	case "std":
+		return netpoll.StartStd(ncfg, s, nil)
+	}
+	return nil, fmt.Errorf("server: unknown transport %q (want gnet or std)", s.cfg.Transport)
 }
 
 // HTTPAddr returns the HTTP listen address with its port resolved, or "".
