@@ -621,3 +621,31 @@ func ExampleAppendOnStatus() {
 	fmt.Println(doc.Len(), doc.At(3).Get("code").Str())
 	// Output: 4 NetStream.Publish.Start
 }
+
+func TestAppendAny(t *testing.T) {
+	got, err := AppendAny(nil, map[string]any{"b": true, "a": []any{1, "x", nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := AppendObjectStart(nil)
+	want = AppendKey(want, "a")
+	want = AppendStrictArrayStart(want, 3)
+	want = AppendNumber(want, 1)
+	want = AppendString(want, "x")
+	want = AppendNull(want)
+	want = AppendPropBool(want, "b", true)
+	want = AppendObjectEnd(want)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got % x\nwant % x", got, want)
+	}
+	if _, err := AppendAny(nil, struct{}{}); !errors.Is(err, ErrGoValue) {
+		t.Fatalf("unsupported type: %v", err)
+	}
+	deep := any(nil)
+	for range MaxDepth + 2 {
+		deep = []any{deep}
+	}
+	if _, err := AppendAny(nil, deep); !errors.Is(err, ErrGoValue) {
+		t.Fatalf("too deep: %v", err)
+	}
+}

@@ -49,4 +49,7 @@ var (
 
 	// ErrAMF3Marker reports an unknown AMF3 type marker inside an AVM+ value.
 	ErrAMF3Marker = errors.New("amf0: unknown AMF3 type marker")
+
+	// ErrGoValue: AppendAny was given a Go value it cannot encode.
+	ErrGoValue = errors.New("amf0: Go value has no AMF0 encoding")
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/quaverlive/quaver/amf0"
 	"github.com/quaverlive/quaver/chunkcodec"
@@ -308,7 +307,8 @@ func (c *Conn) appendCallLocked(dst []byte, csid, streamID uint32, name string, 
 	b = amf0.AppendNull(b)
 	for _, a := range args {
 		var err error
-		if b, err = appendAny(b, a, 0); err != nil {
+		if b, err = amf0.AppendAny(b, a); err != nil {
+			err = fmt.Errorf("%w: %w", ErrBadArgument, err)
 			c.cbuf = b[:0]
 			return dst, fmt.Errorf("client: %s argument: %w", name, err)
 		}
@@ -322,73 +322,4 @@ func (c *Conn) appendCommandLocked(dst []byte, csid, streamID uint32, body []byt
 	return chunkcodec.AppendMessage(dst, chunkcodec.Header{
 		ChunkStreamID: csid, TypeID: chunkcodec.TypeCommandAMF0, StreamID: streamID,
 	}, body, c.cfg.ChunkSize)
-}
-
-// appendAny encodes a Go value as AMF0.
-func appendAny(b []byte, v any, depth int) ([]byte, error) {
-	if depth > amf0.MaxDepth {
-		return b, fmt.Errorf("%w: nested too deeply", ErrBadArgument)
-	}
-	switch x := v.(type) {
-	case nil:
-		return amf0.AppendNull(b), nil
-	case bool:
-		return amf0.AppendBoolean(b, x), nil
-	case string:
-		return amf0.AppendString(b, x), nil
-	case float64:
-		return amf0.AppendNumber(b, x), nil
-	case float32:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case int:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case int8:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case int16:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case int32:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case int64:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case uint:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case uint8:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case uint16:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case uint32:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case uint64:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case amf0.Value:
-		if !x.Valid() {
-			return amf0.AppendUndefined(b), nil
-		}
-		return amf0.AppendValue(b, x), nil
-	case []any:
-		b = amf0.AppendStrictArrayStart(b, uint32(len(x)))
-		for _, e := range x {
-			var err error
-			if b, err = appendAny(b, e, depth+1); err != nil {
-				return b, err
-			}
-		}
-		return b, nil
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys) // deterministic encoding
-		b = amf0.AppendObjectStart(b)
-		for _, k := range keys {
-			b = amf0.AppendKey(b, k)
-			var err error
-			if b, err = appendAny(b, x[k], depth+1); err != nil {
-				return b, err
-			}
-		}
-		return amf0.AppendObjectEnd(b), nil
-	}
-	return b, fmt.Errorf("%w: %T", ErrBadArgument, v)
 }

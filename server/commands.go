@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -467,49 +466,12 @@ func (c *Call) Reply(values ...any) error {
 	var b []byte
 	for _, v := range values {
 		var err error
-		if b, err = appendAny(b, v, 0); err != nil {
+		if b, err = amf0.AppendAny(b, v); err != nil {
 			return err
 		}
 	}
 	c.reply, c.replied = b, true
 	return nil
-}
-
-func appendAny(b []byte, v any, depth int) ([]byte, error) {
-	if depth > amf0.MaxDepth {
-		return b, errors.New("server: reply nested too deeply")
-	}
-	switch x := v.(type) {
-	case nil:
-		return amf0.AppendNull(b), nil
-	case bool:
-		return amf0.AppendBoolean(b, x), nil
-	case string:
-		return amf0.AppendString(b, x), nil
-	case float64:
-		return amf0.AppendNumber(b, x), nil
-	case float32:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case int:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case int64:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case uint32:
-		return amf0.AppendNumber(b, float64(x)), nil
-	case map[string]any:
-		b = amf0.AppendObjectStart(b)
-		for k, e := range x {
-			b = amf0.AppendKey(b, k)
-			var err error
-			if b, err = appendAny(b, e, depth+1); err != nil {
-				return b, err
-			}
-		}
-		return amf0.AppendObjectEnd(b), nil
-	case amf0.Value:
-		return amf0.AppendValue(b, x), nil
-	}
-	return b, fmt.Errorf("server: cannot encode %T as AMF0", v)
 }
 
 func (s *Session) customCommand(fn CommandFunc, name string, txid float64, streamID uint32, out *[]byte) error {
