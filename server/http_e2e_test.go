@@ -126,20 +126,6 @@ func hxContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// hxWaitFor polls cond every 20 ms for at most d.
-func hxWaitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // hxPublishing reports whether app/name has a publisher.
 func (s *hxServer) hxPublishing(app, name string) bool {
 	for _, st := range s.Streams() {
@@ -171,7 +157,7 @@ func hxPublish(t *testing.T, ctx context.Context, s *hxServer, ffmpeg, name stri
 		<-done
 	})
 	start := s.Stats().Fanout.PacketsIn
-	if !hxWaitFor(hxLiveTimeout, func() bool {
+	if !waitFor(hxLiveTimeout, func() bool {
 		select {
 		case <-done:
 			return true
@@ -343,7 +329,7 @@ func (r *hxFLVReader) Err() error {
 func (r *hxFLVReader) hxAdvancing(t *testing.T, what string, min int64) {
 	t.Helper()
 	before := r.bytes.Load()
-	if !hxWaitFor(hxIOTimeout, func() bool { return r.bytes.Load() > before+min }) {
+	if !waitFor(hxIOTimeout, func() bool { return r.bytes.Load() > before+min }) {
 		t.Fatalf("%s: the healthy HTTP-FLV reader stalled at %d bytes (err %v)", what, r.bytes.Load(), r.Err())
 	}
 	if err := r.Err(); err != nil {
@@ -1081,7 +1067,7 @@ func TestWSFLVSlowClient(t *testing.T) {
 		rateIn = float64(s.Stats().Fanout.BytesIn-in0) / d
 	}
 
-	bounded := hxWaitFor(20*time.Second, func() bool {
+	bounded := waitFor(20*time.Second, func() bool {
 		st := s.Stats().Fanout
 		return st.Skips > before.Skips || st.SlowDisconnects > before.SlowDisconnects
 	})
