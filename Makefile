@@ -49,7 +49,7 @@ PERFDIR ?= $(or $(TMPDIR),/tmp)/quaver-perf
 perf-check:
 	@mkdir -p $(PERFDIR)
 	$(GO) test -run '^$$' -bench '^BenchmarkHotPath$$' -benchtime 3000x -memprofile $(PERFDIR)/hotpath.mem.pprof -memprofilerate 1 -o $(PERFDIR)/perf.test ./perf
-	$(GO) run ./perf/cmd/quaverperf check-allocs $(PERFDIR)/hotpath.mem.pprof
+	$(GO) run ./perf/cmd/quaverperf check-allocs -within 'quaver/perf\.\(\*hotPath\)\.round$$' $(PERFDIR)/hotpath.mem.pprof
 
 fuzz:
 	@FUZZTIME=$(FUZZTIME) bash fuzz/run.sh

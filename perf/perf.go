@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -197,8 +198,11 @@ type Finding struct {
 }
 
 // HotAllocs returns the allocations of an allocation profile whose first
-// non-runtime frame matches one of the hot patterns (regular expressions).
-func HotAllocs(p *profile.Profile, hot []string) ([]Finding, error) {
+// non-runtime frame matches one of the hot patterns (regular expressions). When
+// within is not empty, only samples with a frame matching it count: the
+// steady-state loop of a benchmark, so set-up allocations (which the sampler can
+// record even after profiling was turned off) never do.
+func HotAllocs(p *profile.Profile, hot []string, within string) ([]Finding, error) {
 	objIdx, err := sampleIndex(p, "alloc_objects")
 	if err != nil {
 		return nil, err
@@ -213,12 +217,21 @@ func HotAllocs(p *profile.Profile, hot []string) ([]Finding, error) {
 			return nil, err
 		}
 	}
+	var in *regexp.Regexp
+	if within != "" {
+		if in, err = regexp.Compile(within); err != nil {
+			return nil, err
+		}
+	}
 	byFunc := map[string]*Finding{}
 	for _, s := range p.Sample {
 		if s.Value[objIdx] == 0 {
 			continue
 		}
 		fs := frames(s)
+		if in != nil && !slices.ContainsFunc(fs, in.MatchString) {
+			continue
+		}
 		o := owner(fs)
 		for _, re := range res {
 			if re.MatchString(o) {

@@ -194,6 +194,7 @@ func (m *Manager) Start(app, stream string) (*Recording, error) {
 	r.w.r = r
 	r.w.f, r.w.path, r.path = f, path, path
 	r.q = make([]byte, 0, 256<<10)
+	r.w.buf = make([]byte, 0, 256<<10) // swapped with q: both start sized
 	m.wg.Add(1)
 	go r.w.run()
 	r.log.Info("recording started", "file", path)

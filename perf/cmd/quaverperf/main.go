@@ -2,7 +2,7 @@
 //
 //	quaverperf top [-n 25] [-sample cpu|alloc_space|alloc_objects|...] PROFILE
 //	quaverperf diff [-n 25] [-sample ...] OLD NEW
-//	quaverperf check-allocs PROFILE...     # exit 1 if a hot-path function allocates
+//	quaverperf check-allocs [-within REGEXP] PROFILE...   # exit 1 if a hot-path function allocates
 //
 // Profiles come from `go test -bench ... -cpuprofile/-memprofile`, from rtmpd's
 // -pprof listener (curl http://127.0.0.1:6060/debug/pprof/profile?seconds=20), or
@@ -33,6 +33,7 @@ func run(args []string) int {
 	n := fs.Int("n", 25, "rows to print")
 	sample := fs.String("sample", "", "sample type (default: the profile's default, e.g. cpu or alloc_space)")
 	extra := fs.String("hot", "", "extra comma-separated hot-path function regexps for check-allocs")
+	within := fs.String("within", "", "check-allocs: only count samples whose stack has a frame matching this regexp (the benchmark's steady-state loop)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -92,7 +93,7 @@ func run(args []string) int {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
-			found, err := perf.HotAllocs(p, hot)
+			found, err := perf.HotAllocs(p, hot, *within)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
