@@ -164,4 +164,3 @@ func BenchmarkHotPath(b *testing.B) {
 		h.round(b)
 	}
 }
-
