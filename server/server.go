@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -288,7 +289,7 @@ func (s *Server) Start() error {
 	s.eng = eng
 	ncfg := s.netConfig(eng.Addrs(), tick)
 	if len(eng.Addrs()) > 1 {
-		s.log.Info("http listening", "addr", eng.Addrs()[1], "player", "http://"+eng.Addrs()[1]+"/")
+		s.log.Info("http listening", "addr", eng.Addrs()[1], "player", "http://"+browsable(eng.Addrs()[1])+"/")
 	}
 	if s.cfg.RTMPSAddr != "" && s.cfg.TLS != nil {
 		tcfg := ncfg
@@ -634,3 +635,15 @@ func (s *Server) StopRecording(app, name string) error {
 type taskFunc func()
 
 func (f taskFunc) Run(context.Context) error { f(); return nil }
+
+// browsable turns a listen address into one a local browser can open.
+func browsable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
