@@ -105,15 +105,24 @@ func (l *lockedBuffer) String() string {
 // libraries from dir, and shuts it down when the test ends. Its log is printed
 // if the test fails.
 func startServer(t *testing.T, dir string) *server.Server {
+	return startServerWith(t, dir, nil)
+}
+
+// startServerWith is startServer with a hook to adjust the configuration.
+func startServerWith(t *testing.T, dir string, adjust func(*server.Config)) *server.Server {
 	t.Helper()
 	logs := &lockedBuffer{}
-	srv := server.New(server.Config{
+	cfg := server.Config{
 		RTMPAddr: "127.0.0.1:0",
 		HTTPAddr: "127.0.0.1:0",
 		WebDir:   dir,
 		Loops:    2,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv := server.New(cfg)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("server start: %v", err)
 	}

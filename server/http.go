@@ -325,7 +325,10 @@ func (h *httpSession) wsFrames(p []byte) error {
 					code = c // echo the peer's code (RFC 6455 section 5.5.1)
 				}
 			}
-			_, _ = h.conn.Write(wsflv.AppendClose(h.loop.out[:0], code, ""))
+			if !h.wsCloseSent { // else this answers our close: just close the connection
+				h.wsCloseSent = true
+				_, _ = h.conn.Write(wsflv.AppendClose(h.loop.out[:0], code, ""))
+			}
 			h.state = httpDone
 			return errWSClosed
 		}

@@ -41,6 +41,9 @@ type Session struct {
 	lastRead time.Time
 	closeErr error // set when the session decided to close after flushing
 	closed   bool  // set in OnClose; loop tasks from other goroutines check it (vod.go)
+	// wsCloseSent records that a WebSocket close frame went out (loop-only): the
+	// peer's close that answers it is not echoed (RFC 6455 section 5.5.1).
+	wsCloseSent bool
 
 	app     *App
 	appName string

@@ -115,10 +115,11 @@ const (
 
 // Loop task operations.
 const (
-	vodOpFunc  uint8 = iota // run fn
-	vodOpWrite              // write data, unless a seek made it stale
-	vodOpProbe              // only report the backlog
-	vodOpClose              // close the connection
+	vodOpFunc    uint8 = iota // run fn
+	vodOpWrite                // write data, unless a seek made it stale
+	vodOpProbe                // only report the backlog
+	vodOpClose                // close the connection
+	vodOpWSClose              // write a WebSocket close frame (data) and remember it was sent
 )
 
 // vodPlay is one VOD play. Fields are owned as marked: loop-only fields are
@@ -192,6 +193,11 @@ func (t *vodTask) Run(context.Context) error {
 		case vodOpClose:
 			v.stop()
 			_ = v.sess.conn.Close()
+		case vodOpWSClose:
+			if !v.sess.wsCloseSent {
+				v.sess.wsCloseSent = true
+				_, _ = v.sess.conn.Write(t.data)
+			}
 		}
 	}
 	n := -1
@@ -781,7 +787,7 @@ func (v *vodPlay) sendFile(vf *vodFile) {
 	n := 0
 	if ws {
 		var ok bool
-		if n, ok = v.do(vodOpWrite, 0, wsflv.AppendClose(frame[:0], wsflv.CloseNormal, "end of recording"), nil); !ok {
+		if n, ok = v.do(vodOpWSClose, 0, wsflv.AppendClose(frame[:0], wsflv.CloseNormal, "end of recording"), nil); !ok {
 			return
 		}
 	} else {
