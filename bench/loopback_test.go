@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,6 +242,24 @@ func wsHeader(b []byte) (int, int, bool) {
 	}
 }
 
+// scrape reads the server's Prometheus counters.
+func scrape(tb testing.TB, httpAddr string) map[string]float64 {
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && !strings.HasPrefix(line, "#") {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			m[f[0]] = v
+		}
+	}
+	return m
+}
+
 // dialFLV opens an HTTP-FLV or WebSocket-FLV play and consumes the response head.
 func dialFLV(addr, path string, ws bool) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -345,6 +365,7 @@ func loopback(b *testing.B, transport, play string, nReaders int, window string)
 	must(sendFrame(0))
 
 	_, rssBefore, _ := procStat(srv.cmd.Process.Pid)
+	mBefore := scrape(b, srv.http)
 	rs := make([]*reader, nReaders)
 	var wg sync.WaitGroup
 	for i := range rs {
@@ -391,6 +412,7 @@ func loopback(b *testing.B, transport, play string, nReaders int, window string)
 		time.Sleep(time.Millisecond)
 	}
 	_, rssJoined, _ := procStat(srv.cmd.Process.Pid)
+	m0 := scrape(b, srv.http)
 	cpu0, _, _ := procStat(srv.cmd.Process.Pid)
 	var bytes0 int64
 	for _, r := range rs {
@@ -419,6 +441,12 @@ func loopback(b *testing.B, transport, play string, nReaders int, window string)
 	b.StopTimer()
 	elapsed := time.Since(start)
 	cpu1, rss1, _ := procStat(srv.cmd.Process.Pid)
+	m1 := scrape(b, srv.http)
+	if d := m1["quaver_deliveries_total"] - m0["quaver_deliveries_total"]; d > 0 {
+		// Includes the /metrics requests themselves: an upper bound.
+		b.ReportMetric((m1["quaver_go_heap_allocs_objects_total"]-m0["quaver_go_heap_allocs_objects_total"])/d, "allocs/delivery")
+	}
+	b.ReportMetric((m0["quaver_go_heap_objects_bytes"]-mBefore["quaver_go_heap_objects_bytes"])/float64(nReaders), "heap-B/reader")
 	var bytes1 int64
 	for _, r := range rs {
 		bytes1 += r.bytes.Load()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/valyala/bytebufferpool"
+
 	"github.com/quaverlive/quaver/amf0"
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
@@ -444,6 +446,7 @@ type Call struct {
 	doc           *amf0.Document
 	reply         []byte
 	replied       bool
+	buf           *bytebufferpool.ByteBuffer // reply scratch from the server's pool
 }
 
 // Object returns the command object (often null). Valid during the handler only.
@@ -463,19 +466,28 @@ func (c *Call) Arg(i int) amf0.Value { return c.doc.At(3 + i) }
 // Reply sets the _result values: nil, bool, string, numbers, and
 // map[string]any (encoded as an object) are supported.
 func (c *Call) Reply(values ...any) error {
-	var b []byte
+	if c.buf == nil {
+		c.buf = c.Session.srv.replies.Get()
+	}
+	b := c.buf.B[:0]
 	for _, v := range values {
 		var err error
 		if b, err = amf0.AppendAny(b, v); err != nil {
 			return err
 		}
 	}
+	c.buf.B = b
 	c.reply, c.replied = b, true
 	return nil
 }
 
 func (s *Session) customCommand(fn CommandFunc, name string, txid float64, streamID uint32, out *[]byte) error {
 	c := &Call{Session: s, Name: name, TransactionID: txid, StreamID: streamID, doc: &s.doc}
+	defer func() {
+		if c.buf != nil {
+			s.srv.replies.Put(c.buf)
+		}
+	}()
 	if err := fn(c); err != nil {
 		s.sendError(out, txid, streamID, codeCallFailed, err.Error())
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"time"
 
@@ -157,29 +158,39 @@ func (h *httpSession) route() error {
 		h.reply(200, "OK", "application/javascript", body)
 		return nil
 	case path == "/api/streams":
-		body, _ := json.Marshal(h.srv.Streams())
-		h.reply(200, "OK", "application/json", append(body, '\n'))
+		bb := h.srv.httpBodies.Get()
+		_ = json.NewEncoder(bb).Encode(h.srv.Streams())
+		h.reply(200, "OK", "application/json", bb.B)
+		h.srv.httpBodies.Put(bb)
 		return nil
 	case path == "/api/recordings":
 		// Listing reads the disk: do it off the event loop, reply on it.
 		h.state = httpDone
 		go func() {
 			list, err := h.srv.rec.List()
-			code, status, body := 200, "OK", []byte(nil)
+			code, status := 200, "OK"
+			bb := h.srv.httpBodies.Get()
 			if err != nil {
-				code, status, body = 500, "Internal Server Error", []byte(`{"error":"listing failed"}`)
+				code, status = 500, "Internal Server Error"
+				bb.B = append(bb.B, `{"error":"listing failed"}`+"\n"...)
 				h.log.Warn("listing recordings", "err", err)
 			} else {
 				if list == nil {
 					list = []recorder.Info{}
 				}
-				body, _ = json.Marshal(list)
+				_ = json.NewEncoder(bb).Encode(list)
 			}
-			_ = h.conn.Loop().Execute(taskFunc(func() { h.reply(code, status, "application/json", append(body, '\n')) }))
+			_ = h.conn.Loop().Execute(taskFunc(func() {
+				h.reply(code, status, "application/json", bb.B)
+				h.srv.httpBodies.Put(bb)
+			}))
 		}()
 		return nil
 	case path == "/metrics":
-		h.reply(200, "OK", "text/plain; version=0.0.4", h.srv.metricsText())
+		bb := h.srv.httpBodies.Get()
+		bb.B = h.srv.appendMetrics(bb.B)
+		h.reply(200, "OK", "text/plain; version=0.0.4", bb.B)
+		h.srv.httpBodies.Put(bb)
 		return nil
 	case path == "/healthz":
 		h.reply(200, "OK", "text/plain", []byte("ok\n"))
@@ -376,11 +387,18 @@ func (s *Server) loadWebLibs() {
 	}
 }
 
-// metricsText renders counters in the Prometheus text exposition format.
-func (s *Server) metricsText() []byte {
+// runtimeSamples are the Go runtime figures /metrics exports: what benchmarks
+// need to tell allocations per delivered message and heap per subscriber.
+var runtimeSamples = []struct{ metric, name, help string }{
+	{"/gc/heap/allocs:objects", "quaver_go_heap_allocs_objects_total", "Heap objects allocated since start."},
+	{"/memory/classes/heap/objects:bytes", "quaver_go_heap_objects_bytes", "Bytes in live and unswept heap objects."},
+	{"/sched/goroutines:goroutines", "quaver_go_goroutines", "Goroutines."},
+}
+
+// appendMetrics renders counters in the Prometheus text exposition format.
+func (s *Server) appendMetrics(b []byte) []byte {
 	st := s.Stats()
 	f := st.Fanout
-	var b []byte
 	add := func(name, kind, help string, v any) {
 		b = fmt.Appendf(b, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", name, help, name, kind, name, v)
 	}
@@ -396,5 +414,19 @@ func (s *Server) metricsText() []byte {
 	add("quaver_skips_total", "counter", "Times a subscriber skipped to a keyframe.", f.Skips)
 	add("quaver_slow_disconnects_total", "counter", "Subscribers closed for being too slow.", f.SlowDisconnects)
 	add("quaver_subscribers_total", "counter", "Subscribers ever attached.", f.SubscribersTotal)
+	samples := make([]metrics.Sample, len(runtimeSamples))
+	for i, r := range runtimeSamples {
+		samples[i].Name = r.metric
+	}
+	metrics.Read(samples)
+	for i, r := range runtimeSamples {
+		kind := "gauge"
+		if strings.HasSuffix(r.name, "_total") {
+			kind = "counter"
+		}
+		if samples[i].Value.Kind() == metrics.KindUint64 {
+			add(r.name, kind, r.help, samples[i].Value.Uint64())
+		}
+	}
 	return b
 }

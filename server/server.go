@@ -28,6 +28,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
+
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/netpoll"
@@ -201,9 +203,14 @@ type Server struct {
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
 
-	rec      *recorder.Manager
-	webLibs  map[string][]byte
-	httpPort int
+	rec     *recorder.Manager
+	webLibs map[string][]byte
+
+	// Scratch pools, one per role so each calibrates to its own sizes:
+	// HTTP response bodies (/metrics, JSON) and custom-command replies.
+	httpBodies bytebufferpool.Pool
+	replies    bytebufferpool.Pool
+	httpPort   int
 
 	// bufPool supplies the chunk decoders' payload buffers, shared by all sessions.
 	bufPool *chunkcodec.BufferPool

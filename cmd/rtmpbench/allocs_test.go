@@ -1,0 +1,59 @@
+//go:build !race
+
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/wsflv"
+)
+
+// The players' per-message work must not allocate: thousands of players
+// receive tens of messages per second each.
+func TestPlayerReadAllocs(t *testing.T) {
+	r := &runner{t0: time.Now()}
+	r.measuring.Store(true)
+	p := &player{id: 3}
+	frame := legacyFrame(time.Now().UnixNano(), 1)
+	stamp := make([]byte, 0, 64)
+
+	if n := testing.AllocsPerRun(100, func() {
+		stamp = AppendStamp(stamp[:0], 1, 2)
+		r.onVideo(p, frame)
+	}); n != 0 {
+		t.Errorf("AppendStamp + onVideo: %v allocs", n)
+	}
+
+	// An FLV stream (header, then tags) in WebSocket frames, fed in pieces.
+	flv := flvmux.AppendFileHeader(nil, true, true)
+	body := flvmux.AppendTag(nil, flvmux.TagVideo, 40, frame)
+	body = flvmux.AppendTag(body, flvmux.TagAudio, 40, []byte{0xaf, 1, 2, 3})
+	head := wsflv.AppendFrame(nil, wsflv.OpBinary, flv)
+	var wire []byte
+	for range 4 {
+		wire = wsflv.AppendFrame(wire, wsflv.OpBinary, body)
+	}
+	w := &wsReader{r: r, p: p}
+	if err := w.feed(head); err != nil {
+		t.Fatal(err)
+	}
+	feed := func() {
+		for b := wire; len(b) > 0; {
+			n := min(len(b), 7) // small pieces split headers and payloads
+			if err := w.feed(b[:n]); err != nil {
+				t.Fatal(err)
+			}
+			b = b[n:]
+		}
+	}
+	feed() // warm up the FLV reader's buffer
+	before := p.frames.Load()
+	if n := testing.AllocsPerRun(50, feed); n != 0 {
+		t.Errorf("wsReader.feed: %v allocs", n)
+	}
+	if got := p.frames.Load() - before; got != 4*51 {
+		t.Errorf("%d frames counted, want %d", got, 4*51)
+	}
+}

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/client"
+	"github.com/quaverlive/quaver/flvmux"
+)
+
+// playerKind is how a player plays the stream.
+type playerKind uint8
+
+const (
+	kindRTMP playerKind = iota
+	kindHTTP
+	kindWS
+	numKinds
+)
+
+var kindNames = [numKinds]string{"rtmp", "http-flv", "ws-flv"}
+
+func (k playerKind) String() string { return kindNames[k] }
+
+// Player states.
+const (
+	stateConnecting int32 = iota // dialling, handshake, play
+	stateConnected               // playing
+	stateFailed                  // the connect failed
+	stateDropped                 // the stream ended or failed before the run stopped
+)
+
+// player is one playing connection's counters. The counters are written by
+// the player's goroutine and read by the run's goroutine; snap* belong to the
+// run's goroutine. The read buffers live in the player's goroutine, so the
+// struct stays small for thousands of players.
+type player struct {
+	id    int
+	kind  playerKind
+	start int64 // connect start, ns since the run's t0
+	state atomic.Int32
+
+	frames     atomic.Uint64 // video frames (sequence headers not counted)
+	bytes      atomic.Uint64 // bytes read from the connection
+	firstFrame atomic.Int64  // time to first video frame (ns), 0 before it
+	lastFrame  atomic.Int64  // arrival of the last video frame, ns since t0
+	maxGap     atomic.Int64  // largest gap between video frames while measuring (ns)
+
+	snapFrames, snapBytes uint64 // counters at window start
+}
+
+// errWSClosed reports a WebSocket close frame from the server.
+var errWSClosed = errors.New("websocket closed by server")
+
+// onVideo accounts for one video message payload (an FLV video tag body)
+// received by p. It does not allocate.
+func (r *runner) onVideo(p *player, payload []byte) {
+	if flvmux.IsVideoSequenceHeader(payload) {
+		return
+	}
+	now := time.Now()
+	mono := int64(now.Sub(r.t0))
+	if p.frames.Add(1) == 1 {
+		p.firstFrame.Store(max(mono-p.start, 1))
+	}
+	last := p.lastFrame.Swap(mono)
+	measuring := r.measuring.Load()
+	if measuring && last != 0 && mono-last > p.maxGap.Load() {
+		p.maxGap.Store(mono - last)
+	}
+	sent, seq, ok := ReadStamp(payload)
+	if !ok {
+		return
+	}
+	if measuring {
+		r.latency.record(p.id, now.UnixNano()-sent)
+	}
+	for { // r.maxSeq is one more than the highest sequence number seen
+		m := r.maxSeq.Load()
+		if seq+1 <= m || r.maxSeq.CompareAndSwap(m, seq+1) {
+			break
+		}
+	}
+}
+
+// connected marks p as playing and releases its slot in the connect wait group.
+func (r *runner) connected(p *player) {
+	if p.state.CompareAndSwap(stateConnecting, stateConnected) {
+		r.connWG.Done()
+	}
+}
+
+// runPlayer plays until ctx ends or the stream fails, and records how it ended.
+func (r *runner) runPlayer(ctx context.Context, p *player) {
+	defer r.wg.Done()
+	p.start = int64(time.Since(r.t0))
+	var err error
+	switch p.kind {
+	case kindRTMP:
+		err = r.playRTMP(ctx, p)
+	case kindHTTP:
+		err = r.playHTTP(ctx, p)
+	case kindWS:
+		err = r.playWS(ctx, p)
+	}
+	if p.state.CompareAndSwap(stateConnecting, stateFailed) {
+		r.connWG.Done()
+		r.connectErrs.add(err)
+		return
+	}
+	if ctx.Err() == nil {
+		p.state.Store(stateDropped)
+		if err == nil {
+			err = io.EOF
+		}
+		r.dropErrs.add(err)
+	}
+}
+
+// playRTMP plays r.cfg.URL over RTMP.
+func (r *runner) playRTMP(ctx context.Context, p *player) error {
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	c, err := client.Dial(cctx, r.cfg.URL, r.clientConfig())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.Play(cctx, c.StreamName()); err != nil {
+		return err
+	}
+	r.connected(p)
+	for {
+		m, err := c.ReadMessage()
+		if err != nil {
+			return err
+		}
+		p.bytes.Store(c.BytesReceived())
+		if m.TypeID == chunkcodec.TypeVideo {
+			r.onVideo(p, m.Payload)
+		}
+	}
+}
+
+// clientConfig is the RTMP client configuration of players and the publisher.
+func (r *runner) clientConfig() client.Config {
+	return client.Config{
+		HandshakeTimeout: r.cfg.Timeout,
+		Timeout:          r.cfg.Timeout,
+		ReadBufferSize:   r.cfg.ReadBuffer,
+		Pool:             r.pool,
+		Dialer:           r.dialer,
+	}
+}
+
+// feedFLV passes FLV bytes received by p through its reader.
+func (r *runner) feedFLV(p *player, fr *flvmux.Reader, b []byte) error {
+	for len(b) > 0 {
+		n, tag, err := fr.Feed(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		if tag != nil && tag.Type == flvmux.TagVideo {
+			r.onVideo(p, tag.Data)
+		}
+	}
+	return nil
+}
+
+// playHTTP plays r.cfg.HTTPURL as HTTP-FLV.
+func (r *runner) playHTTP(ctx context.Context, p *player) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cfg.HTTPURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP status %d", resp.StatusCode)
+	}
+	r.connected(p)
+	buf := make([]byte, r.cfg.ReadBuffer)
+	var fr flvmux.Reader
+	var total uint64
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			total += uint64(n)
+			p.bytes.Store(total)
+			if ferr := r.feedFLV(p, &fr, buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// newHTTPClient returns the HTTP client of the HTTP-FLV players: no proxy, no
+// compression, loopback-only dials, connect and response-header timeouts.
+func newHTTPClient(d *net.Dialer, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		DisableCompression:    true,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   1,
+	}}
+}
+
+// playWS plays r.cfg.WSURL as WebSocket-FLV: the payloads of the binary
+// frames, concatenated, are an FLV stream.
+func (r *runner) playWS(ctx context.Context, p *player) error {
+	d := ws.Dialer{Timeout: r.cfg.Timeout, NetDial: r.dialer.DialContext}
+	conn, br, _, err := d.Dial(ctx, r.cfg.WSURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	r.connected(p)
+	w := &wsReader{r: r, p: p, conn: conn}
+	buf := make([]byte, r.cfg.ReadBuffer)
+	var total uint64
+	if br != nil { // frames that arrived with the handshake response
+		for br.Buffered() > 0 {
+			n, _ := br.Read(buf)
+			total += uint64(n)
+			if err := w.feed(buf[:n]); err != nil {
+				ws.PutReader(br)
+				return err
+			}
+		}
+		ws.PutReader(br)
+	}
+	for {
+		n, err := conn.Read(buf)
+		if n > 0 {
+			total += uint64(n)
+			p.bytes.Store(total)
+			if ferr := w.feed(buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// maxWSHeader is the longest WebSocket frame header (RFC 6455 5.2): 2 bytes,
+// an 8-byte extended length and a 4-byte mask.
+const maxWSHeader = 14
+
+// wsReader is a push decoder for server-to-client WebSocket frames (RFC 6455
+// section 5.2): data frame payloads go to an FLV reader as they arrive, with
+// no copy; control frames are collected and ping is answered with pong.
+type wsReader struct {
+	r    *runner
+	p    *player
+	conn net.Conn
+	fr   flvmux.Reader
+
+	hdr     [maxWSHeader]byte
+	hn      int // header bytes held
+	inFrame bool
+	opcode  ws.OpCode
+	remain  uint64 // payload bytes left in the current frame
+	ctl     [125]byte
+	cn      int
+}
+
+// wsHeaderLen returns the length of the frame header that starts with b0, b1.
+func wsHeaderLen(b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// feed consumes received bytes. It does not allocate except to answer a ping.
+func (w *wsReader) feed(b []byte) error {
+	for len(b) > 0 {
+		if !w.inFrame {
+			need := 2
+			if w.hn >= 2 {
+				need = wsHeaderLen(w.hdr[1])
+			}
+			n := copy(w.hdr[w.hn:need], b)
+			w.hn += n
+			b = b[n:]
+			if w.hn < 2 || w.hn < wsHeaderLen(w.hdr[1]) {
+				continue
+			}
+			if err := w.startFrame(); err != nil {
+				return err
+			}
+			if w.remain == 0 {
+				if err := w.endFrame(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		n := min(uint64(len(b)), w.remain)
+		chunk := b[:n]
+		b = b[n:]
+		w.remain -= n
+		if w.opcode < ws.OpClose { // continuation, text, binary: FLV bytes
+			if err := w.r.feedFLV(w.p, &w.fr, chunk); err != nil {
+				return err
+			}
+		} else {
+			w.cn += copy(w.ctl[w.cn:], chunk)
+		}
+		if w.remain == 0 {
+			if err := w.endFrame(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startFrame parses the complete header in w.hdr.
+func (w *wsReader) startFrame() error {
+	b0, b1 := w.hdr[0], w.hdr[1]
+	if b1&0x80 != 0 {
+		return errors.New("websocket: masked frame from server")
+	}
+	w.opcode = ws.OpCode(b0 & 0x0f)
+	switch n := b1 & 0x7f; n {
+	case 126:
+		w.remain = uint64(binary.BigEndian.Uint16(w.hdr[2:]))
+	case 127:
+		w.remain = binary.BigEndian.Uint64(w.hdr[2:])
+	default:
+		w.remain = uint64(n)
+	}
+	if w.opcode >= ws.OpClose && w.remain > 125 {
+		return errors.New("websocket: control frame over 125 bytes")
+	}
+	w.inFrame, w.hn, w.cn = true, 0, 0
+	return nil
+}
+
+// endFrame acts on a finished frame: close ends the play, ping gets a pong.
+func (w *wsReader) endFrame() error {
+	w.inFrame = false
+	switch w.opcode {
+	case ws.OpClose:
+		return errWSClosed
+	case ws.OpPing:
+		f := ws.MaskFrameInPlace(ws.NewPongFrame(append([]byte(nil), w.ctl[:w.cn]...)))
+		_ = w.conn.SetWriteDeadline(time.Now().Add(w.r.cfg.Timeout))
+		return ws.WriteFrame(w.conn, f)
+	}
+	return nil
+}

@@ -1,0 +1,588 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/client"
+)
+
+// runner is the state of one load run shared by the publisher and players.
+type runner struct {
+	cfg    Config
+	t0     time.Time
+	pool   *chunkcodec.BufferPool
+	dialer *net.Dialer
+	http   *http.Client
+
+	// measuring is set during the measuring window.
+	measuring atomic.Bool
+	latency   histogram
+	// maxSeq is one more than the highest stamp sequence number any player saw.
+	maxSeq atomic.Uint64
+	// published counts video frames the publisher sent.
+	published atomic.Uint64
+
+	wg     sync.WaitGroup // players and publisher goroutines
+	connWG sync.WaitGroup // one per player until it connected or failed
+
+	connectErrs errorCounts
+	dropErrs    errorCounts
+}
+
+// errorCounts counts errors by message. Safe for concurrent use.
+type errorCounts struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+// maxErrorKinds bounds the distinct messages kept; later ones count as "other".
+const maxErrorKinds = 50
+
+// portRE matches the ephemeral ports in network error messages, so the same
+// failure on different connections counts once.
+var portRE = regexp.MustCompile(`:\d+->`)
+
+func (e *errorCounts) add(err error) {
+	if err == nil {
+		return
+	}
+	msg := portRE.ReplaceAllString(err.Error(), ":*->")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]int{}
+	}
+	if _, ok := e.m[msg]; !ok && len(e.m) >= maxErrorKinds {
+		msg = "other"
+	}
+	e.m[msg]++
+}
+
+func (e *errorCounts) snapshot() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]int, len(e.m))
+	for k, v := range e.m {
+		out[k] = v
+	}
+	return out
+}
+
+// Run runs one load test (or, with cfg.Floor, the kernel floor measurement)
+// and returns its report. It returns an error when the configuration is
+// invalid, a target is not on this machine, or the publisher cannot start;
+// failures of players are counted in the report. Run is bounded in time by
+// the ramp, cfg.Timeout, cfg.Warmup and cfg.Duration; cancelling ctx stops it.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Floor {
+		return runFloor(ctx, cfg)
+	}
+	r := &runner{
+		cfg:    cfg,
+		t0:     time.Now(),
+		pool:   chunkcodec.NewBufferPool(),
+		dialer: loopbackDialer(cfg.Timeout),
+	}
+	r.http = newHTTPClient(r.dialer, cfg.Timeout)
+	defer r.http.CloseIdleConnections()
+	return r.run(ctx)
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.cfg.Log, "%6.1fs  "+format+"\n", append([]any{time.Since(r.t0).Seconds()}, args...)...)
+}
+
+func (r *runner) run(parent context.Context) (*Report, error) {
+	cfg := r.cfg
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	rep := &Report{Mode: "server", Config: reportConfig(cfg)}
+
+	sampler := &treeSampler{pid: cfg.PID}
+	if err := sampler.start(ctx); err != nil {
+		return nil, fmt.Errorf("-pid %d: %w", cfg.PID, err)
+	}
+
+	var pubErr atomic.Pointer[error]
+	if cfg.Publish {
+		src, err := r.source()
+		if err != nil {
+			return nil, err
+		}
+		pub, err := r.startPublisher(ctx, src)
+		if err != nil {
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			if err := r.publish(ctx, pub, src); err != nil && ctx.Err() == nil {
+				pubErr.Store(&err)
+				r.logf("publisher failed: %v", err)
+			}
+		}()
+		r.logf("publishing %s", cfg.URL)
+	}
+
+	before := sampler.sample()
+
+	// Players, started at cfg.Ramp per second, kinds interleaved.
+	total := cfg.totalPlayers()
+	players := make([]*player, 0, total)
+	left := [numKinds]int{cfg.RTMPPlayers, cfg.HTTPPlayers, cfg.WSPlayers}
+	for len(players) < total {
+		for k := range numKinds {
+			if left[k] > 0 {
+				left[k]--
+				players = append(players, &player{id: len(players), kind: k})
+			}
+		}
+	}
+	r.connWG.Add(total)
+	r.logf("starting %d players (%d rtmp, %d http-flv, %d ws-flv)", total, cfg.RTMPPlayers, cfg.HTTPPlayers, cfg.WSPlayers)
+	launched := r.launch(ctx, players)
+	waitCtx(ctx, &r.connWG)
+	connectedAt := time.Since(r.t0)
+	r.logf("players: %d connected, %d failed", countState(players, stateConnected)+countState(players, stateDropped), countState(players, stateFailed))
+
+	sleepCtx(ctx, cfg.Warmup)
+
+	// Window start.
+	startSample := sampler.sample()
+	startTool := selfCPU()
+	startMem := heapAllocs()
+	startMachine, machineErr0 := readMachineCPU()
+	startPub := r.published.Load()
+	startSeq := r.maxSeq.Load()
+	for _, p := range players {
+		p.snapFrames, p.snapBytes = p.frames.Load(), p.bytes.Load()
+	}
+	r.measuring.Store(true)
+	winStart := time.Now()
+	r.logf("measuring for %v", cfg.Duration)
+	sleepCtx(ctx, cfg.Duration)
+
+	// Window end.
+	r.measuring.Store(false)
+	window := time.Since(winStart)
+	endMono := int64(time.Since(r.t0))
+	endPub := r.published.Load()
+	endSeq := r.maxSeq.Load()
+	endTool := selfCPU()
+	endMem := heapAllocs()
+	endMachine, machineErr1 := readMachineCPU()
+	endSample := sampler.sample()
+	interrupted := parent.Err() != nil
+
+	type result struct {
+		frames, bytes uint64
+		gap           int64
+		state         int32
+		first         int64
+	}
+	res := make([]result, len(players))
+	for i, p := range players {
+		gap := p.maxGap.Load()
+		if last := p.lastFrame.Load(); last != 0 && p.frames.Load() > p.snapFrames {
+			gap = max(gap, endMono-last) // a player that stopped receiving
+		} else if p.state.Load() != stateFailed {
+			gap = max(gap, int64(window)) // nothing during the window
+		}
+		res[i] = result{
+			frames: p.frames.Load() - p.snapFrames,
+			bytes:  p.bytes.Load() - p.snapBytes,
+			gap:    gap,
+			state:  p.state.Load(),
+			first:  p.firstFrame.Load(),
+		}
+	}
+
+	// Stop everything.
+	cancel()
+	sampler.stop()
+	stopped := waitTimeout(&r.wg, stopTimeout)
+	r.logf("stopped")
+
+	// Report.
+	rep.WindowSeconds = window.Seconds()
+	rep.Interrupted = interrupted
+	rep.ConnectSeconds = connectedAt.Seconds()
+	rep.Launched = launched
+	if !stopped {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("some players did not stop within %v", stopTimeout))
+	}
+	if e := pubErr.Load(); e != nil {
+		rep.PublisherError = (*e).Error()
+	}
+
+	published := endPub - startPub
+	rep.PublishedSource = "publisher"
+	if !cfg.Publish {
+		switch {
+		case startSeq > 0 && endSeq > startSeq:
+			published = endSeq - startSeq
+			rep.PublishedSource = "stamp sequence numbers"
+		default:
+			published = uint64(cfg.FPS * window.Seconds())
+			rep.PublishedSource = "-fps x window"
+		}
+	}
+	rep.PublishedFrames = published
+
+	pr := &rep.Players
+	pr.Requested = total
+	pr.ByKind = map[string]KindCounts{}
+	var firsts, keepups []float64
+	var delivered uint64
+	var maxGap int64
+	for i, p := range players {
+		x := res[i]
+		kc := pr.ByKind[p.kind.String()]
+		kc.Requested++
+		switch x.state {
+		case stateFailed:
+			pr.Failed++
+			kc.Failed++
+		default:
+			pr.Connected++
+			kc.Connected++
+			if x.state == stateDropped {
+				pr.Dropped++
+				kc.Dropped++
+			}
+			if x.first == 0 {
+				pr.NoVideo++
+			} else {
+				firsts = append(firsts, float64(x.first)/1e6)
+			}
+			ku := 0.0
+			if published > 0 {
+				ku = float64(x.frames) / float64(published)
+			}
+			keepups = append(keepups, ku)
+			kc.Frames += x.frames
+			maxGap = max(maxGap, x.gap)
+		}
+		pr.ByKind[p.kind.String()] = kc
+		delivered += x.bytes
+	}
+	pr.ConnectErrors = r.connectErrs.snapshot()
+	pr.DropErrors = r.dropErrs.snapshot()
+
+	firsts, keepups = sortedCopy(firsts), sortedCopy(keepups)
+	rep.FirstFrameMedianMS = percentile(firsts, 0.5)
+	rep.FirstFrameP99MS = percentile(firsts, 0.99)
+	if len(keepups) > 0 {
+		rep.KeepUpMin = keepups[0]
+		rep.KeepUpMedian = percentile(keepups, 0.5)
+	}
+	rep.StallMaxMS = float64(maxGap) / 1e6
+	rep.DeliveredBytes = delivered
+	if window > 0 {
+		rep.DeliveredMBps = float64(delivered) / 1e6 / window.Seconds()
+	}
+
+	counts, n := r.latency.snapshot()
+	rep.Latency = LatencyReport{
+		Samples: n,
+		P50MS:   float64(histPercentile(counts, n, 0.50)) / 1e6,
+		P90MS:   float64(histPercentile(counts, n, 0.90)) / 1e6,
+		P99MS:   float64(histPercentile(counts, n, 0.99)) / 1e6,
+		MaxMS:   float64(r.latency.max.Load()) / 1e6,
+	}
+
+	if cfg.PID > 0 {
+		rep.Server = serverReport(cfg.PID, before, startSample, endSample, sampler.peak(), delivered, pr.Connected, window)
+		if sampler.err != nil {
+			rep.Warnings = append(rep.Warnings, "server sampling: "+sampler.err.Error())
+		}
+	}
+	rep.Tool = toolReport(endTool-startTool, window)
+	rep.Tool.HeapAllocs = endMem.objects - startMem.objects
+	rep.Tool.HeapAllocBytes = endMem.bytes - startMem.bytes
+	if rep.Tool.Warning != "" {
+		rep.Warnings = append(rep.Warnings, rep.Tool.Warning)
+	}
+	if machineErr0 == nil && machineErr1 == nil {
+		measured := endTool - startTool
+		if cfg.PID > 0 {
+			measured += endSample.CPU - startSample.CPU
+		}
+		rep.Machine = machineReport(startMachine, endMachine, measured, window)
+		if w := rep.Machine.warning(); w != "" {
+			rep.Warnings = append(rep.Warnings, w)
+		}
+	}
+	if pr.Connected > 0 && rep.Latency.Samples == 0 {
+		rep.Warnings = append(rep.Warnings, "no latency stamps received (the stream is not rtmpbench's, or frames are not AVC with 4-byte NAL lengths)")
+	}
+	return rep, nil
+}
+
+// launch starts the players' goroutines at cfg.Ramp per second (all at once
+// when Ramp is negative) and returns how many it started; the rest, when ctx
+// ends during the ramp, are marked failed.
+func (r *runner) launch(ctx context.Context, players []*player) int {
+	start := time.Now()
+	timer := time.NewTimer(time.Hour) // re-armed before each wait
+	defer timer.Stop()
+	for i, p := range players {
+		if r.cfg.Ramp > 0 {
+			due := time.Duration(float64(i) / r.cfg.Ramp * float64(time.Second))
+			if d := due - time.Since(start); d > 0 {
+				timer.Reset(d)
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			for _, q := range players[i:] {
+				q.state.Store(stateFailed)
+				r.connectErrs.add(ctx.Err())
+				r.connWG.Done()
+			}
+			return i
+		}
+		r.wg.Add(1)
+		go r.runPlayer(ctx, p)
+	}
+	return len(players)
+}
+
+// source returns the publisher's stream: the -input file or the generated one.
+func (r *runner) source() (source, error) {
+	if r.cfg.Input != "" {
+		return newFileSource(r.cfg.Input)
+	}
+	return newGenSource(r.cfg.Bitrate, r.cfg.AudioBitrate, r.cfg.FPS, r.cfg.GOP), nil
+}
+
+// startPublisher connects, publishes, and sends metadata and sequence headers.
+func (r *runner) startPublisher(ctx context.Context, src source) (*client.Conn, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	pub, err := client.Dial(cctx, r.cfg.URL, r.clientConfig())
+	if err != nil {
+		return nil, err
+	}
+	if pub.StreamName() == "" {
+		pub.Close()
+		return nil, errors.New("-url names no stream (rtmp://HOST/APP/STREAM)")
+	}
+	if err := pub.Publish(cctx, pub.StreamName()); err != nil {
+		pub.Close()
+		return nil, err
+	}
+	if md := src.metadata(); md != nil {
+		if err := pub.WriteMetaData(md); err != nil {
+			pub.Close()
+			return nil, err
+		}
+	}
+	for _, h := range src.headers() {
+		if err := pub.WriteMessage(h.TypeID, 0, h.Body); err != nil {
+			pub.Close()
+			return nil, err
+		}
+	}
+	return pub, nil
+}
+
+// publish sends src's media until ctx ends, paced by the messages' due times
+// unless cfg.Fast. A reader goroutine drains what the server sends.
+func (r *runner) publish(ctx context.Context, pub *client.Conn, src source) error {
+	defer pub.Close()
+	stop := context.AfterFunc(ctx, func() { pub.Close() })
+	defer stop()
+	r.wg.Add(1)
+	go func() { // answer pings, take acknowledgements; ends when pub closes
+		defer r.wg.Done()
+		for {
+			if _, err := pub.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	start := time.Now()
+	var buf []byte
+	var seq uint64
+	for ctx.Err() == nil {
+		m := src.next()
+		if !r.cfg.Fast {
+			if d := m.Due - time.Since(start); d > 0 {
+				timer.Reset(d)
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+		payload := m.Body
+		if m.Stamp || len(m.Prefix) > 0 {
+			buf = append(buf[:0], m.Prefix...)
+			if m.Stamp {
+				buf = AppendStamp(buf, time.Now().UnixNano(), seq)
+			}
+			buf = append(buf, m.Body...)
+			payload = buf
+		}
+		if err := pub.WriteMessage(m.TypeID, m.Timestamp, payload); err != nil {
+			return err
+		}
+		if m.Frame {
+			seq++
+			r.published.Add(1)
+		}
+	}
+	return nil
+}
+
+// countState counts players in state s.
+func countState(players []*player, s int32) int {
+	n := 0
+	for _, p := range players {
+		if p.state.Load() == s {
+			n++
+		}
+	}
+	return n
+}
+
+// sleepCtx sleeps for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// waitCtx waits for wg or ctx.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// waitTimeout waits for wg at most d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	waitCtx(ctx, wg)
+	return ctx.Err() == nil
+}
+
+// treeSampler samples the server's process tree: on demand, and every
+// treeSampleEvery in the background for the peak RSS.
+type treeSampler struct {
+	pid      int
+	mu       sync.Mutex
+	max      int64
+	err      error
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// treeSampleEvery is the background sampling period for the peak RSS.
+const treeSampleEvery = 500 * time.Millisecond
+
+func (s *treeSampler) start(ctx context.Context) error {
+	if s.pid <= 0 {
+		return nil
+	}
+	if _, err := sampleTree(s.pid); err != nil {
+		return err
+	}
+	s.done = make(chan struct{})
+	go func() {
+		t := time.NewTicker(treeSampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.sample()
+			case <-ctx.Done():
+				return
+			case <-s.done:
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+func (s *treeSampler) stop() {
+	if s.done != nil {
+		s.stopOnce.Do(func() { close(s.done) })
+	}
+}
+
+// sample takes one sample (a zero sample without a pid).
+func (s *treeSampler) sample() treeSample {
+	if s.pid <= 0 {
+		return treeSample{}
+	}
+	ts, err := sampleTree(s.pid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.max = max(s.max, ts.RSS)
+	return ts
+}
+
+// peak returns the largest RSS sum sampled.
+func (s *treeSampler) peak() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max
+}
+
+// reportConfig is the part of cfg shown in reports.
+func reportConfig(cfg Config) ReportConfig {
+	rc := ReportConfig{
+		URL: cfg.URL, HTTPURL: cfg.HTTPURL, WSURL: cfg.WSURL, Publish: cfg.Publish, Input: cfg.Input,
+		FPS: cfg.FPS, Bitrate: cfg.Bitrate, AudioBitrate: cfg.AudioBitrate, GOP: cfg.GOP, Fast: cfg.Fast,
+		RTMPPlayers: cfg.RTMPPlayers, HTTPPlayers: cfg.HTTPPlayers, WSPlayers: cfg.WSPlayers,
+		Ramp: cfg.Ramp, WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
+		PID: cfg.PID,
+	}
+	if cfg.Floor {
+		rc.FloorBatchSeconds = cfg.FloorBatch.Seconds()
+	}
+	return rc
+}
+
+// allocCounts are cumulative heap allocation counters of this process.
+type allocCounts struct{ objects, bytes uint64 }
+
+// heapAllocs reads the cumulative heap allocations (it stops the world briefly).
+func heapAllocs() allocCounts {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return allocCounts{ms.Mallocs, ms.TotalAlloc}
+}

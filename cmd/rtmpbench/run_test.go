@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quaverlive/quaver/server"
+)
+
+// startServer starts an in-process Quaver server on loopback ports.
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	srv := server.New(server.Config{
+		RTMPAddr:  "127.0.0.1:0",
+		HTTPAddr:  "127.0.0.1:0",
+		RecordDir: t.TempDir(),
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return srv
+}
+
+func TestRunSmoke(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var log bytes.Buffer
+	rep, err := Run(ctx, Config{
+		URL:         "rtmp://" + srv.RTMPAddr() + "/live/smoke",
+		HTTPURL:     "http://" + srv.HTTPAddr() + "/live/smoke.flv",
+		Publish:     true,
+		Bitrate:     1_000_000,
+		RTMPPlayers: 5,
+		HTTPPlayers: 2,
+		WSPlayers:   2,
+		Warmup:      500 * time.Millisecond,
+		Duration:    3 * time.Second,
+		Timeout:     5 * time.Second,
+		PID:         os.Getpid(),
+		Log:         &log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Logf("report:\n%s\nlog:\n%s", text.String(), log.String())
+
+	p := rep.Players
+	if p.Connected != 9 || p.Failed != 0 || p.Dropped != 0 || p.NoVideo != 0 {
+		t.Errorf("players %+v", p)
+	}
+	for kind, want := range map[string]int{"rtmp": 5, "http-flv": 2, "ws-flv": 2} {
+		if c := p.ByKind[kind]; c.Connected != want || c.Frames == 0 {
+			t.Errorf("%s: %+v", kind, c)
+		}
+	}
+	if rep.PublishedFrames < 60 {
+		t.Errorf("published %d frames in 3 s", rep.PublishedFrames)
+	}
+	if rep.KeepUpMin < 0.95 {
+		t.Errorf("keep-up min %.3f", rep.KeepUpMin)
+	}
+	if rep.Latency.Samples == 0 || rep.Latency.P50MS <= 0 || rep.Latency.MaxMS < rep.Latency.P99MS {
+		t.Errorf("latency %+v", rep.Latency)
+	}
+	if rep.FirstFrameMedianMS <= 0 || rep.DeliveredMBps <= 0 {
+		t.Errorf("first frame %v ms, delivered %v MB/s", rep.FirstFrameMedianMS, rep.DeliveredMBps)
+	}
+	if rep.Server == nil || rep.Server.Processes < 1 || rep.Server.PeakRSSKB <= 0 {
+		t.Errorf("server %+v", rep.Server)
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Players.Connected != 9 {
+		t.Errorf("JSON round trip: %v, %+v", err, back.Players)
+	}
+	if !strings.Contains(text.String(), "latency:") {
+		t.Error("text report lacks latency")
+	}
+	checkTSV(t, rep)
+}
+
+func TestRunPlayOnlyCountsFailures(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// No publisher: players of a stream nobody publishes connect (the
+	// server waits for a publisher) but get no video; HTTP players of a
+	// wrong path fail.
+	rep, err := Run(ctx, Config{
+		URL:         "rtmp://" + srv.RTMPAddr() + "/live/nobody",
+		HTTPURL:     "http://" + srv.HTTPAddr() + "/nosuchapp/x.flv",
+		RTMPPlayers: 2,
+		HTTPPlayers: 2,
+		Warmup:      100 * time.Millisecond,
+		Duration:    500 * time.Millisecond,
+		Timeout:     2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Log(text.String())
+	if rep.Players.ByKind["http-flv"].Failed+rep.Players.ByKind["http-flv"].Dropped != 2 || len(rep.Players.ConnectErrors)+len(rep.Players.DropErrors) == 0 {
+		t.Errorf("http players: %+v", rep.Players)
+	}
+	if rep.Latency.Samples != 0 || rep.PublishedSource != "-fps x window" {
+		t.Errorf("latency %+v, published from %q", rep.Latency, rep.PublishedSource)
+	}
+}
+
+func TestFloor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, batch := range []time.Duration{0, 100 * time.Millisecond} {
+		rep, err := Run(ctx, Config{
+			Floor: true, FloorBatch: batch, FloorWriterCPU: -1,
+			RTMPPlayers: 4, Bitrate: 2_000_000,
+			Warmup: 200 * time.Millisecond, Duration: time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := rep.Floor
+		if f == nil || f.Readers != 4 || f.KeepUp < 0.8 || rep.DeliveredMBps <= 0 {
+			t.Fatalf("batch %v: %+v, %+v", batch, rep, f)
+		}
+		want := (2_000_000 + DefaultAudioBitrate) / 8 / 30
+		if batch > 0 {
+			want = (2_000_000 + DefaultAudioBitrate) / 8 / 10
+		}
+		if f.WriteBytes != want {
+			t.Errorf("batch %v: write size %d, want %d", batch, f.WriteBytes, want)
+		}
+		var text bytes.Buffer
+		rep.WriteText(&text)
+		t.Log(text.String())
+		checkTSV(t, rep)
+	}
+}
+
+// checkTSV checks that -tsv writes a header and a row of the same width.
+func checkTSV(t *testing.T, rep *Report) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(string(rep.AppendTSV(nil, true)), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("TSV lines: %q", lines)
+	}
+	for _, l := range lines {
+		if n := len(strings.Split(l, "\t")); n != len(tsvColumns) {
+			t.Errorf("TSV line has %d columns, want %d: %q", n, len(tsvColumns), l)
+		}
+	}
+}
