@@ -124,7 +124,7 @@ func defaults() options {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ChunkSize:       4096,
-		BatchWindow:     0,
+		BatchWindow:     100 * time.Millisecond, // see README "Numbers": 0.59 vs 2.11 CPU-s/GB at 1000 viewers
 		GOPCache:        true,
 		Republish:       "reject",
 		PublisherIdle:   server.DefaultPublisherIdleTimeout,
@@ -148,7 +148,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "log format: text or json")
 	fs.UintVar(&o.ChunkSize, "chunk-size", o.ChunkSize, "outbound RTMP chunk size in bytes")
-	fs.DurationVar(&o.BatchWindow, "batch-window", o.BatchWindow, "merge writes to players over this window (0 = send at once, lowest latency)")
+	fs.DurationVar(&o.BatchWindow, "batch-window", o.BatchWindow, "merge each viewer's writes over this window: fewer system calls per byte for up to this much added latency (0 = send at once, lowest latency; a joining viewer always gets its first frames at once)")
 	fs.BoolVar(&o.GOPCache, "gop-cache", o.GOPCache, "start new players at the last keyframe")
 	fs.StringVar(&o.Republish, "republish", o.Republish, "second publisher of a live stream: reject or replace")
 	fs.DurationVar(&o.PublisherIdle, "publisher-idle", o.PublisherIdle, "drop a publisher that sends no media this long")
