@@ -563,3 +563,43 @@ func TestWaitingSubscriberGetsControl(t *testing.T) {
 		t.Fatalf("FLV subscriber: eos=%v subscribers=%d (want the RTMP one left)", flv.eos, st.Subscribers())
 	}
 }
+
+// TestAudioRidesWithVideo: with no batch window, audio of a stream with video
+// does not wake the loop; it is written with the next video packet in one
+// writev. Audio-only streams and video wake it at once.
+func TestAudioRidesWithVideo(t *testing.T) {
+	h, l := newTestHub(Config{})
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	sink := newDecodeSink(h.Config().ChunkSize)
+	st.Subscribe(l, sink, SubscriberOptions{})
+	l.run()
+	writes := sink.writes
+	st.Publish(chunkcodec.TypeAudio, 10, audio(1))
+	if len(l.tasks) != 0 {
+		t.Fatal("audio of a stream with video woke the loop")
+	}
+	st.Publish(chunkcodec.TypeVideo, 40, inter(2))
+	l.run()
+	if sink.writes != writes+1 || len(sink.msgs) != 3 {
+		t.Fatalf("want audio and video in one write: %d writes, %d msgs", sink.writes-writes, len(sink.msgs))
+	}
+	// The tick flushes audio that is still waiting.
+	st.Publish(chunkcodec.TypeAudio, 50, audio(3))
+	h.FlushLoop(0)
+	if len(sink.msgs) != 4 {
+		t.Fatalf("tick did not flush waiting audio: %d msgs", len(sink.msgs))
+	}
+
+	audioOnly := h.NewStream(StreamOptions{GOPCache: true})
+	audioOnly.BeginPublish()
+	audioOnly.Publish(chunkcodec.TypeAudio, 0, audio(0))
+	asink := newDecodeSink(h.Config().ChunkSize)
+	audioOnly.Subscribe(l, asink, SubscriberOptions{})
+	audioOnly.Publish(chunkcodec.TypeAudio, 23, audio(1))
+	if len(l.tasks) == 0 {
+		t.Fatal("audio-only stream did not wake the loop")
+	}
+	l.run()
+}

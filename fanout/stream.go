@@ -302,13 +302,21 @@ func (s *Stream) insertLocked(p *Packet, seq uint64) {
 	if s.subs.Load() == 0 {
 		return
 	}
+	// Audio of a stream with video does not wake the loops: it goes out with the
+	// next video packet, in the same writev. A delivered byte costs one system
+	// call per write (design notes), and audio and video messages arrive apart, so
+	// this halves the writes per viewer at a cost to audio only of at most one
+	// video frame interval (or the transport's tick if video stops).
+	wake := p.Kind != KindAudio || !s.hasVideo
 	for i := range s.groups {
 		g := s.groups[i].Load()
 		if g == nil || g.n.Load() == 0 {
 			continue
 		}
 		if g.pending.CompareAndSwap(false, true) {
-			s.hub.loops[i].push(g)
+			s.hub.loops[i].push(g, wake)
+		} else if wake {
+			s.hub.loops[i].wake()
 		}
 	}
 }

@@ -425,7 +425,7 @@ gathered:
 
 	// More than one batch pending: come back on the next flush of this loop.
 	if !sub.closed && sub.cursor < head && !sub.g.pending.Load() && sub.g.pending.CompareAndSwap(false, true) {
-		l.push(sub.g)
+		l.push(sub.g, true)
 	}
 }
 

@@ -473,13 +473,12 @@ func (s *Server) OnOpen(c netpoll.Conn) netpoll.Session {
 	return newSession(s, c)
 }
 
-// OnLoopTick implements netpoll.Handler: with a batch window, it flushes the
-// loop's pending deliveries once per window.
+// OnLoopTick implements netpoll.Handler: it flushes the loop's pending
+// deliveries (once per batch window, or, without one, whatever audio is still
+// waiting for video).
 func (s *Server) OnLoopTick(l *netpoll.Loop, now time.Time) {
 	s.loops[l.Index()].now = now
-	if s.cfg.Fanout.BatchWindow > 0 {
-		s.hub.FlushLoop(l.Index())
-	}
+	s.hub.FlushLoop(l.Index())
 }
 
 // entry is a stream known to the registry.
