@@ -77,11 +77,8 @@ func (w ccWire) h3(csid uint32) ccWire { return w.basic(3, csid) }
 func (w ccWire) data(p []byte) ccWire            { return append(w, p...) }
 func (w ccWire) str(s string) ccWire             { return append(w, s...) }
 func (w ccWire) raw(b ...byte) ccWire            { return append(w, b...) }
-func (w ccWire) then(x []byte) ccWire            { return append(w, x...) }
-func (w ccWire) bytes() []byte                   { return []byte(w) }
 func (w ccWire) ctl(typ uint8) ccWire            { return w.h0(2, 0, 4, typ, 0) }
 func (w ccWire) u32(v uint32) ccWire             { return binary.BigEndian.AppendUint32(w, v) }
-func (w ccWire) u16(v uint16) ccWire             { return binary.BigEndian.AppendUint16(w, v) }
 func (w ccWire) ctlN(typ uint8, n uint32) ccWire { return w.h0(2, 0, n, typ, 0) }
 
 // ccPayload returns n deterministic bytes that never contain 0x00 followed

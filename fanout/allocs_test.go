@@ -26,10 +26,6 @@ func (s *countSink) Writev(bufs [][]byte) (int, error) {
 func (s *countSink) OutboundBuffered() int { return 0 }
 func (s *countSink) Close() error          { return nil }
 
-func setupDelivery(tb testing.TB, subs int) (*Stream, *testLoop, []byte) {
-	return setupDeliveryFormat(tb, subs, FormatRTMP)
-}
-
 func setupDeliveryFormat(tb testing.TB, subs int, format Format) (*Stream, *testLoop, []byte) {
 	h := NewHub(Config{Loops: 1})
 	l := &testLoop{tasks: make([]Task, 0, 16)}

@@ -97,7 +97,6 @@ func (c *Config) setDefaults() {
 // Manager starts recordings and finds them again. Safe for concurrent use.
 type Manager struct {
 	cfg Config
-	mu  sync.Mutex
 	wg  sync.WaitGroup
 }
 

@@ -50,8 +50,7 @@ type Session struct {
 	handler Handler
 	connect ConnectRequest
 
-	nextStreamID uint32
-	streams      []*netStream // index = message stream id - 1
+	streams []*netStream // index = message stream id - 1
 
 	values map[string]any
 }
@@ -64,7 +63,6 @@ type netStream struct {
 	pub       *entry
 	pubReq    StreamRequest
 	lastMedia time.Time
-	setData   bool
 
 	// Playing.
 	play    *entry
