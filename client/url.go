@@ -59,8 +59,9 @@ func ParseURL(rawURL string) (URL, error) {
 		return u, fmt.Errorf("%w: %q names no app", ErrBadURL, rawURL)
 	}
 	u.App = app
-	// Empty elements between the app and the rest are ignored.
-	rest = strings.TrimLeft(rest, "/")
+	// Empty elements between the app and the rest, and a trailing slash, are
+	// ignored ("app/inst/" names no stream, so it is read as "app/inst").
+	rest = strings.Trim(rest, "/")
 	if inst, stream, ok := strings.Cut(rest, "/"); ok {
 		u.Instance, u.Stream = inst, stream
 	} else {
