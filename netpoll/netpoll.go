@@ -41,8 +41,7 @@ type Transport interface {
 
 // Sentinel errors.
 var (
-	ErrStopped  = errors.New("netpoll: engine stopped")
-	ErrRejected = errors.New("netpoll: connection rejected by handler")
+	ErrStopped = errors.New("netpoll: engine stopped")
 )
 
 // Conn is a session's view of its connection. All methods except Close and

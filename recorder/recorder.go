@@ -344,7 +344,7 @@ func (w *writer) run() {
 			if rest > 0 {
 				continue
 			}
-			w.finish()
+			w.finalize()
 			return
 		}
 	}
@@ -397,11 +397,7 @@ func (w *writer) tag(t *flvmux.Tag) {
 		vh, err := flvmux.ReadVideoHeader(t.Data)
 		if err == nil {
 			w.md.HasVideo = true
-			if vh.Enhanced {
-				w.md.VideoCodecID = float64(vh.FourCC)
-			} else {
-				w.md.VideoCodecID = float64(vh.CodecID)
-			}
+			w.md.VideoCodecID = videoCodecID(vh)
 			if vh.IsSequenceHeader() {
 				w.vseq = append(w.vseq[:0], t.Data...)
 			}
@@ -414,11 +410,7 @@ func (w *writer) tag(t *flvmux.Tag) {
 		ah, err := flvmux.ReadAudioHeader(t.Data)
 		if err == nil {
 			w.md.HasAudio = true
-			if ah.Enhanced {
-				w.md.AudioCodecID = float64(ah.FourCC)
-			} else {
-				w.md.AudioCodecID = float64(ah.SoundFormat)
-			}
+			w.md.AudioCodecID = audioCodecID(ah)
 			if ah.IsSequenceHeader() {
 				w.aseq = append(w.aseq[:0], t.Data...)
 			}
@@ -544,8 +536,6 @@ func (w *writer) finalize() {
 		"keyframes", len(w.md.Keyframes.Times))
 }
 
-func (w *writer) finish() { w.finalize() }
-
 // rotate finishes the current file and opens the next one at timestamp ts.
 func (w *writer) rotate(ts uint32) {
 	w.finalize()
@@ -564,4 +554,22 @@ func (w *writer) rotate(ts uint32) {
 	w.lastTS, w.lastVideo, w.prevVideo = 0, 0, 0
 	w.md.Keyframes = flvmux.Keyframes{}
 	w.begin(ts)
+}
+
+// videoCodecID is the onMetaData videocodecid of a video tag: the legacy codec
+// id, or the FourCC as a number for Enhanced RTMP.
+func videoCodecID(vh flvmux.VideoHeader) float64 {
+	if vh.Enhanced {
+		return float64(vh.FourCC)
+	}
+	return float64(vh.CodecID)
+}
+
+// audioCodecID is the onMetaData audiocodecid of an audio tag: the legacy sound
+// format, or the FourCC as a number for Enhanced RTMP.
+func audioCodecID(ah flvmux.AudioHeader) float64 {
+	if ah.Enhanced {
+		return float64(ah.FourCC)
+	}
+	return float64(ah.SoundFormat)
 }

@@ -70,11 +70,7 @@ func scan(f *os.File) (scanResult, error) {
 				res.hasVideo = true
 				res.prevVideo, res.lastVideo = res.lastVideo, ts
 				if vh, err := flvmux.ReadVideoHeader(tag.Data); err == nil {
-					if vh.Enhanced {
-						res.vcodec = float64(vh.FourCC)
-					} else {
-						res.vcodec = float64(vh.CodecID)
-					}
+					res.vcodec = videoCodecID(vh)
 					if vh.IsKeyframe() && !vh.IsSequenceHeader() {
 						res.keys.Times = append(res.keys.Times, float64(ts)/1000)
 						res.keys.FilePositions = append(res.keys.FilePositions, float64(tagStart))
@@ -83,11 +79,7 @@ func scan(f *os.File) (scanResult, error) {
 			case flvmux.TagAudio:
 				res.hasAudio = true
 				if ah, err := flvmux.ReadAudioHeader(tag.Data); err == nil {
-					if ah.Enhanced {
-						res.acodec = float64(ah.FourCC)
-					} else {
-						res.acodec = float64(ah.SoundFormat)
-					}
+					res.acodec = audioCodecID(ah)
 				}
 			}
 		}
