@@ -31,6 +31,31 @@ func TestDecoderFeedAllocs(t *testing.T) {
 	}
 }
 
+// TestDecoderFeedAllocsBudget: reserving from and returning to a shared
+// Budget, and stamping message starts, allocate nothing either.
+func TestDecoderFeedAllocsBudget(t *testing.T) {
+	stream := ccAVStream(128, 40)
+	b := NewBudget(64 << 20)
+	d := NewDecoder(DecoderConfig{Pool: NewBufferPool(), Budget: b})
+	ccFeedDiscard(d, stream, 16<<10)
+	var now int64
+	for _, size := range []int{16 << 10, 1} {
+		allocs := testing.AllocsPerRun(3, func() {
+			now++
+			d.SetNow(now)
+			ccFeedDiscard(d, stream, size)
+			_, _ = d.OldestPartial()
+		})
+		if allocs != 0 {
+			t.Errorf("reads of %d bytes: %v allocations per stream", size, allocs)
+		}
+	}
+	if b.Used() != 0 {
+		t.Errorf("Used %d after whole messages", b.Used())
+	}
+	d.Release()
+}
+
 // TestDecoderOmittedExtTimestampAllocs covers the carry path (an extended
 // timestamp omitted on a short continuation chunk) fed byte by byte.
 func TestDecoderOmittedExtTimestampAllocs(t *testing.T) {

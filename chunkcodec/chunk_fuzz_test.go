@@ -24,10 +24,23 @@ func FuzzDecoder(f *testing.F) {
 		f.Add(capture, []byte{1, 2, 3, 4, 5})
 	}
 	f.Fuzz(func(t *testing.T, wire, cuts []byte) {
-		d := NewDecoder(ccFuzzConfig)
+		// The whole-input decoder counts against an unlimited Budget (which
+		// never changes what it decodes): the count must match the buffers of
+		// its partial messages, and Release must return all of it.
+		budget := NewBudget(0)
+		cfg := ccFuzzConfig
+		cfg.Budget = budget
+		d := NewDecoder(cfg)
 		whole := ccFeed(d, wire, ccWhole)
 		if held, limit := d.ccHeldBytes(), ccFuzzConfig.MaxChunkStreams*int(ccFuzzConfig.MaxMessageSize); held > limit {
 			t.Fatalf("decoder holds %d bytes, limit %d", held, limit)
+		}
+		if u, r := budget.Used(), d.ccReservedBytes(); u != r || u > int64(d.ccHeldBytes()) {
+			t.Fatalf("budget Used %d, decoder reserved %d, holds %d", u, r, d.ccHeldBytes())
+		}
+		d.Release()
+		if u := budget.Used(); u != 0 {
+			t.Fatalf("budget Used %d after Release", u)
 		}
 		split := ccFeed(NewDecoder(ccFuzzConfig), wire, ccCutSplits(cuts))
 		if !split.equal(whole) {

@@ -34,6 +34,21 @@ type DecoderConfig struct {
 	// below MaxMessageSize.
 	MaxBufferedBytes uint32
 
+	// MaxKeptBytes caps the buffer capacity that chunk streams keep between
+	// messages for reuse, summed over the Decoder's chunk streams. A buffer
+	// whose completed message takes the sum past it goes back to the pool
+	// when the message is consumed (at the next Feed). Without it a peer that
+	// completes one large message on each of MaxChunkStreams chunk streams
+	// would leave MaxChunkStreams * MaxMessageSize behind. Zero means
+	// DefaultMaxKeptBytes.
+	MaxKeptBytes int
+
+	// Budget, if not nil, is a byte budget shared with other Decoders (one
+	// per server): the buffers of partial messages are reserved from it, and
+	// a Feed that would exceed it fails with ErrBudgetExceeded. See Budget.
+	// Nil means no shared limit (MaxBufferedBytes still applies).
+	Budget *Budget
+
 	// Pool supplies payload buffers. Share one BufferPool between all
 	// connections. Nil means the Decoder allocates its buffers with make and
 	// leaves them to the garbage collector on Release.
@@ -72,6 +87,9 @@ type chunkStream struct {
 
 	bufp *[]byte // pooled buffer handle, nil if none
 	buf  []byte  // *bufp; len == cap
+
+	held    int64 // bytes reserved from the Budget: len(buf) while active, else 0
+	started int64 // Decoder.now when the current message began (valid while active)
 }
 
 // parsedHeader is a chunk header parsed but not yet applied.
@@ -103,6 +121,11 @@ type Decoder struct {
 	maxChunk    uint32
 	maxStreams  int
 	pool        *BufferPool
+	budget      *Budget // shared; nil for none
+	maxKept     int     // cap on kept buffer capacity (MaxKeptBytes)
+	kept        int     // capacity of the buffers idle chunk streams keep
+	dropIdx     int     // chunk stream whose buffer goes back to the pool at the next Feed, or -1
+	now         int64   // the owner's clock, set by SetNow
 
 	chunkSize uint32
 	state     uint8
@@ -166,19 +189,27 @@ func (d *Decoder) Init(cfg DecoderConfig) {
 	}
 	d.maxStreams = min(d.maxStreams, MaxChunkStreamID-MinChunkStreamID+1)
 	d.pool = cfg.Pool
+	d.budget = cfg.Budget
+	d.maxKept = cfg.MaxKeptBytes
+	if d.maxKept <= 0 {
+		d.maxKept = DefaultMaxKeptBytes
+	}
 }
 
-// Release returns every payload buffer to the pool and resets the decoding
-// state (chunk streams, chunk size, counters), keeping the configuration. Any
+// Release returns every payload buffer to the pool and every reservation to
+// the Budget, and resets the decoding state (chunk streams, chunk size,
+// counters), keeping the configuration and the SetNow stamp. Any
 // Message previously returned by Feed is invalid afterwards. Call it when the
 // connection closes; the Decoder may then be reused, after Init if the
 // configuration should change.
 func (d *Decoder) Release() {
 	for i := range d.streams {
+		d.unhold(&d.streams[i])
 		d.pool.put(d.streams[i].bufp)
 	}
 	clear(d.streams)
 	d.streams = d.streams[:0]
+	d.kept, d.dropIdx = 0, -1
 	d.small = [64]int32{}
 	clear(d.big)
 	d.chunkSize = DefaultChunkSize
@@ -220,6 +251,9 @@ func (d *Decoder) Release() {
 func (d *Decoder) Feed(p []byte) (n int, m *Message, err error) {
 	if d.err != nil {
 		return 0, nil, d.err
+	}
+	if d.dropIdx >= 0 {
+		d.dropKept()
 	}
 	for {
 		var k int
@@ -443,6 +477,17 @@ func (d *Decoder) applyHeader() (*Message, error) {
 		}
 		st.active = true
 		st.got = 0
+		st.started = d.now
+		d.kept -= len(st.buf) // the buffer serves this message now
+		if d.dropIdx == idx {
+			d.dropIdx = -1
+		}
+		if st.length > 0 {
+			// The message holds the chunk stream's buffer until it completes.
+			if err := d.hold(st, len(st.buf)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	d.cur = idx
 	st := &d.streams[idx]
@@ -464,7 +509,9 @@ func (d *Decoder) copyPayload(src []byte) (int, *Message, error) {
 	}
 	end := st.got + uint32(k)
 	if int(end) > len(st.buf) {
-		d.grow(st, end)
+		if err := d.grow(st, end); err != nil {
+			return 0, nil, err
+		}
 	}
 	copy(st.buf[st.got:end], src[:k])
 	st.got = end
@@ -487,21 +534,54 @@ func (d *Decoder) copyPayload(src []byte) (int, *Message, error) {
 // grow replaces st's buffer with one of at least need bytes, keeping the
 // bytes received so far. It doubles (from growMin) but never beyond the
 // message length, so a message that claims a large length and sends little
-// costs little.
-func (d *Decoder) grow(st *chunkStream, need uint32) {
+// costs little. The new buffer's capacity is reserved from the Budget before
+// it is taken.
+func (d *Decoder) grow(st *chunkStream, need uint32) error {
 	want := max(need, uint32(len(st.buf))*2, growMin)
 	want = max(min(want, st.length), need)
+	if err := d.hold(st, poolSize(int(want))); err != nil {
+		return err
+	}
 	nb := d.pool.get(int(want))
 	copy(*nb, st.buf[:st.got])
 	d.pool.put(st.bufp)
 	st.bufp = nb
 	st.buf = *nb
+	return nil
+}
+
+// hold raises st's Budget reservation to size bytes (the capacity its partial
+// message holds). Reservations only grow while the message is partial;
+// unhold returns them.
+func (d *Decoder) hold(st *chunkStream, size int) error {
+	if d.budget == nil {
+		return nil
+	}
+	n := int64(size) - st.held
+	if n <= 0 {
+		return nil
+	}
+	if !d.budget.reserve(n) {
+		return fmt.Errorf("%w: chunk stream %d needs %d more bytes (%d of %d in use)", ErrBudgetExceeded, st.csid, n, d.budget.Used(), d.budget.limit)
+	}
+	st.held += n
+	return nil
+}
+
+// unhold returns st's Budget reservation.
+func (d *Decoder) unhold(st *chunkStream) {
+	if st.held != 0 {
+		d.budget.release(st.held)
+		st.held = 0
+	}
 }
 
 // complete finishes st's message, applies it if it is a protocol control
 // message, and returns it.
 func (d *Decoder) complete(st *chunkStream) (*Message, error) {
 	st.active = false
+	d.unhold(st)
+	d.keep(d.cur, true)
 	d.buffered -= st.got
 	d.state = stateHeader
 	m := &d.msg
@@ -538,6 +618,8 @@ func (d *Decoder) complete(st *chunkStream) (*Message, error) {
 		if i := d.lookup(v); i >= 0 {
 			if d.streams[i].active {
 				d.buffered -= d.streams[i].got
+				d.unhold(&d.streams[i])
+				d.keep(i, false)
 			}
 			d.streams[i].active = false
 			d.streams[i].got = 0
@@ -550,6 +632,36 @@ func (d *Decoder) complete(st *chunkStream) (*Message, error) {
 		d.window = v
 	}
 	return m, nil
+}
+
+// keep accounts for chunk stream idx's buffer, idle after its message, as
+// kept for reuse. Past MaxKeptBytes it goes back to the pool: at the next Feed
+// when the returned Message aliases it (referenced), else at once.
+func (d *Decoder) keep(idx int, referenced bool) {
+	st := &d.streams[idx]
+	d.kept += len(st.buf)
+	if d.kept <= d.maxKept || len(st.buf) == 0 {
+		return
+	}
+	if d.dropIdx >= 0 {
+		d.dropKept() // a message of an earlier Feed: no longer referenced
+	}
+	d.dropIdx = idx
+	if !referenced {
+		d.dropKept()
+	}
+}
+
+// dropKept returns the marked idle buffer to the pool.
+func (d *Decoder) dropKept() {
+	st := &d.streams[d.dropIdx]
+	d.dropIdx = -1
+	if st.active {
+		return
+	}
+	d.kept -= len(st.buf)
+	d.pool.put(st.bufp)
+	st.bufp, st.buf = nil, nil
 }
 
 func (d *Decoder) lookup(csid uint32) int {
@@ -574,6 +686,30 @@ func (d *Decoder) addStream(csid uint32) int {
 		d.big[csid] = int32(idx)
 	}
 	return idx
+}
+
+// SetNow sets the stamp recorded as the start of every message that a chunk
+// stream begins from now on; OldestPartial reports it while the message is
+// incomplete. The unit is the owner's (for example Unix milliseconds from its
+// periodic tick): the codec reads no clock. The stamp persists across Release
+// and Init until the next SetNow; it is 0 until the first. Same goroutine as
+// Feed.
+func (d *Decoder) SetNow(stamp int64) { d.now = stamp }
+
+// OldestPartial returns the smallest start stamp (see SetNow) among the
+// messages still being assembled, and ok == false if there is none. An owner
+// that calls it on its periodic tick can close a connection whose oldest
+// partial message started before its deadline, so that a peer cannot hold
+// buffers by trickling a started message. It walks the live chunk streams (at
+// most MaxChunkStreams) and does not allocate. Same goroutine as Feed.
+func (d *Decoder) OldestPartial() (stamp int64, ok bool) {
+	for i := range d.streams {
+		st := &d.streams[i]
+		if st.active && (!ok || st.started < stamp) {
+			stamp, ok = st.started, true
+		}
+	}
+	return stamp, ok
 }
 
 // ChunkSize returns the current inbound chunk size: DefaultChunkSize until

@@ -51,6 +51,16 @@
 // allocating; [Decoder.Release] gives every buffer back when the connection
 // closes.
 //
+// # Limits on partial messages
+//
+// A peer can start messages and never finish them. Per connection,
+// [DecoderConfig].MaxBufferedBytes caps the bytes held in partial messages;
+// across connections, a shared [Budget] ([DecoderConfig].Budget) caps the
+// buffer capacity they hold ([ErrBudgetExceeded]). For time, the owner stamps
+// message starts with [Decoder.SetNow] (the codec reads no clock) and asks
+// [Decoder.OldestPartial] on its periodic tick, closing connections whose
+// oldest partial message is older than its deadline.
+//
 // # Leniency
 //
 // Real encoders disagree on a few details; the decoder accepts what the

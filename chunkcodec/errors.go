@@ -20,6 +20,7 @@ var (
 	ErrBadChunkSize        = errors.New("chunkcodec: invalid chunk size")
 	ErrChunkSizeTooLarge   = errors.New("chunkcodec: chunk size exceeds the configured cap")
 	ErrBufferedTooLarge    = errors.New("chunkcodec: too many bytes held in partial messages")
+	ErrBudgetExceeded      = errors.New("chunkcodec: shared partial-message budget exhausted")
 	ErrLengthMismatch      = errors.New("chunkcodec: message length changed mid-message")
 
 	// Control message payloads.

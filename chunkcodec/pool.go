@@ -47,6 +47,15 @@ func poolClass(size int) int {
 	return c
 }
 
+// poolSize returns the capacity of the buffer get returns for size bytes.
+func poolSize(size int) int {
+	c := poolClass(size)
+	if c < 0 {
+		return size
+	}
+	return 1 << (c + poolMinShift)
+}
+
 // get returns a buffer whose length and capacity are the class size for at
 // least size bytes. A nil pool allocates. The *[]byte handle travels with the
 // buffer so that putting it back does not allocate.

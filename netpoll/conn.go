@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -13,23 +14,57 @@ import (
 
 // conn adapts a gnet.Conn to Conn.
 type conn struct {
-	gc       gnet.Conn
-	fd       int
-	loop     *Loop
-	sess     Session
-	remote   string
-	port     int
-	idx      int
-	closing  bool
-	closeErr error
+	gc     gnet.Conn // gnet allocates a new one per connection: never reused
+	fd     int       // the descriptor number, which a later connection may reuse
+	loop   *Loop
+	remote string
+	port   int
+	kind   int
+
+	sess     Session // loop-only
+	idx      int     // loop-only: index in loop.conns
+	closing  bool    // loop-only: OnClose ran or a loop path is closing it
+	closeErr error   // loop-only
+	// closed is set by Close (any goroutine) and by every loop path that
+	// closes; Write, Writev and OutboundBuffered check it, so nothing reaches
+	// the descriptor once closing was requested.
+	closed atomic.Bool
 }
 
-func (c *conn) Write(b []byte) (int, error) { return c.gc.Write(b) }
-func (c *conn) OutboundBuffered() int       { return c.gc.OutboundBuffered() }
-func (c *conn) Close() error                { return c.gc.Close() }
-func (c *conn) RemoteAddr() string          { return c.remote }
-func (c *conn) LocalPort() int              { return c.port }
-func (c *conn) Loop() *Loop                 { return c.loop }
+// isClosed reports whether the connection is closed or closing. Loop-only.
+func (c *conn) isClosed() bool { return c.closing || c.closed.Load() }
+
+// Write sends b (see Conn). After close it returns ErrStopped and sends
+// nothing. Loop-only.
+func (c *conn) Write(b []byte) (int, error) {
+	if c.isClosed() {
+		return 0, ErrStopped
+	}
+	return c.gc.Write(b)
+}
+
+// OutboundBuffered returns gnet's queued bytes, or 0 after close. Loop-only.
+func (c *conn) OutboundBuffered() int {
+	if c.isClosed() {
+		return 0
+	}
+	return c.gc.OutboundBuffered()
+}
+
+// Close asks gnet to close the connection (OnClose follows on the loop); it
+// flushes what it can without blocking. Later calls do nothing. Safe from any
+// goroutine.
+func (c *conn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return c.gc.Close()
+}
+
+func (c *conn) RemoteAddr() string { return c.remote }
+func (c *conn) LocalPort() int     { return c.port }
+func (c *conn) ListenerKind() int  { return c.kind }
+func (c *conn) Loop() *Loop        { return c.loop }
 
 // maxIov is Linux's UIO_MAXIOV.
 const maxIov = 1024
@@ -41,8 +76,9 @@ type iovecs [maxIov]unix.Iovec
 // Writev writes bufs with one writev(2) when nothing is queued, and hands what the
 // socket did not take to gnet's outbound buffer (which copies it and arms the
 // writable event). With data already queued, it appends to the queue to keep order.
+// After close it returns ErrStopped and writes nothing. Loop-only.
 func (c *conn) Writev(bufs [][]byte) (int, error) {
-	if c.closing {
+	if c.isClosed() {
 		return 0, ErrStopped
 	}
 	if c.gc.OutboundBuffered() > 0 {
@@ -71,7 +107,7 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 		n, err := writev(c.fd, iov[:cnt])
 		clear(iov[:cnt])
 		if err != nil {
-			_ = c.gc.Close() // the peer is gone (EPIPE, ECONNRESET): OnClose follows
+			_ = c.Close() // the peer is gone (EPIPE, ECONNRESET): OnClose follows
 			return total, err
 		}
 		total += n

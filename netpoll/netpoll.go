@@ -3,8 +3,10 @@
 // allocation-free writev calls.
 //
 // Threading model: every connection belongs to one event loop for its whole life.
-// Session methods (OnData, OnTick, OnClose) and every Conn method except Close run
-// on that loop's goroutine, so sessions need no locks. Work for a loop from another
+// Session methods (OnData, OnTick, OnClose) and the Conn write methods (Write,
+// Writev, OutboundBuffered) run on that loop's goroutine, so sessions need no
+// locks; Close may be called from anywhere, and every Conn method is safe
+// after close (see Conn). Work for a loop from another
 // goroutine goes through Loop.Execute. gnet has no timers on loops, so a single
 // ticker goroutine schedules a sweep on every loop through Execute; sessions
 // enforce their deadlines in OnTick.
@@ -41,27 +43,52 @@ type Transport interface {
 
 // Sentinel errors.
 var (
-	ErrStopped = errors.New("netpoll: engine stopped")
+	// ErrStopped: the engine is stopped, or the connection is closed (Close was
+	// called or OnClose ran); a write after close returns it and sends nothing.
+	ErrStopped = errors.New("netpoll: engine stopped or connection closed")
+	// ErrBadKinds: Config.Kinds is longer than Config.Addrs, or two listen
+	// addresses on one port have different kinds (the gnet transport tells
+	// listeners apart by local port).
+	ErrBadKinds = errors.New("netpoll: listener kinds do not match the listen addresses")
 )
 
-// Conn is a session's view of its connection. All methods except Close and
-// RemoteAddr must be called on the connection's loop.
+// Conn is a session's view of its connection. Write, Writev and
+// OutboundBuffered must be called on the connection's loop; Close,
+// RemoteAddr, LocalPort, ListenerKind and Loop are safe from any goroutine.
+//
+// Every method is safe after close, on both transports. "Closed" starts when
+// Close is called (from any goroutine, before OnClose has run) or when the
+// engine decides to close (an OnData or OnTick error, a peer that went away):
+// from then on Write and Writev send nothing and return ErrStopped,
+// OutboundBuffered returns 0, and Close does nothing. This matters on gnet,
+// which writes to the raw descriptor: a write after close could otherwise
+// reach a new connection that reuses the descriptor number. Output written
+// before Close is still flushed (bounded; see Config.CloseFlushTimeout).
 type Conn interface {
 	// Write sends b, queueing what the socket does not take; b may be reused
-	// after the call.
+	// after the call. Loop-only. ErrStopped after close.
 	Write(b []byte) (int, error)
 	// Writev sends bufs in one system call where possible and queues the rest.
-	// It may rewrite bufs in place and keeps no reference to them after it returns.
+	// It may rewrite bufs in place and keeps no reference to them after it
+	// returns. Loop-only. ErrStopped after close.
 	Writev(bufs [][]byte) (int, error)
-	// OutboundBuffered is the number of bytes queued and not yet accepted by the socket.
+	// OutboundBuffered is the number of bytes queued and not yet accepted by
+	// the socket (on the standard-library transport including those its
+	// writer is writing now); 0 after close. Loop-only.
 	OutboundBuffered() int
-	// Close closes the connection; OnClose follows on the loop. Safe from any goroutine.
+	// Close closes the connection; OnClose follows on the loop. Safe from any
+	// goroutine; calls after the first do nothing and return nil.
 	Close() error
-	// RemoteAddr is the peer's address as text.
+	// RemoteAddr is the peer's address as text. Safe from any goroutine.
 	RemoteAddr() string
 	// LocalPort is the port of the listener that accepted the connection.
+	// Safe from any goroutine.
 	LocalPort() int
-	// Loop is the event loop that owns the connection.
+	// ListenerKind is Config.Kinds[i] for the listen address Config.Addrs[i]
+	// that accepted the connection (0 when Kinds has no entry for it). Safe
+	// from any goroutine.
+	ListenerKind() int
+	// Loop is the event loop that owns the connection. Safe from any goroutine.
 	Loop() *Loop
 }
 
@@ -89,6 +116,13 @@ type Config struct {
 	// Addrs are the listen addresses (host:port). A port of 0 is resolved to a free
 	// port before the engine starts; Engine.Addrs reports the result.
 	Addrs []string
+	// Kinds optionally labels the listen addresses: Kinds[i] is the kind of
+	// Addrs[i] (the values are the caller's, for example RTMP and HTTP), and
+	// Conn.ListenerKind reports it for each accepted connection. Missing
+	// entries are 0. More entries than Addrs fail Start and StartStd with
+	// ErrBadKinds; so does, on Start (gnet tells listeners apart by local
+	// port), two addresses on one port with different kinds.
+	Kinds []int
 	// Loops is the number of event loops; 0 means runtime.GOMAXPROCS(0) (gnet's
 	// multicore mode would use NumCPU, which ignores container CPU quotas).
 	Loops int
@@ -105,6 +139,13 @@ type Config struct {
 	TCPKeepAlive time.Duration
 	// SocketSendBuffer sets SO_SNDBUF on accepted sockets when positive.
 	SocketSendBuffer int
+	// CloseFlushTimeout (standard-library transport only) bounds how long a
+	// closed connection's queued output may take to reach the peer: Close sets
+	// this write deadline on the socket, so a writer blocked on a peer that
+	// stopped reading returns and the connection's goroutines, socket and
+	// queued bytes are freed. 0 means StdCloseFlushTimeout. (gnet flushes
+	// without blocking when it closes, dropping what the socket does not take.)
+	CloseFlushTimeout time.Duration
 	// Logger receives engine events; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -168,7 +209,7 @@ type Engine struct {
 	log     *slog.Logger
 	eng     gnet.Engine
 	addrs   []string
-	ports   map[int]bool
+	kinds   map[int]int // local port -> listener kind; read-only after Start
 	mu      sync.Mutex
 	loops   map[gnet.EventLoop]*Loop
 	list    atomic.Pointer[[]*Loop]
@@ -186,23 +227,29 @@ func Start(cfg Config, h Handler) (*Engine, error) {
 	if len(cfg.Addrs) == 0 {
 		return nil, errors.New("netpoll: no listen address")
 	}
+	if err := checkKinds(cfg); err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		cfg:    cfg,
 		h:      h,
 		log:    cfg.Logger,
-		ports:  map[int]bool{},
+		kinds:  map[int]int{},
 		loops:  map[gnet.EventLoop]*Loop{},
 		booted: make(chan struct{}),
 		done:   make(chan error, 1),
 	}
 	var proto []string
-	for _, a := range cfg.Addrs {
+	for i, a := range cfg.Addrs {
 		resolved, port, err := resolveAddr(a)
 		if err != nil {
 			return nil, err
 		}
+		if k, ok := e.kinds[port]; ok && k != cfg.kind(i) {
+			return nil, fmt.Errorf("%w: port %d has kinds %d and %d", ErrBadKinds, port, k, cfg.kind(i))
+		}
 		e.addrs = append(e.addrs, resolved)
-		e.ports[port] = true
+		e.kinds[port] = cfg.kind(i)
 		proto = append(proto, "tcp://"+resolved)
 	}
 	opts := []gnet.Option{
@@ -250,6 +297,23 @@ func Start(cfg Config, h Handler) (*Engine, error) {
 }
 
 func defaultLoops() int { return runtime.GOMAXPROCS(0) }
+
+// kind returns the listener kind of Addrs[i].
+func (cfg *Config) kind(i int) int {
+	if i < len(cfg.Kinds) {
+		return cfg.Kinds[i]
+	}
+	return 0
+}
+
+// checkKinds validates Config.Kinds against Config.Addrs (ports of 0 are
+// resolved later, and always differ).
+func checkKinds(cfg Config) error {
+	if len(cfg.Kinds) > len(cfg.Addrs) {
+		return fmt.Errorf("%w: %d kinds for %d addresses", ErrBadKinds, len(cfg.Kinds), len(cfg.Addrs))
+	}
+	return nil
+}
 
 // ResolveAddr turns a port-0 address into a concrete free port so callers (tests)
 // can learn where an engine will listen before it starts. It returns the address
@@ -346,9 +410,11 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	if la, ok := gc.LocalAddr().(*net.TCPAddr); ok {
 		c.port = la.Port
+		c.kind = e.kinds[la.Port]
 	}
 	s := e.h.OnOpen(c)
 	if s == nil {
+		c.closed.Store(true)
 		return nil, gnet.Close
 	}
 	c.sess = s
@@ -361,7 +427,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 // OnTraffic implements gnet.EventHandler: all bytes of the read go to the session.
 func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, _ := gc.Context().(*conn)
-	if c == nil || c.closing {
+	if c == nil || c.isClosed() { // closed or Close requested: drop further input
 		_, _ = gc.Discard(-1)
 		return gnet.None
 	}
@@ -370,6 +436,7 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	if err := c.sess.OnData(buf); err != nil {
 		c.closeErr = err
 		c.closing = true
+		c.closed.Store(true)
 		return gnet.Close
 	}
 	return gnet.None
@@ -394,6 +461,7 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 		err = c.closeErr
 	}
 	c.closing = true
+	c.closed.Store(true)
 	c.sess.OnClose(err)
 	return gnet.None
 }
@@ -431,6 +499,7 @@ func (l *Loop) tick(now time.Time) {
 		if err := c.sess.OnTick(now); err != nil {
 			c.closeErr = err
 			c.closing = true
+			c.closed.Store(true)
 			doomed = append(doomed, c)
 		}
 	}

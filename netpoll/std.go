@@ -17,19 +17,30 @@ import (
 // and another writes it, while all session work runs on a small set of loop
 // goroutines, exactly as on the gnet reactor, so sessions and fanout are shared.
 // It serves TLS (RTMPS), which gnet lacks, and is the baseline in benchmarks.
+//
+// Every goroutine it starts (accept loops, per-connection reader and writer,
+// loops) has an owner that Stop waits on. A connection's writer never blocks
+// past Close by more than Config.CloseFlushTimeout, so a peer that stops
+// reading cannot pin its goroutines, socket and queued bytes.
 type StdEngine struct {
-	cfg     Config
-	h       Handler
-	tlsCfg  *tls.Config
-	lns     []net.Listener
-	addrs   []string
-	loops   []*Loop
-	next    atomic.Uint32
-	conns   atomic.Int64
-	wg      sync.WaitGroup
+	cfg    Config
+	h      Handler
+	tlsCfg *tls.Config
+	lns    []net.Listener // raw TCP listeners; TLS is layered per connection
+	addrs  []string
+	loops  []*Loop
+	next   atomic.Uint32
+	conns  atomic.Int64
+
+	// wg counts accept goroutines, accepted connections (from Accept until
+	// their close task ran or they were refused) and each connection's reader
+	// and writer goroutines. Stop waits for it before stopping the loops.
+	wg     sync.WaitGroup
+	loopWG sync.WaitGroup // loop goroutines
+
 	mu      sync.Mutex
-	live    map[*stdConn]struct{}
-	stopped atomic.Bool
+	live    map[*stdConn]struct{} // guarded by mu: registered connections, for Stop
+	stopped atomic.Bool           // set once by Stop (checked under mu by openTask)
 }
 
 // StdReadBufferSize is each connection's read buffer in the standard-library transport.
@@ -39,6 +50,9 @@ const StdReadBufferSize = 32 << 10
 // nil) and serves until Stop.
 func StartStd(cfg Config, h Handler, tlsCfg *tls.Config) (*StdEngine, error) {
 	applyDefaults(&cfg)
+	if err := checkKinds(cfg); err != nil {
+		return nil, err
+	}
 	e := &StdEngine{cfg: cfg, h: h, tlsCfg: tlsCfg, live: map[*stdConn]struct{}{}}
 	for _, a := range cfg.Addrs {
 		ln, err := net.Listen("tcp", a)
@@ -49,21 +63,18 @@ func StartStd(cfg Config, h Handler, tlsCfg *tls.Config) (*StdEngine, error) {
 			return nil, err
 		}
 		e.addrs = append(e.addrs, ln.Addr().String())
-		if tlsCfg != nil {
-			ln = tls.NewListener(ln, tlsCfg)
-		}
 		e.lns = append(e.lns, ln)
 	}
 	for i := range cfg.Loops {
 		l := &Loop{idx: cfg.IndexBase + i, tasks: make(chan fanout.Task, 1024), quit: make(chan struct{}), h: h, every: cfg.Sweep}
 		l.sweep.l = l
 		e.loops = append(e.loops, l)
-		e.wg.Add(1)
+		e.loopWG.Add(1)
 		go e.runLoop(l)
 	}
-	for _, ln := range e.lns {
+	for i, ln := range e.lns {
 		e.wg.Add(1)
-		go e.accept(ln)
+		go e.accept(ln, cfg.kind(i))
 	}
 	return e, nil
 }
@@ -81,21 +92,30 @@ func applyDefaults(cfg *Config) {
 	if cfg.ReadBufferCap <= 0 {
 		cfg.ReadBufferCap = DefaultReadBufferCap
 	}
+	if cfg.CloseFlushTimeout <= 0 {
+		cfg.CloseFlushTimeout = StdCloseFlushTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 }
 
-// Addrs returns the bound listen addresses.
+// Addrs returns the bound listen addresses, in Config order. Safe from any goroutine.
 func (e *StdEngine) Addrs() []string { return e.addrs }
 
-// Connections returns the number of open connections.
+// Connections returns the number of open connections (sessions whose OnClose
+// has not run). Safe from any goroutine.
 func (e *StdEngine) Connections() int { return int(e.conns.Load()) }
 
-// Loops returns the engine's loops.
+// Loops returns the engine's loops. Safe from any goroutine.
 func (e *StdEngine) Loops() []*Loop { return e.loops }
 
-// Stop closes the listeners and all connections and waits for the goroutines.
+// Stop closes the listeners, refuses connections not yet opened, closes every
+// open connection (queued output gets up to Config.CloseFlushTimeout; sessions
+// get OnClose on their loop), waits for every goroutine the engine started and
+// then stops the loops. If ctx ends first it stops the loops anyway and
+// returns ctx.Err(); connections still open then get no OnClose. Safe from any
+// goroutine except a loop's; calls after the first return nil at once.
 func (e *StdEngine) Stop(ctx context.Context) error {
 	if !e.stopped.CompareAndSwap(false, true) {
 		return nil
@@ -108,26 +128,33 @@ func (e *StdEngine) Stop(ctx context.Context) error {
 		_ = c.Close()
 	}
 	e.mu.Unlock()
-	// Let the loops run the close tasks, then stop them.
-	deadline := time.Now().Add(2 * time.Second)
-	for e.conns.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	var err error
+	if !waitCtx(ctx, &e.wg) {
+		err = ctx.Err()
 	}
 	for _, l := range e.loops {
 		close(l.quit)
 	}
+	if !waitCtx(ctx, &e.loopWG) && err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+// waitCtx waits for wg or ctx and reports whether wg finished.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) bool {
 	done := make(chan struct{})
-	go func() { e.wg.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
+		return true
 	case <-ctx.Done():
-		return ctx.Err()
+		return false
 	}
 }
 
 func (e *StdEngine) runLoop(l *Loop) {
-	defer e.wg.Done()
+	defer e.loopWG.Done()
 	labelLoop(l)
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
@@ -144,19 +171,22 @@ func (e *StdEngine) runLoop(l *Loop) {
 	}
 }
 
-func (e *StdEngine) accept(ln net.Listener) {
+// accept accepts on ln until it is closed. A connection the loops cannot
+// take (the engine is stopping) is closed, and accepting goes on until the
+// listener closes.
+func (e *StdEngine) accept(ln net.Listener, kind int) {
 	defer e.wg.Done()
 	for {
-		nc, err := ln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			if e.stopped.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			e.cfg.Logger.Warn("accept", "err", err)
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // back off from EMFILE and the like
 			continue
 		}
-		if tc, ok := nc.(*net.TCPConn); ok {
+		if tc, ok := raw.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 			if e.cfg.TCPKeepAlive > 0 {
 				_ = tc.SetKeepAlivePeriod(e.cfg.TCPKeepAlive)
@@ -165,17 +195,25 @@ func (e *StdEngine) accept(ln net.Listener) {
 				_ = tc.SetWriteBuffer(e.cfg.SocketSendBuffer)
 			}
 		}
+		nc := raw
+		if e.tlsCfg != nil {
+			nc = tls.Server(raw, e.tlsCfg) // the handshake runs in the reader
+		}
 		l := e.loops[int(e.next.Add(1))%len(e.loops)]
-		c := &stdConn{nc: nc, loop: l, eng: e, remote: nc.RemoteAddr().String(), wake: make(chan struct{}, 1), done: make(chan struct{})}
-		if la, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+		c := &stdConn{nc: nc, raw: raw, loop: l, eng: e, remote: raw.RemoteAddr().String(), kind: kind,
+			wake: make(chan struct{}, 1), done: make(chan struct{})}
+		if la, ok := raw.LocalAddr().(*net.TCPAddr); ok {
 			c.port = la.Port
 		}
 		c.data.c = c
+		c.data.back = make(chan struct{}, 1)
 		c.open.c = c
 		c.shut.c = c
+		e.wg.Add(1) // the connection, until its close task ran or it was refused
 		if err := l.Execute(&c.open); err != nil {
-			_ = nc.Close()
-			return
+			_ = raw.Close()
+			e.wg.Done()
+			continue
 		}
 	}
 }
@@ -185,24 +223,27 @@ func (e *StdEngine) accept(ln net.Listener) {
 // (no copy, natural back-pressure); the writer goroutine drains the queue that
 // Write/Writev fill, so a slow peer never blocks a loop.
 type stdConn struct {
-	nc       net.Conn
-	loop     *Loop
-	eng      *StdEngine
-	sess     Session
-	remote   string
-	port     int
-	idx      int
-	closing  bool // loop-only
-	closeErr error
+	nc     net.Conn // the session's stream: raw, or a *tls.Conn over it
+	raw    net.Conn // the TCP socket, closed directly when output is abandoned
+	loop   *Loop
+	eng    *StdEngine
+	remote string
+	port   int
+	kind   int
+
+	sess     Session // set by the open task, then read on the loop only
+	idx      int     // loop-only
+	closing  bool    // loop-only
+	closeErr error   // loop-only
+	readErr  error   // written by the reader before it queues the close task
 
 	mu       sync.Mutex
-	out      []byte
-	inflight int
+	out      []byte // guarded by mu: queued output
+	inflight int    // guarded by mu: bytes the writer is writing now
 	wake     chan struct{}
-	done     chan struct{}
-	closed   atomic.Bool
+	done     chan struct{} // closed by Close
+	closed   atomic.Bool   // set by Close (under mu), from any goroutine
 	once     sync.Once
-	readErr  error
 
 	open openTask
 	data dataTask
@@ -219,27 +260,43 @@ type closeTask struct{ c *stdConn }
 
 func (t *openTask) Run(context.Context) error {
 	c := t.c
-	s := c.eng.h.OnOpen(c)
+	e := c.eng
+	e.mu.Lock()
+	if e.stopped.Load() {
+		e.mu.Unlock()
+		c.refuse()
+		return nil
+	}
+	e.live[c] = struct{}{}
+	e.mu.Unlock()
+	s := e.h.OnOpen(c)
 	if s == nil {
-		_ = c.nc.Close()
+		e.mu.Lock()
+		delete(e.live, c)
+		e.mu.Unlock()
+		c.refuse()
 		return nil
 	}
 	c.sess = s
 	c.idx = len(c.loop.std)
 	c.loop.std = append(c.loop.std, c)
-	c.eng.conns.Add(1)
-	c.eng.mu.Lock()
-	c.eng.live[c] = struct{}{}
-	c.eng.mu.Unlock()
-	c.data.back = make(chan struct{}, 1)
+	e.conns.Add(1)
+	e.wg.Add(2)
 	go c.readLoop()
 	go c.writeLoop()
 	return nil
 }
 
+// refuse drops a connection that never got a session.
+func (c *stdConn) refuse() {
+	c.closed.Store(true)
+	_ = c.raw.Close()
+	c.eng.wg.Done()
+}
+
 func (t *dataTask) Run(context.Context) error {
 	c := t.c
-	if !c.closing {
+	if !c.closing && !c.closed.Load() { // closed or Close requested: drop further input
 		if err := c.sess.OnData(t.p); err != nil {
 			c.closeErr = err
 			c.closing = true
@@ -269,10 +326,12 @@ func (t *closeTask) Run(context.Context) error {
 	c.eng.mu.Lock()
 	delete(c.eng.live, c)
 	c.eng.mu.Unlock()
+	c.eng.wg.Done()
 	return nil
 }
 
 func (c *stdConn) readLoop() {
+	defer c.eng.wg.Done()
 	buf := make([]byte, StdReadBufferSize)
 	for {
 		n, err := c.nc.Read(buf)
@@ -281,7 +340,11 @@ func (c *stdConn) readLoop() {
 			if c.loop.Execute(&c.data) != nil {
 				break
 			}
-			<-c.data.back
+			select {
+			case <-c.data.back:
+			case <-c.loop.quit:
+				return // Stop gave up waiting; the loop is gone
+			}
 		}
 		if err != nil {
 			c.readErr = err
@@ -296,29 +359,19 @@ func (c *stdConn) readLoop() {
 	_ = c.loop.Execute(&c.shut)
 }
 
-// StdCloseFlushTimeout bounds how long Close waits for queued output (an error
-// response, a WebSocket close frame) to reach a peer before the socket closes.
+// StdCloseFlushTimeout is the default of Config.CloseFlushTimeout: how long
+// Close lets queued output (an error response, a WebSocket close frame) reach
+// a peer before the socket closes regardless.
 const StdCloseFlushTimeout = 2 * time.Second
 
 func (c *stdConn) writeLoop() {
+	defer c.eng.wg.Done()
 	var buf []byte
 	for {
 		select {
 		case <-c.wake:
 		case <-c.done:
-			// Closing: write what is queued (bounded), then close the socket,
-			// which also ends the reader.
-			c.mu.Lock()
-			buf, c.out = c.out, nil
-			c.mu.Unlock()
-			if len(buf) > 0 {
-				_ = c.nc.SetWriteDeadline(time.Now().Add(StdCloseFlushTimeout))
-				_, _ = c.nc.Write(buf)
-			}
-			if tc, ok := c.nc.(*net.TCPConn); ok {
-				_ = tc.CloseWrite() // FIN after the data, so the peer reads it all
-			}
-			_ = c.nc.Close()
+			c.finish()
 			return
 		}
 		c.mu.Lock()
@@ -328,6 +381,8 @@ func (c *stdConn) writeLoop() {
 		if len(buf) == 0 {
 			continue
 		}
+		// Blocks while the peer does not read; Close sets a write deadline,
+		// which ends it.
 		_, err := c.nc.Write(buf)
 		c.mu.Lock()
 		c.inflight = 0
@@ -339,23 +394,50 @@ func (c *stdConn) writeLoop() {
 	}
 }
 
+// finish runs on the writer after Close: it writes what is still queued
+// (bounded by the deadline Close set), then closes the socket, which also
+// ends the reader.
+func (c *stdConn) finish() {
+	c.mu.Lock()
+	buf := c.out
+	c.out = nil
+	c.mu.Unlock()
+	if len(buf) > 0 {
+		if _, err := c.nc.Write(buf); err != nil {
+			_ = c.raw.Close() // the peer is gone or too slow: abandon the rest
+			return
+		}
+	}
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		_ = tc.CloseWrite() // FIN after the data, so the peer reads it all
+	}
+	// A *tls.Conn sends close_notify first, under its own 5-second deadline.
+	_ = c.nc.Close()
+}
+
+// Write queues a copy of b for the writer goroutine. After Close it returns
+// ErrStopped and queues nothing. Loop-only.
 func (c *stdConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
 	if c.closed.Load() {
+		c.mu.Unlock()
 		return 0, ErrStopped
 	}
-	c.mu.Lock()
 	c.out = append(c.out, b...)
 	c.mu.Unlock()
 	c.signal()
 	return len(b), nil
 }
 
+// Writev queues a copy of bufs for the writer goroutine. After Close it
+// returns ErrStopped and queues nothing. Loop-only.
 func (c *stdConn) Writev(bufs [][]byte) (int, error) {
-	if c.closed.Load() {
-		return 0, ErrStopped
-	}
 	n := 0
 	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		return 0, ErrStopped
+	}
 	for _, b := range bufs {
 		c.out = append(c.out, b...)
 		n += len(b)
@@ -372,18 +454,27 @@ func (c *stdConn) signal() {
 	}
 }
 
+// OutboundBuffered is the number of bytes queued plus those the writer is
+// writing now (not yet accepted by the socket); 0 after Close.
 func (c *stdConn) OutboundBuffered() int {
 	c.mu.Lock()
-	n := len(c.out) + c.inflight
-	c.mu.Unlock()
-	return n
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return 0
+	}
+	return len(c.out) + c.inflight
 }
 
-// Close closes the connection after its queued output is written (see
-// StdCloseFlushTimeout). Safe from any goroutine.
+// Close closes the connection after its queued output is written, within
+// Config.CloseFlushTimeout: it sets that write deadline on the socket, so a
+// writer blocked on a peer that stopped reading returns. Later calls do
+// nothing. Safe from any goroutine.
 func (c *stdConn) Close() error {
 	c.once.Do(func() {
+		c.mu.Lock()
 		c.closed.Store(true)
+		c.mu.Unlock()
+		_ = c.raw.SetWriteDeadline(time.Now().Add(c.eng.cfg.CloseFlushTimeout))
 		close(c.done) // the writer drains, then closes the socket
 	})
 	return nil
@@ -391,10 +482,11 @@ func (c *stdConn) Close() error {
 
 // closeNow closes at once, dropping queued output (the peer is gone).
 func (c *stdConn) closeNow() {
-	c.Close()
-	_ = c.nc.Close()
+	_ = c.Close()
+	_ = c.raw.Close()
 }
 
 func (c *stdConn) RemoteAddr() string { return c.remote }
 func (c *stdConn) LocalPort() int     { return c.port }
+func (c *stdConn) ListenerKind() int  { return c.kind }
 func (c *stdConn) Loop() *Loop        { return c.loop }
