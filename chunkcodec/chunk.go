@@ -50,6 +50,9 @@ const (
 	DefaultMaxChunkStreams = 64
 	// DefaultMaxBufferedBytes caps bytes held in partial messages per Decoder.
 	DefaultMaxBufferedBytes = 16 << 20
+	// DefaultMaxKeptBytes caps the buffer capacity a Decoder keeps between
+	// messages: room for a large keyframe and the audio beside it.
+	DefaultMaxKeptBytes = 4 << 20
 
 	// DefaultMaxInboundChunkSize is the default cap on the chunk size a peer
 	// may announce with Set Chunk Size (DecoderConfig.MaxInboundChunkSize):
