@@ -296,13 +296,13 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 		rep.DeliveredMBps = float64(delivered) / 1e6 / window.Seconds()
 	}
 
-	counts, n := r.latency.snapshot()
+	lat := r.latency.snapshot()
 	rep.Latency = LatencyReport{
-		Samples: n,
-		P50MS:   float64(histPercentile(counts, n, 0.50)) / 1e6,
-		P90MS:   float64(histPercentile(counts, n, 0.90)) / 1e6,
-		P99MS:   float64(histPercentile(counts, n, 0.99)) / 1e6,
-		MaxMS:   float64(r.latency.max.Load()) / 1e6,
+		Samples: lat.total,
+		P50MS:   float64(lat.percentile(0.50)) / 1e6,
+		P90MS:   float64(lat.percentile(0.90)) / 1e6,
+		P99MS:   float64(lat.percentile(0.99)) / 1e6,
+		MaxMS:   float64(lat.max) / 1e6,
 	}
 
 	if cfg.PID > 0 {

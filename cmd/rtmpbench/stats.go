@@ -43,39 +43,77 @@ func histValue(i int) uint64 {
 
 // histogram counts values concurrently: record is safe from any goroutine and
 // does not allocate. The shard is chosen by the caller (a player id), so
-// concurrent recorders rarely share cache lines.
+// concurrent recorders rarely share cache lines. Besides the buckets it keeps
+// the exact smallest and largest values, so that no reported percentile lies
+// outside them (a bucket's representative value can exceed the largest value
+// recorded in it, or fall below the smallest).
 type histogram struct {
-	shards [histShards][histBuckets]atomic.Uint64
-	max    atomic.Int64
+	shards  [histShards][histBuckets]atomic.Uint64
+	max     atomic.Int64
+	minPlus atomic.Int64 // smallest value + 1; 0 until the first record
 }
+
+// histClampMax caps recorded values so that min+1 cannot overflow.
+const histClampMax = math.MaxInt64 - 1
 
 // record adds v (negative values count as 0) to the shard of key.
 func (h *histogram) record(key int, v int64) {
-	v = max(v, 0)
+	v = min(max(v, 0), histClampMax)
 	h.shards[key%histShards][histIndex(uint64(v))].Add(1)
 	for {
 		m := h.max.Load()
 		if v <= m || h.max.CompareAndSwap(m, v) {
+			break
+		}
+	}
+	for {
+		m := h.minPlus.Load()
+		if (m != 0 && v+1 >= m) || h.minPlus.CompareAndSwap(m, v+1) {
 			return
 		}
 	}
 }
 
-// snapshot merges the shards into counts and returns the total.
-func (h *histogram) snapshot() (counts []uint64, total uint64) {
-	counts = make([]uint64, histBuckets)
-	for s := range h.shards {
-		for i := range h.shards[s] {
-			c := h.shards[s][i].Load()
-			counts[i] += c
-			total += c
-		}
-	}
-	return counts, total
+// histSnapshot is a histogram merged at one moment: the counts, their total
+// and the exact extremes.
+type histSnapshot struct {
+	counts   []uint64
+	total    uint64
+	min, max uint64 // exact smallest and largest values; 0 when total is 0
 }
 
-// histPercentile returns the nearest-rank p-quantile (0 < p <= 1) of merged
-// counts, or 0 when total is 0.
+// snapshot merges the shards. Safe while others record: the extremes are read
+// after the counts, and percentile clamps to them, so a percentile never
+// exceeds the reported max even when a record is in flight.
+func (h *histogram) snapshot() histSnapshot {
+	s := histSnapshot{counts: make([]uint64, histBuckets)}
+	for sh := range h.shards {
+		for i := range h.shards[sh] {
+			c := h.shards[sh][i].Load()
+			s.counts[i] += c
+			s.total += c
+		}
+	}
+	s.max = uint64(h.max.Load())
+	if m := h.minPlus.Load(); m > 0 {
+		s.min = uint64(m - 1)
+	}
+	return s
+}
+
+// percentile returns the nearest-rank p-quantile (0 < p <= 1) of the
+// snapshot, within [min, max], or 0 when it is empty.
+func (s histSnapshot) percentile(p float64) uint64 {
+	if s.total == 0 {
+		return 0
+	}
+	return min(max(histPercentile(s.counts, s.total, p), s.min), s.max)
+}
+
+// histPercentile returns the representative value of the bucket holding the
+// nearest-rank p-quantile (0 < p <= 1) of merged counts, or 0 when total is 0.
+// It may lie outside the recorded values by up to half a bucket: report
+// histSnapshot.percentile, which clamps it.
 func histPercentile(counts []uint64, total uint64, p float64) uint64 {
 	if total == 0 {
 		return 0

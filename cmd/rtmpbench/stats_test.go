@@ -77,7 +77,8 @@ func TestHistPercentile(t *testing.T) {
 	h.record(0, -5) // clamps to 0
 	exact = append(exact, 0)
 	slices.Sort(exact)
-	counts, total := h.snapshot()
+	snap := h.snapshot()
+	counts, total := snap.counts, snap.total
 	if total != uint64(len(exact)) {
 		t.Fatalf("total %d, want %d", total, len(exact))
 	}
@@ -87,10 +88,69 @@ func TestHistPercentile(t *testing.T) {
 			t.Errorf("p%v: histogram %v, exact %v", p*100, got, want)
 		}
 	}
-	if m := h.max.Load(); float64(m) != exact[len(exact)-1] {
-		t.Errorf("max %d, want %v", m, exact[len(exact)-1])
+	if float64(snap.max) != exact[len(exact)-1] || float64(snap.min) != exact[0] {
+		t.Errorf("min %d max %d, want %v %v", snap.min, snap.max, exact[0], exact[len(exact)-1])
 	}
 	if histPercentile(make([]uint64, histBuckets), 0, 0.5) != 0 {
 		t.Error("empty histogram percentile not 0")
 	}
+}
+
+// TestHistPercentileWithinExtremes reproduces a report whose p99 (19.66 ms)
+// exceeded its max (19.64 ms): the p99 fell in the bucket of the largest
+// value, whose representative (the bucket's middle) lies above it. No
+// percentile may exceed the max or fall below the min.
+func TestHistPercentileWithinExtremes(t *testing.T) {
+	cases := []struct {
+		name   string
+		values []int64 // ns
+	}{
+		{"p99 in the max's bucket", append(repeat(2_000_000, 98), 19_640_000, 19_640_000)},
+		{"one value at a bucket's low edge", []int64{19_398_656}},
+		{"one value at a bucket's high edge", []int64{19_922_943}},
+		{"min above its bucket's middle", append([]int64{19_922_943}, repeat(40_000_000, 5)...)},
+		{"small exact values", []int64{3, 5, 64, 65}},
+	}
+	for _, c := range cases {
+		var h histogram
+		lo, hi := c.values[0], c.values[0]
+		for i, v := range c.values {
+			h.record(i, v)
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		s := h.snapshot()
+		if s.min != uint64(lo) || s.max != uint64(hi) {
+			t.Errorf("%s: extremes %d..%d, want %d..%d", c.name, s.min, s.max, lo, hi)
+		}
+		for _, p := range []float64{0.001, 0.01, 0.5, 0.9, 0.99, 0.999, 1} {
+			got := s.percentile(p)
+			if got > s.max || got < s.min {
+				t.Errorf("%s: p%v = %d outside [%d, %d]", c.name, p*100, got, s.min, s.max)
+			}
+		}
+		if got := s.percentile(1); got != uint64(hi) {
+			t.Errorf("%s: p100 = %d, want the max %d", c.name, got, hi)
+		}
+	}
+	// The unclamped bucket value (19.66 ms, the bucket's middle) does exceed
+	// the max here: the test reproduces
+	// the failure it guards against.
+	var h histogram
+	h.record(0, 19_640_000)
+	s := h.snapshot()
+	if raw := histPercentile(s.counts, s.total, 0.99); raw <= s.max {
+		t.Fatalf("precondition: bucket value %d does not exceed the max %d", raw, s.max)
+	}
+	var empty histogram
+	if s := empty.snapshot(); s.percentile(0.5) != 0 || s.max != 0 || s.min != 0 {
+		t.Fatalf("empty snapshot %+v", s)
+	}
+}
+
+func repeat(v int64, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
