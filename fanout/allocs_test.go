@@ -4,6 +4,7 @@ package fanout
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/quaverlive/quaver/chunkcodec"
@@ -68,6 +69,31 @@ func testAllocsDelivery(t *testing.T, format Format) {
 	if allocs != 0 {
 		t.Fatalf("format %d: publish + deliver to 1000 subscribers: %v allocs, want 0", format, allocs)
 	}
+}
+
+// TestAllocsIdleStream: a stream that never had a publisher allocates no ring.
+// A name churned by players (NewStream, Subscribe, Close) costs its small structs
+// only, far below the 8-byte slots of RingSize packets.
+func TestAllocsIdleStream(t *testing.T) {
+	h := NewHub(Config{Loops: 1})
+	l := &testLoop{tasks: make([]Task, 0, 16)}
+	h.AttachLoop(l)
+	const n = 100
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		st := h.NewStream(StreamOptions{GOPCache: true})
+		sub := st.Subscribe(l, &countSink{}, SubscriberOptions{})
+		l.run()
+		sub.Close()
+		st.Close()
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / n
+	if ring := uint64(h.Config().RingSize * 8); per >= ring/8 {
+		t.Fatalf("an idle stream allocates %d bytes, want far less than its %d-byte ring", per, ring)
+	}
+	t.Logf("idle stream: %d bytes", per)
 }
 
 // BenchmarkDeliver reports the cost of one packet delivered to one subscriber

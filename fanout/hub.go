@@ -38,13 +38,25 @@ type Config struct {
 	Loops int
 	// ChunkSize is the outbound RTMP chunk size used to encode every packet once.
 	ChunkSize uint32
-	// RingSize is the number of packets a stream retains (rounded up to a power of two).
+	// RingSize is the number of ring slots of a stream (rounded up to a power of
+	// two); the ring retains at most RingSize-1 packets. The slots (8 bytes each)
+	// are allocated on the stream's first publish.
 	RingSize int
-	// MaxRingBytes caps the bytes a stream retains; the oldest packets beyond it are
-	// dropped from the ring (subscribers that still needed them skip to a keyframe).
+	// MaxRingBytes is the hard cap on the bytes a stream's ring retains, counted as
+	// really held (each packet's buffer capacity, which holds the RTMP, WebSocket
+	// and FLV forms of the message); the oldest packets beyond it are dropped from
+	// the ring (subscribers that still needed them skip to a keyframe).
 	MaxRingBytes int
-	// GOPMaxFrames and GOPMaxBytes cap the GOP cache. A GOP larger than either is
-	// not served to joining players, who then start at the next keyframe.
+	// LagBytes is how far behind the newest packet (or, while the GOP cache serves
+	// the current GOP, behind that GOP's keyframe) the ring keeps packets for
+	// subscribers that lag, in bytes really held. Older packets are released even
+	// with no subscriber attached, so an idle publisher holds about one GOP plus
+	// LagBytes; a subscriber further behind skips to the newest keyframe anyway.
+	// Capped at MaxRingBytes.
+	LagBytes int
+	// GOPMaxFrames and GOPMaxBytes cap the GOP cache (GOPMaxBytes in bytes really
+	// held). A GOP larger than either is not served to joining players, who then
+	// start at the next keyframe, and is no longer retained beyond LagBytes.
 	GOPMaxFrames int
 	GOPMaxBytes  int
 	// HighWater and LowWater are a subscriber's watermarks on bytes queued in its
@@ -73,6 +85,7 @@ const (
 	DefaultChunkSize     = 4096
 	DefaultRingSize      = 4096
 	DefaultMaxRingBytes  = 32 << 20
+	DefaultLagBytes      = 2 << 20
 	DefaultGOPMaxFrames  = 2048
 	DefaultGOPMaxBytes   = 24 << 20
 	DefaultHighWater     = 1 << 20
@@ -100,6 +113,12 @@ func (c *Config) setDefaults() {
 	c.RingSize = n
 	if c.MaxRingBytes <= 0 {
 		c.MaxRingBytes = DefaultMaxRingBytes
+	}
+	if c.LagBytes <= 0 {
+		c.LagBytes = DefaultLagBytes
+	}
+	if c.LagBytes > c.MaxRingBytes {
+		c.LagBytes = c.MaxRingBytes
 	}
 	if c.GOPMaxFrames <= 0 {
 		c.GOPMaxFrames = DefaultGOPMaxFrames

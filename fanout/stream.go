@@ -3,6 +3,7 @@ package fanout
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/flvmux"
@@ -31,14 +32,24 @@ type StreamOptions struct {
 // Stream is one live stream: a ring of packets written by one publisher at a time
 // and read by any number of subscribers on any loop.
 //
-// Publish, BeginPublish, EndPublish and PublishControl form the writer side; they
-// are serialised by an internal mutex (uncontended in steady state), so a stream can
-// change publishers across loops safely. Subscribers read without locks.
+// BeginPublish, Publish, PublishAs, EndPublish, EndPublishAs and PublishControl
+// form the writer side; they are safe from any goroutine and serialised by an
+// internal mutex (uncontended in steady state), so a stream can change publishers
+// across loops safely. Subscribers read without locks.
+//
+// The ring is allocated on the first BeginPublish, Publish or PublishControl: a
+// stream that never had a publisher (a player waiting for a name to go live) holds
+// only its own struct and one group pointer per loop.
 type Stream struct {
-	hub  *Hub
-	opts StreamOptions
-	mask uint64
-	ring []atomic.Pointer[Packet]
+	hub  *Hub          // immutable
+	opts StreamOptions // immutable
+	id   uint64        // process-unique owner id of this stream's packets; immutable
+	mask uint64        // ring slots - 1; immutable
+
+	// ring holds the slots once allocated. The writer stores it once, before head
+	// first advances, and never replaces it; a reader that loaded head > 0 finds it
+	// non-nil. Readers load it once per flush.
+	ring atomic.Pointer[ringSlots]
 
 	head     atomic.Uint64 // next sequence number to write
 	tail     atomic.Uint64 // oldest retained sequence number
@@ -50,12 +61,19 @@ type Stream struct {
 	vseq atomic.Pointer[Packet] // newest video sequence header
 	aseq atomic.Pointer[Packet] // newest audio sequence header
 
-	groups []atomic.Pointer[group]
+	groups []atomic.Pointer[group] // one per loop; the slice is immutable
+
+	// held mirrors ringBytes + codecBytes for MemoryBytes: written under wmu, read
+	// from any goroutine.
+	held atomic.Int64
 
 	// Writer state, guarded by wmu.
 	wmu        sync.Mutex
-	ringBytes  int
-	gopBytes   int
+	slots      ringSlots // the ring's slots (nil until the first publish); same backing array as ring
+	ringBytes  int       // cap() bytes of the packets the ring holds
+	codecBytes int       // cap() bytes of meta, vseq and aseq (may also be in the ring)
+	gopBytes   int       // cap() bytes of the ring from gopStart while gopOK
+	epoch      uint64    // number of BeginPublish calls; the current publisher's epoch
 	hasVideo   bool
 	lastOutTS  uint32
 	haveOut    bool
@@ -69,13 +87,17 @@ type Stream struct {
 	audioSeen, videoSeen atomic.Bool
 }
 
-// NewStream returns an empty stream on hub h.
+// ringSlots is a stream's ring: entry seq lives in slot seq&mask.
+type ringSlots []atomic.Pointer[Packet]
+
+// NewStream returns an empty stream on hub h. Safe from any goroutine. The ring is
+// not allocated until the stream's first publish.
 func (h *Hub) NewStream(opts StreamOptions) *Stream {
 	s := &Stream{
 		hub:    h,
 		opts:   opts,
+		id:     streamIDs.Add(1),
 		mask:   uint64(h.cfg.RingSize - 1),
-		ring:   make([]atomic.Pointer[Packet], h.cfg.RingSize),
 		groups: make([]atomic.Pointer[group], len(h.loops)),
 	}
 	s.gopStart.Store(invalidSeq)
@@ -86,53 +108,121 @@ func (h *Hub) NewStream(opts StreamOptions) *Stream {
 // Subscribers returns the number of attached subscribers. Safe from any goroutine.
 func (s *Stream) Subscribers() int { return int(s.subs.Load()) }
 
-// Publishing reports whether a publisher is attached.
+// MemoryBytes returns the approximate memory the stream holds: its own struct, the
+// ring's slots once allocated, and the capacity of every packet buffer its ring
+// and codec state (metadata, sequence headers) retain. A sequence header still in
+// the ring is counted twice. Subscribers' own structs are not included. Safe from
+// any goroutine.
+func (s *Stream) MemoryBytes() int {
+	n := int(unsafe.Sizeof(*s)) + len(s.groups)*int(unsafe.Sizeof(atomic.Pointer[group]{}))
+	if s.ring.Load() != nil {
+		n += int(s.mask+1) * int(unsafe.Sizeof(atomic.Pointer[Packet]{}))
+	}
+	return n + int(s.held.Load())
+}
+
+// Publishing reports whether a publisher is attached. Safe from any goroutine.
 func (s *Stream) Publishing() bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.publishing
 }
 
-// BeginPublish marks the start of a publisher's session. Timestamps of the new
-// publisher are rebased so that players see them continue from the previous
-// publisher's last timestamp; codec state from a previous publisher is dropped.
-func (s *Stream) BeginPublish() {
+// BeginPublish marks the start of a publisher's session and returns its epoch:
+// a number unique among this stream's BeginPublish calls, which PublishAs and
+// EndPublishAs check so that a replaced publisher can no longer write. Callers
+// that do not need the check may ignore it. Timestamps of the new publisher are
+// rebased so that players see them continue from the previous publisher's last
+// timestamp; codec state from a previous publisher is dropped. Safe from any
+// goroutine.
+func (s *Stream) BeginPublish() uint64 {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.allocRingLocked()
+	s.epoch++
 	s.publishing = true
 	s.rebase = true
 	s.hasVideo = false
 	s.audioSeen.Store(false)
 	s.videoSeen.Store(false)
 	s.dropCodecState()
+	return s.epoch
 }
 
 // EndPublish marks the end of the publisher's session. eof, if non-empty, holds
 // RTMP bytes (for example Stream EOF and NetStream.Play.UnpublishNotify) that every
 // RTMP player receives in order after the last media packet. New players then wait
-// for the next publisher's first keyframe.
+// for the next publisher's first keyframe. eof is copied. Safe from any goroutine.
 func (s *Stream) EndPublish(eof []byte) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.endPublishLocked(eof)
+}
+
+// EndPublishAs is EndPublish for the publisher whose BeginPublish returned epoch:
+// it ends the session and reports true only if that publisher is still the
+// current one, and does nothing otherwise. Safe from any goroutine.
+func (s *Stream) EndPublishAs(epoch uint64, eof []byte) bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !s.publishing || s.epoch != epoch {
+		return false
+	}
+	s.endPublishLocked(eof)
+	return true
+}
+
+func (s *Stream) endPublishLocked(eof []byte) {
 	s.publishing = false
 	s.appendControlLocked(eof, FlagEOS)
 	s.dropCodecState()
+	// The GOP is no longer served: keep only the lag allowance for viewers still
+	// draining.
+	s.trimLocked(s.head.Load() - 1)
+	s.accountLocked()
 }
 
 // PublishControl appends server-made RTMP bytes (for example a
-// NetStream.Play.PublishNotify) that every RTMP player receives in order.
+// NetStream.Play.PublishNotify) that every RTMP player receives in order. b is
+// copied. Safe from any goroutine.
 func (s *Stream) PublishControl(b []byte) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.appendControlLocked(b, 0)
 }
 
-func (s *Stream) dropCodecState() {
-	for _, p := range []*atomic.Pointer[Packet]{&s.meta, &s.vseq, &s.aseq} {
-		if old := p.Swap(nil); old != nil {
-			old.Release()
-		}
+// allocRingLocked allocates the ring on the first publish and makes it visible to
+// readers before any packet is.
+func (s *Stream) allocRingLocked() {
+	if s.slots != nil {
+		return
 	}
+	r := make(ringSlots, s.mask+1)
+	s.slots = r
+	s.ring.Store(&r)
+}
+
+// setCodecLocked makes p (nil: none) the packet in slot, holding a reference of
+// its own.
+func (s *Stream) setCodecLocked(slot *atomic.Pointer[Packet], p *Packet) {
+	if p != nil {
+		p.Retain()
+		s.codecBytes += p.heldBytes()
+	}
+	if old := slot.Swap(p); old != nil {
+		s.codecBytes -= old.heldBytes()
+		old.Release()
+	}
+}
+
+// accountLocked publishes the held byte count to MemoryBytes.
+func (s *Stream) accountLocked() { s.held.Store(int64(s.ringBytes + s.codecBytes)) }
+
+func (s *Stream) dropCodecState() {
+	s.setCodecLocked(&s.meta, nil)
+	s.setCodecLocked(&s.vseq, nil)
+	s.setCodecLocked(&s.aseq, nil)
+	s.accountLocked()
 	s.gopOK.Store(false)
 	s.gopStart.Store(invalidSeq)
 	s.lastKey.Store(invalidSeq)
@@ -140,8 +230,9 @@ func (s *Stream) dropCodecState() {
 }
 
 func (s *Stream) appendControlLocked(b []byte, flags Flags) {
+	s.allocRingLocked()
 	seq := s.head.Load()
-	p := newPacket(len(b), seq)
+	p := newPacket(len(b), s.id, seq)
 	p.Kind, p.Flags, p.TypeID, p.Timestamp = KindControl, flags, 0, s.lastOutTS
 	p.RTMP = append(p.buf[:0], b...)
 	p.Payload = nil
@@ -149,11 +240,27 @@ func (s *Stream) appendControlLocked(b []byte, flags Flags) {
 }
 
 // Publish encodes one media or data message once and makes it available to every
-// subscriber. typeID is the RTMP message type (8 audio, 9 video, 18 data); ts is the
-// publisher's timestamp; payload is copied and may be reused by the caller as soon
-// as Publish returns. Data messages should already be normalised to an
-// onMetaData body (no @setDataFrame). It returns the packet's flags.
+// subscriber, whoever the current publisher is. typeID is the RTMP message type (8
+// audio, 9 video, 18 data); ts is the publisher's timestamp; payload is copied and
+// may be reused by the caller as soon as Publish returns. Data messages should
+// already be normalised to an onMetaData body (no @setDataFrame). It returns the
+// packet's flags. Safe from any goroutine; a session that can be replaced by
+// another publisher uses PublishAs.
 func (s *Stream) Publish(typeID uint8, ts uint32, payload []byte) Flags {
+	f, _ := s.publish(false, 0, typeID, ts, payload)
+	return f
+}
+
+// PublishAs is Publish for the publisher whose BeginPublish returned epoch. The
+// check is made under the stream's writer lock, so once a new BeginPublish (or
+// EndPublish) has returned, no message of the replaced publisher gets in: it
+// returns ErrNotPublisher and publishes nothing. Safe from any goroutine.
+func (s *Stream) PublishAs(epoch uint64, typeID uint8, ts uint32, payload []byte) (Flags, error) {
+	return s.publish(true, epoch, typeID, ts, payload)
+}
+
+// publish implements Publish (check false) and PublishAs.
+func (s *Stream) publish(check bool, epoch uint64, typeID uint8, ts uint32, payload []byte) (Flags, error) {
 	var kind Kind
 	var flags Flags
 	csid := uint32(ChunkStreamData)
@@ -177,6 +284,11 @@ func (s *Stream) Publish(typeID uint8, ts uint32, payload []byte) Flags {
 
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+
+	if check && (!s.publishing || s.epoch != epoch) {
+		return 0, ErrNotPublisher
+	}
+	s.allocRingLocked()
 
 	if kind == KindVideo && flags&FlagSeqHeader == 0 {
 		s.hasVideo = true
@@ -216,7 +328,7 @@ func (s *Stream) Publish(typeID uint8, ts uint32, payload []byte) Flags {
 	n := chunkcodec.EncodedLen(h, len(payload), cs)
 	tagLen := flvmux.TagHeaderSize + len(payload) + flvmux.PrevTagSizeLen
 	seq := s.head.Load()
-	p := newPacket(n+maxWSHeader+tagLen, seq)
+	p := newPacket(n+maxWSHeader+tagLen, s.id, seq)
 	p.Kind, p.Flags, p.TypeID, p.Timestamp = kind, flags, typeID, out
 	// Layout: [RTMP chunks][WebSocket frame header][FLV tag]. Every form is
 	// encoded here, once, and shared by every subscriber of that form.
@@ -236,30 +348,26 @@ func (s *Stream) Publish(typeID uint8, ts uint32, payload []byte) Flags {
 
 	switch {
 	case flags&FlagMeta != 0:
-		p.Retain()
-		if old := s.meta.Swap(p); old != nil {
-			old.Release()
-		}
+		s.setCodecLocked(&s.meta, p)
 	case flags&FlagSeqHeader != 0:
-		p.Retain()
 		slot := &s.aseq
 		if kind == KindVideo {
 			slot = &s.vseq
 		}
-		if old := slot.Swap(p); old != nil {
-			old.Release()
-		}
+		s.setCodecLocked(slot, p)
 	}
 	s.insertLocked(p, seq)
-	return flags
+	return flags, nil
 }
 
 // insertLocked stores p (holding its one reference) at seq, trims the ring, keeps
 // the GOP bookkeeping and wakes the loops that have subscribers.
 func (s *Stream) insertLocked(p *Packet, seq uint64) {
-	size := len(p.RTMP)
-	if old := s.ring[seq&s.mask].Swap(p); old != nil {
-		s.ringBytes -= len(old.RTMP)
+	cfg := &s.hub.cfg
+	size := p.heldBytes()
+	if old := s.slots[seq&s.mask].Swap(p); old != nil {
+		// Not expected: trimLocked keeps fewer than len(slots) packets.
+		s.ringBytes -= old.heldBytes()
 		old.Release()
 	}
 	s.ringBytes += size
@@ -274,30 +382,14 @@ func (s *Stream) insertLocked(p *Packet, seq uint64) {
 	}
 	if s.gopOK.Load() {
 		s.gopBytes += size
-		if s.gopBytes > s.hub.cfg.GOPMaxBytes || seq+1-s.gopStart.Load() > uint64(s.hub.cfg.GOPMaxFrames) {
+		if s.gopBytes > cfg.GOPMaxBytes || seq+1-s.gopStart.Load() > uint64(cfg.GOPMaxFrames) {
 			s.gopOK.Store(false)
 		}
 	}
 
 	s.head.Store(seq + 1)
-
-	// Retention: the ring keeps at most RingSize-1 packets and MaxRingBytes, but
-	// never trims into a GOP that is still being served from the cache.
-	tail := s.tail.Load()
-	if seq+1-tail > s.mask {
-		tail = seq + 1 - s.mask
-	}
-	for tail < seq && s.ringBytes > s.hub.cfg.MaxRingBytes {
-		if s.gopOK.Load() && tail >= s.gopStart.Load() {
-			break
-		}
-		if old := s.ring[tail&s.mask].Swap(nil); old != nil {
-			s.ringBytes -= len(old.RTMP)
-			old.Release()
-		}
-		tail++
-	}
-	s.tail.Store(tail)
+	s.trimLocked(seq)
+	s.accountLocked()
 
 	if s.subs.Load() == 0 {
 		return
@@ -317,6 +409,47 @@ func (s *Stream) insertLocked(p *Packet, seq uint64) {
 			s.hub.loops[i].push(g, wake)
 		} else if wake {
 			s.hub.loops[i].wake()
+		}
+	}
+}
+
+// trimLocked releases the oldest packets the stream no longer needs, newest being
+// the entry just written. Retention, in real (buffer capacity) bytes: the current
+// GOP while it is served from the cache (never trimmed), plus Config.LagBytes
+// before it for viewers that lag; without a served GOP, only LagBytes. The ring
+// never holds more than len(slots)-1 packets or (except for a served GOP, which
+// GOPMaxBytes bounds) more than MaxRingBytes. The newest packet is always kept.
+// tail moves before the packets are released, so a reader sees it is lapped as
+// early as possible.
+func (s *Stream) trimLocked(newest uint64) {
+	cfg := &s.hub.cfg
+	limit := cfg.LagBytes
+	gop := s.gopOK.Load()
+	gs := s.gopStart.Load()
+	if gop {
+		limit += s.gopBytes
+	}
+	limit = min(limit, cfg.MaxRingBytes)
+
+	old := s.tail.Load()
+	tail, bytes := old, s.ringBytes
+	for tail < newest && (newest+1-tail > s.mask || bytes > limit) {
+		if gop && tail >= gs {
+			break
+		}
+		if p := s.slots[tail&s.mask].Load(); p != nil {
+			bytes -= p.heldBytes()
+		}
+		tail++
+	}
+	if tail == old {
+		return
+	}
+	s.tail.Store(tail)
+	for seq := old; seq < tail; seq++ {
+		if p := s.slots[seq&s.mask].Swap(nil); p != nil {
+			s.ringBytes -= p.heldBytes()
+			p.Release()
 		}
 	}
 }
@@ -345,14 +478,14 @@ func (s *Stream) HasAudio() bool { return s.aseq.Load() != nil || s.audioSeen.Lo
 func (s *Stream) HasVideo() bool { return s.vseq.Load() != nil || s.videoSeen.Load() }
 
 // retainCurrent acquires the packet currently held in slot (meta or a sequence
-// header), or returns nil.
-func retainCurrent(slot *atomic.Pointer[Packet]) *Packet {
+// header) of the stream with id owner, or returns nil.
+func retainCurrent(slot *atomic.Pointer[Packet], owner uint64) *Packet {
 	for range 4 {
 		p := slot.Load()
 		if p == nil {
 			return nil
 		}
-		if !p.tryRetain(p.seq.Load()) {
+		if !p.tryRetain(owner, p.seq.Load()) {
 			continue
 		}
 		if slot.Load() == p {
@@ -363,16 +496,19 @@ func retainCurrent(slot *atomic.Pointer[Packet]) *Packet {
 	return nil
 }
 
-// Close releases every packet the stream holds. No subscriber may remain and no
-// publisher may write afterwards.
+// Close releases every packet the stream holds (the ring's slots stay allocated).
+// No subscriber may remain and no publisher may write afterwards. Safe from any
+// goroutine.
 func (s *Stream) Close() {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.dropCodecState()
-	for i := range s.ring {
-		if p := s.ring[i].Swap(nil); p != nil {
+	s.tail.Store(s.head.Load())
+	for i := range s.slots {
+		if p := s.slots[i].Swap(nil); p != nil {
 			p.Release()
 		}
 	}
-	s.ringBytes = 0
+	s.ringBytes, s.gopBytes = 0, 0
+	s.accountLocked()
 }

@@ -11,16 +11,20 @@ import (
 var (
 	ErrSlowSubscriber = errors.New("fanout: subscriber too slow (queued bytes over the hard cap or stalled)")
 	ErrClosed         = errors.New("fanout: subscriber closed")
+	// ErrNotPublisher is returned by Stream.PublishAs when the caller's epoch is
+	// not the stream's current publisher (another BeginPublish or an EndPublish
+	// came after it).
+	ErrNotPublisher = errors.New("fanout: not the stream's current publisher")
 )
 
 // group is the set of one stream's subscribers that live on one loop. Only the
 // owning loop touches subs; writers on other loops only read n and flip pending.
 type group struct {
-	stream  *Stream
-	subs    []*Subscriber
-	n       atomic.Int32
-	pending atomic.Bool
-	next    atomic.Pointer[group]
+	stream  *Stream               // immutable
+	subs    []*Subscriber         // loop-only (the owning loop)
+	n       atomic.Int32          // len(subs): written by the owning loop, read by writers
+	pending atomic.Bool           // set by whoever pushes the group on the dirty stack, cleared by the loop
+	next    atomic.Pointer[group] // dirty-stack link (see loopLocal)
 }
 
 func (g *group) flush(l *loopLocal, now int64) {
@@ -64,9 +68,10 @@ type EndOfStreamer interface {
 }
 
 // Subscriber is one reader of a Stream, living on one loop. Every method must be
-// called on that loop. It holds no packet references between flushes, so an idle
-// or slow subscriber pins no stream memory; what it has not sent yet is either in
-// the stream's ring or in its transport's bounded outbound queue.
+// called on that loop (loop-only), and every field is owned by that loop. It
+// holds no packet references between flushes, so an idle or slow subscriber pins
+// no stream memory; what it has not sent yet is either in the stream's ring or in
+// its transport's bounded outbound queue.
 type Subscriber struct {
 	stream *Stream
 	g      *group
@@ -80,10 +85,9 @@ type Subscriber struct {
 	sentV    uint64
 	sentA    uint64
 
-	format   Format
-	tsBase   uint32
-	haveBase bool
-	started  bool // FLV file header sent
+	format  Format
+	tl      flvmux.Timeline // FLV forms: stream timestamps to this subscriber's, from 0
+	started bool            // FLV file header sent
 
 	blockedAt int64
 	blocked   bool
@@ -267,6 +271,12 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 	}
 
 	head := st.head.Load()
+	// Loaded after head: a stream whose head has advanced has its ring.
+	rp := st.ring.Load()
+	if rp == nil {
+		return // never published: nothing to send yet
+	}
+	ring := *rp
 	if sub.cursor < st.tail.Load() {
 		// Lapped: what we needed is gone. Restart at a keyframe.
 		sub.skipAhead(true)
@@ -292,10 +302,10 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 	bytes := 0
 	seq := sub.cursor
 	flv := sub.format != FormatRTMP
-	if flv && !sub.haveBase && sub.cursor < head {
+	if flv && !sub.tl.Started() && sub.cursor < head {
 		// Timestamps for this subscriber start at the first packet it gets.
-		if p := st.ring[sub.cursor&st.mask].Load(); p != nil && p.tryRetain(sub.cursor) {
-			sub.tsBase, sub.haveBase = p.Timestamp, true
+		if p := ring[sub.cursor&st.mask].Load(); p != nil && p.tryRetain(st.id, sub.cursor) {
+			sub.tl.Start(p.Timestamp)
 			p.Release()
 		}
 	}
@@ -303,8 +313,8 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 	if sub.ctlFrom != invalidSeq {
 		// Control packets from a skipped range, in order, before anything else.
 		for seq := max(sub.ctlFrom, st.tail.Load()); seq < sub.cursor; seq++ {
-			p := st.ring[seq&st.mask].Load()
-			if p == nil || !p.tryRetain(seq) {
+			p := ring[seq&st.mask].Load()
+			if p == nil || !p.tryRetain(st.id, seq) {
 				continue
 			}
 			if p.Kind != KindControl {
@@ -341,7 +351,7 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 			slot *atomic.Pointer[Packet]
 			sent *uint64
 		}{{&st.meta, &sub.sentMeta}, {&st.vseq, &sub.sentV}, {&st.aseq, &sub.sentA}} {
-			p := retainCurrent(h.slot)
+			p := retainCurrent(h.slot, st.id)
 			if p == nil {
 				continue
 			}
@@ -358,8 +368,8 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 
 	seq = sub.cursor
 	for ; seq < head && len(iov) < maxIovecs-4 && bytes < cfg.MaxBatchBytes; seq++ {
-		p := st.ring[seq&st.mask].Load()
-		if p == nil || !p.tryRetain(seq) {
+		p := ring[seq&st.mask].Load()
+		if p == nil || !p.tryRetain(st.id, seq) {
 			// Overwritten while we read: drop what we gathered past the headers and
 			// restart from a keyframe on the next flush.
 			break
@@ -430,16 +440,15 @@ gathered:
 }
 
 // appendPacket adds p's bytes in the subscriber's format to iov. FLV forms get a
-// per-subscriber tag header (rebased timestamp) from the loop's scratch, followed
-// by the packet's shared tag body; WebSocket adds the shared frame header first.
+// per-subscriber tag header (timestamp mapped by the subscriber's Timeline, with
+// serial arithmetic, so it keeps increasing past 2^31 and 2^32 ms) from the loop's
+// scratch, followed by the packet's shared tag body; WebSocket adds the shared
+// frame header first.
 func (sub *Subscriber) appendPacket(l *loopLocal, iov [][]byte, bytes int, p *Packet) ([][]byte, int) {
 	if sub.format == FormatRTMP {
 		return append(iov, p.RTMP), bytes + len(p.RTMP)
 	}
-	ts := uint32(0)
-	if d := int32(p.Timestamp - sub.tsBase); d > 0 {
-		ts = uint32(d)
-	}
+	ts := sub.tl.Map(p.Timestamp)
 	start := len(l.scratch)
 	body := p.Tag[flvmux.TagHeaderSize:]
 	l.scratch = flvmux.AppendTagHeader(l.scratch, p.TypeID, uint32(len(p.Payload)), ts)
