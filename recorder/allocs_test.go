@@ -41,3 +41,26 @@ func TestRecordingWritevAllocs(t *testing.T) {
 		t.Fatalf("Recording.Writev: %v allocations per call, want 0", allocs)
 	}
 }
+
+// TestLookupAllocs checks that a recording lookup by stream name, what an event
+// loop does for a play or getStreamLength, allocates nothing: no walk, no open.
+func TestLookupAllocs(t *testing.T) {
+	m := testManager(t, Config{})
+	r, err := m.Start("app", "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, r, synthStream(2000), true)
+	r.Stop()
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if in, err := m.Lookup("app", "cam"); err != nil || in.Duration == 0 {
+			t.Fatal(in, err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Lookup: %v allocations per call, want 0", allocs)
+	}
+}

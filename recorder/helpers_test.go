@@ -4,11 +4,13 @@ package recorder
 // Recording as the fanout would, and parsing the files that come out.
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -289,3 +291,28 @@ func copyFile(t testing.TB, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// waitCreated waits (bounded) until r's writer has created its first file or
+// failed to, and returns r.Path().
+func waitCreated(t testing.TB, r *Recording) string {
+	t.Helper()
+	select {
+	case <-r.created:
+	case <-time.After(recordTimeout):
+		t.Fatal("the writer never created the file")
+	}
+	return r.Path()
+}
+
+// countHandler is a slog.Handler that counts error records.
+type countHandler struct{ errors atomic.Int64 }
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countHandler) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Level >= slog.LevelError {
+		h.errors.Add(1)
+	}
+	return nil
+}
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countHandler) WithGroup(string) slog.Handler      { return h }

@@ -117,14 +117,9 @@ func readMeta(body []byte, md *fileMeta) (ours bool, err error) {
 	return ours, nil
 }
 
-// headerInfo reads the FLV header and first tag of path: the recording's
-// metadata, where its body starts and how long it is.
-func headerInfo(path string) (md fileMeta, bodyOff int64, bodyLen int, ours bool, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return md, 0, 0, false, err
-	}
-	defer f.Close()
+// headerInfoFile reads the FLV header and first tag of f (path names it in
+// errors): the recording's metadata, where its body starts and how long it is.
+func headerInfoFile(f *os.File, path string) (md fileMeta, bodyOff int64, bodyLen int, ours bool, err error) {
 	head := make([]byte, 64<<10)
 	n, _ := f.ReadAt(head, 0)
 	head = head[:n]

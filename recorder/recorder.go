@@ -15,6 +15,18 @@
 // recording, the metadata says quaverComplete=false; Repair (run for every such
 // file at startup, or by `rtmpd repair FILE`) rebuilds the metadata from the tags
 // after a crash and cuts a torn tail.
+//
+// The Manager keeps an index of the record directory in memory (Open builds it
+// with one walk; recordings update it as they start, finish, rotate and are
+// repaired), so List, Find and Lookup answer without disk I/O from any
+// goroutine, event loops included. Recordings are opened for playback with
+// OpenRecording, through an os.Root: no name and no symbolic link leads out of
+// the record directory, and links are not recordings.
+//
+// Timestamps in a file start at 0 at its first keyframe and follow the stream's
+// with serial arithmetic (flvmux.Timeline), so a recording keeps increasing
+// timestamps through the 2^31 ms point of the source; like every FLV file, its
+// own timestamps wrap after 2^32 ms (49.7 days): rotate before that.
 package recorder
 
 import (
@@ -22,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -67,10 +80,15 @@ const (
 
 // Sentinel errors.
 var (
+	// ErrDiskTooSlow: the writer fell MaxQueueBytes behind; the recording stopped.
 	ErrDiskTooSlow = errors.New("recorder: disk too slow, recording stopped (queue over the limit)")
-	ErrStopped     = errors.New("recorder: recording stopped")
-	ErrBadName     = errors.New("recorder: name escapes the record directory")
-	ErrNotFound    = errors.New("recorder: no recording")
+	// ErrStopped: Writev after Stop (or after the stream ended).
+	ErrStopped = errors.New("recorder: recording stopped")
+	// ErrBadName: an app, stream or file name that would leave the record
+	// directory, or a file reached through a symbolic link.
+	ErrBadName = errors.New("recorder: name escapes the record directory")
+	// ErrNotFound: no such recording (in the index, or on disk any more).
+	ErrNotFound = errors.New("recorder: no recording")
 )
 
 func (c *Config) setDefaults() {
@@ -94,36 +112,35 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Manager starts recordings and finds them again. Safe for concurrent use.
+// Manager starts recordings and finds them again. Every method is safe from
+// any goroutine; which ones do disk I/O is said on each. The record directory
+// is opened once, as an os.Root, when first needed, and stays open for the
+// Manager's lifetime (moving the directory while running moves the
+// recordings with it).
 type Manager struct {
-	cfg Config
-	wg  sync.WaitGroup
+	cfg Config         // immutable after NewManager
+	wg  sync.WaitGroup // one count per running writer goroutine
+	idx index          // the recording index; its own lock
+
+	mu   sync.Mutex // guards root
+	root *os.Root   // the record directory, opened on first use; guarded by mu
+
+	walkMu sync.Mutex // one walk (Open, Rescan) at a time
 }
 
-// NewManager returns a manager for cfg.Dir (created on first use).
+// NewManager returns a manager for cfg.Dir (created when the first recording
+// starts). It does no I/O: call Open to index (and repair) what is on disk;
+// until then the index holds only the recordings this Manager starts.
 func NewManager(cfg Config) *Manager {
 	cfg.setDefaults()
-	return &Manager{cfg: cfg}
+	return &Manager{cfg: cfg, idx: newIndex()}
 }
 
-// Config returns the effective configuration.
+// Config returns the effective configuration. Safe from any goroutine.
 func (m *Manager) Config() Config { return m.cfg }
 
-// Wait blocks until every recording's writer has finished.
+// Wait blocks until every recording's writer has finished. Safe from any goroutine.
 func (m *Manager) Wait() { m.wg.Wait() }
-
-// safeJoin joins rel under dir and refuses anything that would leave dir.
-func safeJoin(dir, rel string) (string, error) {
-	if rel == "" || filepath.IsAbs(rel) || strings.Contains(rel, "\x00") || strings.Contains(rel, `\`) {
-		return "", ErrBadName
-	}
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	r, err := filepath.Rel(dir, p)
-	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-		return "", ErrBadName
-	}
-	return p, nil
-}
 
 // validPart refuses path elements that could climb out of the record directory.
 func validPart(s string) bool {
@@ -141,87 +158,108 @@ func (m *Manager) fileName(app, stream string, now time.Time) string {
 	return r.Replace(m.cfg.Template)
 }
 
-// create opens a new file for app/stream that does not overwrite anything.
-func (m *Manager) create(app, stream string, now time.Time) (*os.File, string, error) {
+// relName returns the file name (relative, with '/') the template gives
+// app/stream at now, or ErrBadName. No I/O.
+func (m *Manager) relName(app, stream string, now time.Time) (string, error) {
 	if !validPart(app) || !validPart(stream) {
-		return nil, "", ErrBadName
+		return "", ErrBadName
 	}
-	rel := m.fileName(app, stream, now)
-	p, err := safeJoin(m.cfg.Dir, rel)
+	return relPath(filepath.ToSlash(m.fileName(app, stream, now)))
+}
+
+// create opens a new file for app/stream that does not overwrite anything,
+// through the record directory's os.Root, and returns it with its name
+// relative to the directory. Disk I/O: the writer goroutine calls it.
+func (m *Manager) create(app, stream string, now time.Time) (*os.File, string, error) {
+	rel, err := m.relName(app, stream, now)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	root, err := m.openRoot(true)
+	if err != nil {
 		return nil, "", err
 	}
-	ext := filepath.Ext(p)
-	base := strings.TrimSuffix(p, ext)
+	if d := path.Dir(rel); d != "." {
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			return nil, "", fmt.Errorf("recorder: create %s: %w", filepath.Join(m.cfg.Dir, filepath.FromSlash(d)), err)
+		}
+	}
+	ext := path.Ext(rel)
+	base := strings.TrimSuffix(rel, ext)
 	for i := 0; i < 1000; i++ {
-		name := p
+		name := rel
 		if i > 0 {
 			name = fmt.Sprintf("%s-%d%s", base, i, ext)
 		}
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			return f, name, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
-			return nil, "", err
+			return nil, "", fmt.Errorf("recorder: create %s: %w", filepath.Join(m.cfg.Dir, filepath.FromSlash(name)), err)
 		}
 	}
-	return nil, "", fmt.Errorf("recorder: no free file name for %s", p)
+	return nil, "", fmt.Errorf("recorder: no free file name for %s", filepath.Join(m.cfg.Dir, filepath.FromSlash(rel)))
 }
 
 // Start begins recording app/stream. Attach the returned Recording to the
 // stream as an FLV-form fanout subscriber; it finishes the file when the stream
 // ends (EndOfStream), when the subscription closes (Close), or on Stop.
+//
+// Start does no disk I/O and does not block: it checks the names (ErrBadName)
+// and starts the writer goroutine, which creates the directory and the file.
+// If that fails, the recording ends: one error log, Writev returns the error
+// (so the subscription ends) and so does Wait. Safe from any goroutine,
+// event loops included.
 func (m *Manager) Start(app, stream string) (*Recording, error) {
 	now := time.Now()
-	f, path, err := m.create(app, stream, now)
-	if err != nil {
+	if _, err := m.relName(app, stream, now); err != nil {
 		return nil, err
 	}
 	r := &Recording{
-		m:      m,
-		app:    app,
-		stream: stream,
-		start:  now,
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		log:    m.cfg.Logger.With("app", app, "stream", stream),
+		m:       m,
+		app:     app,
+		stream:  stream,
+		start:   now,
+		created: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		log:     m.cfg.Logger.With("app", app, "stream", stream),
 	}
 	r.w.r = r
-	r.w.f, r.w.path, r.path = f, path, path
 	r.q = make([]byte, 0, 256<<10)
 	r.w.buf = make([]byte, 0, 256<<10) // swapped with q: both start sized
 	m.wg.Add(1)
 	go r.w.run()
-	r.log.Info("recording started", "file", path)
 	return r, nil
 }
 
-// Recording is one stream being recorded. As a fanout.Sink it is driven by an
-// event loop; Stop and Wait are safe from any goroutine.
+// Recording is one stream being recorded. As a fanout.Sink (Writev,
+// OutboundBuffered, Close, EndOfStream) it is driven by one event loop; Stop,
+// Wait and Path are safe from any goroutine.
 type Recording struct {
-	m      *Manager
-	app    string
-	stream string
-	start  time.Time
-	log    *slog.Logger
+	m       *Manager      // immutable
+	app     string        // immutable
+	stream  string        // immutable
+	start   time.Time     // immutable: when Start was called (names the first file)
+	log     *slog.Logger  // immutable
+	created chan struct{} // closed by the writer once the first file exists or could not be created
 
 	mu       sync.Mutex
-	path     string
-	q        []byte // bytes waiting for the writer
-	stopping bool
-	err      error
-	wake     chan struct{}
-	done     chan struct{}
+	path     string        // file being written, "" until created; guarded by mu
+	q        []byte        // bytes waiting for the writer; guarded by mu
+	stopping bool          // guarded by mu
+	err      error         // why the recording stopped early; guarded by mu
+	wake     chan struct{} // Writev and Stop signal the writer
+	done     chan struct{} // closed when the writer has finished
 
 	w writer // owned by the writer goroutine
 }
 
-// Writev implements fanout.Sink: it copies bufs into the queue. It fails (and the
-// subscription ends) once the writer has fallen MaxQueueBytes behind or stopped.
+// Writev implements fanout.Sink: it copies bufs into the queue (no allocation
+// in steady state, no I/O; bufs are not retained). It fails (and the
+// subscription ends) once the writer has fallen MaxQueueBytes behind
+// (ErrDiskTooSlow), failed (its error), or stopped (ErrStopped).
 func (r *Recording) Writev(bufs [][]byte) (int, error) {
 	n := 0
 	for _, b := range bufs {
@@ -229,8 +267,12 @@ func (r *Recording) Writev(bufs [][]byte) (int, error) {
 	}
 	r.mu.Lock()
 	if r.stopping {
+		err := r.err
 		r.mu.Unlock()
-		return 0, ErrStopped
+		if err == nil {
+			err = ErrStopped
+		}
+		return 0, err
 	}
 	if len(r.q)+n > r.m.cfg.MaxQueueBytes {
 		r.stopping = true
@@ -258,7 +300,8 @@ func (r *Recording) Close() error { r.Stop(); return nil }
 // EndOfStream implements fanout.EndOfStreamer: the publisher left.
 func (r *Recording) EndOfStream() { r.Stop() }
 
-// Stop finishes the recording after writing what is queued. Idempotent.
+// Stop finishes the recording after writing what is queued. Idempotent; safe
+// from any goroutine.
 func (r *Recording) Stop() {
 	r.mu.Lock()
 	r.stopping = true
@@ -266,7 +309,9 @@ func (r *Recording) Stop() {
 	r.signal()
 }
 
-// Wait blocks until the file is finished and returns why it stopped early, if it did.
+// Wait blocks until the file is finished and returns why it stopped early, if
+// it did (ErrDiskTooSlow, or the error that creating or writing the file met).
+// Safe from any goroutine.
 func (r *Recording) Wait() error {
 	<-r.done
 	r.mu.Lock()
@@ -274,7 +319,9 @@ func (r *Recording) Wait() error {
 	return r.err
 }
 
-// Path returns the file being written (after a rotation, the newest).
+// Path returns the file being written (the record directory joined with its
+// Info.File; after a rotation, the newest). It is "" until the writer goroutine
+// has created the file, and stays "" if that failed. Safe from any goroutine.
 func (r *Recording) Path() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -288,11 +335,13 @@ func (r *Recording) signal() {
 	}
 }
 
-// writer is the recording's file side, run by one goroutine.
+// writer is the recording's file side, run by one goroutine; every field is
+// owned by it.
 type writer struct {
 	r    *Recording
 	f    *os.File
-	path string
+	path string // the record directory joined with rel
+	rel  string // name relative to the record directory: the index key
 	rd   flvmux.Reader
 	buf  []byte // swapped with the queue
 	out  []byte // whole tags not yet written to the file
@@ -305,12 +354,12 @@ type writer struct {
 	metaBody  []byte // latest publisher onMetaData (for rotation)
 	vseq      []byte // latest video sequence header tag data
 	aseq      []byte
-	base      uint32 // timestamp subtracted in this file
-	haveBase  bool
+	tl        flvmux.Timeline // source timestamps to this file's, from its first keyframe
 	lastTS    uint32
 	lastVideo uint32
 	prevVideo uint32
 	fileStart time.Time
+	onDisk    int64 // bytes of the file written to the kernel (the index's Size)
 	lastFlush time.Time
 	err       error
 }
@@ -319,6 +368,18 @@ func (w *writer) run() {
 	r := w.r
 	defer r.m.wg.Done()
 	defer close(r.done)
+	f, rel, err := r.m.create(r.app, r.stream, r.start)
+	if err != nil {
+		w.fail(err)
+		close(r.created)
+		r.mu.Lock()
+		r.q = nil // nothing will write it; Writev refuses from now on
+		r.mu.Unlock()
+		return
+	}
+	w.setFile(f, rel)
+	close(r.created)
+	r.log.Info("recording started", "file", w.path)
 	tick := time.NewTicker(r.m.cfg.FlushInterval / 2)
 	defer tick.Stop()
 	w.lastFlush = time.Now()
@@ -362,7 +423,37 @@ func (w *writer) fail(err error) {
 		r.err = err
 	}
 	r.mu.Unlock()
-	r.log.Error("recording failed", "file", w.path, "err", err)
+	if w.path == "" {
+		r.log.Error("recording failed", "err", err)
+	} else {
+		r.log.Error("recording failed", "file", w.path, "err", err)
+	}
+}
+
+// setFile makes f (rel inside the record directory) the file being written and
+// enters it in the index.
+func (w *writer) setFile(f *os.File, rel string) {
+	w.f, w.rel = f, rel
+	w.path = filepath.Join(w.r.m.cfg.Dir, filepath.FromSlash(rel))
+	w.r.mu.Lock()
+	w.r.path = w.path
+	w.r.mu.Unlock()
+	w.onDisk = 0
+	w.publish(true)
+}
+
+// publish tells the index what the file is: while active, its size on disk
+// with the metadata's duration 0; once finished, what the final metadata says.
+func (w *writer) publish(active bool) {
+	start := w.r.start
+	if w.started {
+		start = time.UnixMilli(w.md.StartMs)
+	}
+	in := Info{App: w.r.app, Stream: w.r.stream, File: w.rel, Start: start.UTC(), Size: w.onDisk}
+	if !active {
+		in.Duration, in.Complete = w.md.Duration, w.md.Complete
+	}
+	w.r.m.idx.put(entry{info: in, ours: true, active: active})
 }
 
 // consume parses FLV bytes from the subscription and handles each whole tag.
@@ -423,26 +514,30 @@ func (w *writer) tag(t *flvmux.Tag) {
 // index, and everything up to and including it is pushed to the kernel.
 func (w *writer) keyframe(t *flvmux.Tag) {
 	cfg := &w.r.m.cfg
-	if w.started && ((cfg.RotateDuration > 0 && time.Duration(t.Timestamp-w.base)*time.Millisecond >= cfg.RotateDuration) ||
-		(cfg.RotateSize > 0 && w.pos >= cfg.RotateSize)) {
-		w.rotate(t.Timestamp)
-		if w.err != nil {
-			return
+	rel := uint32(0)
+	if w.started {
+		rel = w.tl.Map(t.Timestamp)
+		if (cfg.RotateDuration > 0 && time.Duration(rel)*time.Millisecond >= cfg.RotateDuration) ||
+			(cfg.RotateSize > 0 && w.pos >= cfg.RotateSize) {
+			w.rotate(t.Timestamp) // the new file starts at this keyframe: rel 0
+			rel = 0
 		}
-	}
-	if !w.started {
+	} else {
 		w.begin(t.Timestamp)
 	}
-	w.md.Keyframes.Times = append(w.md.Keyframes.Times, float64(t.Timestamp-w.base)/1000)
+	if w.err != nil {
+		return
+	}
+	w.md.Keyframes.Times = append(w.md.Keyframes.Times, float64(rel)/1000)
 	w.md.Keyframes.FilePositions = append(w.md.Keyframes.FilePositions, float64(w.pos))
-	w.write(t.Type, t.Timestamp, t.Data)
+	w.writeRel(t.Type, rel, t.Data)
 	w.flush()
 }
 
 // begin writes the FLV header and the reserved metadata tag of a new file.
 func (w *writer) begin(ts uint32) {
 	w.started = true
-	w.base, w.haveBase = ts, true
+	w.tl.Start(ts)
 	w.fileStart = time.Now()
 	w.md.StartMs = w.fileStart.UnixMilli()
 	w.md.App, w.md.Stream = w.r.app, w.r.stream
@@ -475,10 +570,11 @@ func (w *writer) write(typ uint8, ts uint32, data []byte) {
 	if !w.started {
 		return // waiting for the first keyframe; sequence headers are kept
 	}
-	rel := uint32(0)
-	if d := int32(ts - w.base); d > 0 {
-		rel = uint32(d)
-	}
+	w.writeRel(typ, w.tl.Map(ts), data)
+}
+
+// writeRel appends one tag with rel, its timestamp in the file.
+func (w *writer) writeRel(typ uint8, rel uint32, data []byte) {
 	if typ == flvmux.TagVideo {
 		w.prevVideo, w.lastVideo = w.lastVideo, rel
 	}
@@ -501,6 +597,8 @@ func (w *writer) flush() {
 		return
 	}
 	w.out = w.out[:0]
+	w.onDisk = w.pos
+	w.publish(true)
 }
 
 // duration estimates the file's duration: the last timestamp plus one frame.
@@ -514,10 +612,16 @@ func (w *writer) duration() float64 {
 
 // finalize rewrites the metadata in place and closes the file.
 func (w *writer) finalize() {
+	if w.f == nil {
+		return // a rotation could not create the next file
+	}
 	if !w.started {
 		// Nothing was recorded (no keyframe arrived): leave no empty file behind.
 		_ = w.f.Close()
-		_ = os.Remove(w.path)
+		if root, err := w.r.m.openRoot(false); err == nil {
+			_ = root.Remove(w.rel)
+		}
+		w.r.m.idx.remove(w.rel, true)
 		w.r.log.Info("recording discarded: no keyframe", "file", w.path)
 		return
 	}
@@ -526,12 +630,18 @@ func (w *writer) finalize() {
 	w.md.FileSize = float64(w.pos)
 	w.md.Complete = true
 	if body, err := encodeMeta(nil, &w.md, w.metaSize); err != nil {
+		w.md.Complete = false
 		w.r.log.Error("recording metadata", "file", w.path, "err", err)
 	} else if _, err := w.f.WriteAt(body, w.metaOff); err != nil {
+		w.md.Complete = false
 		w.r.log.Error("recording metadata", "file", w.path, "err", err)
+	}
+	if !w.md.Complete {
+		w.md.Duration = 0 // what the metadata on disk still says
 	}
 	_ = w.f.Sync()
 	_ = w.f.Close()
+	w.publish(false)
 	w.r.log.Info("recording finished", "file", w.path, "duration", w.md.Duration, "bytes", w.pos,
 		"keyframes", len(w.md.Keyframes.Times))
 }
@@ -539,18 +649,16 @@ func (w *writer) finalize() {
 // rotate finishes the current file and opens the next one at timestamp ts.
 func (w *writer) rotate(ts uint32) {
 	w.finalize()
-	f, path, err := w.r.m.create(w.r.app, w.r.stream, time.Now())
+	f, rel, err := w.r.m.create(w.r.app, w.r.stream, time.Now())
 	if err != nil {
+		w.f, w.started = nil, false // the old file is finished; there is no new one
 		w.fail(fmt.Errorf("recorder: rotate: %w", err))
 		return
 	}
-	w.r.log.Info("recording rotated", "file", path)
-	w.f, w.path = f, path
-	w.r.mu.Lock()
-	w.r.path = path
-	w.r.mu.Unlock()
 	w.out, w.pos = w.out[:0], 0
 	w.started = false
+	w.setFile(f, rel)
+	w.r.log.Info("recording rotated", "file", w.path)
 	w.lastTS, w.lastVideo, w.prevVideo = 0, 0, 0
 	w.md.Keyframes = flvmux.Keyframes{}
 	w.begin(ts)

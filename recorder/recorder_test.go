@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"errors"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -143,7 +144,7 @@ func TestCreateNeverOverwrites(t *testing.T) {
 		_ = f.Close()
 		paths = append(paths, p)
 	}
-	base := filepath.Join(m.cfg.Dir, "app", "cam-20261124-012841")
+	base := "app/cam-20261124-012841"
 	want := []string{base + ".flv", base + "-1.flv", base + "-2.flv"}
 	for i := range want {
 		if paths[i] != want[i] {
@@ -159,8 +160,8 @@ func TestCreateNeverOverwrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1.Path() == r2.Path() {
-		t.Fatalf("both recordings write %s", r1.Path())
+	if p1, p2 := waitCreated(t, r1), waitCreated(t, r2); p1 == p2 || p1 == "" {
+		t.Fatalf("both recordings write %q", p1)
 	}
 	r1.Stop()
 	r2.Stop()
@@ -199,9 +200,8 @@ func TestRecordFinishedFile(t *testing.T) {
 	if got := len(pf.tags) - 3; got != media {
 		t.Fatalf("%d media tags in the file, fed %d", got, media)
 	}
-	list, err := m.List()
-	if err != nil || len(list) != 1 || !list[0].Complete || list[0].Stream != "cam" {
-		t.Fatalf("List = %+v, %v", list, err)
+	if list := m.List(); len(list) != 1 || !list[0].Complete || list[0].Stream != "cam" {
+		t.Fatalf("List = %+v", list)
 	}
 	if p, err := m.Find("app", "cam"); err != nil || p != r.Path() {
 		t.Fatalf("Find(app, cam) = %q, %v; want %s", p, err, r.Path())
@@ -230,6 +230,7 @@ func crashCopy(t *testing.T, m *Manager, cutMs uint32, dst string) {
 	}
 	feed(t, r, upto, true)
 	// A keyframe is pushed to the file with everything before it.
+	waitCreated(t, r)
 	ok := waitUntil(recordTimeout, func() bool {
 		b, err := os.ReadFile(r.Path())
 		if err != nil || len(b) < 4 {
@@ -484,21 +485,34 @@ func TestQueueLimitStopsWithDiskTooSlow(t *testing.T) {
 	checkIndex(t, r.Path(), pf)
 }
 
+// TestStartErrorUnwritableDir: Start does no disk I/O, so a record directory
+// that cannot be created (a regular file is in the way; permissions would not
+// stop root) is found by the writer goroutine: the recording ends with one
+// error log, Wait returns the error with the path in it, and Writev returns it
+// too, so the subscription ends.
 func TestStartErrorUnwritableDir(t *testing.T) {
-	// A record directory that cannot be created (a regular file is in the way;
-	// permissions would not stop root) fails Start with the path in the error.
 	blocker := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(blocker, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := testManager(t, Config{Dir: filepath.Join(blocker, "rec")})
+	errs := &countHandler{}
+	m := NewManager(Config{Dir: filepath.Join(blocker, "rec"), Logger: slog.New(errs)})
 	r, err := m.Start("app", "cam")
-	if err == nil {
-		r.Stop()
-		t.Fatal("Start succeeded in an impossible directory")
+	if err != nil {
+		t.Fatalf("Start = %v; it must not touch the disk", err)
 	}
-	if !strings.Contains(err.Error(), blocker) {
-		t.Fatalf("error %q does not name the directory", err)
+	werr := r.Wait()
+	if werr == nil || !strings.Contains(werr.Error(), blocker) {
+		t.Fatalf("Wait = %v; want an error naming %s", werr, blocker)
+	}
+	if _, err := r.Writev([][]byte{flvmux.AppendFileHeader(nil, true, true)}); !errors.Is(err, werr) {
+		t.Fatalf("Writev after the failure = %v; want %v", err, werr)
+	}
+	if n := errs.errors.Load(); n != 1 {
+		t.Fatalf("%d error logs, want 1", n)
+	}
+	if p := r.Path(); p != "" {
+		t.Fatalf("Path = %q for a file never created", p)
 	}
 	if _, err := m.Start("..", "cam"); !errors.Is(err, ErrBadName) {
 		t.Fatalf("Start(.., cam) = %v, want ErrBadName", err)

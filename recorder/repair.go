@@ -1,20 +1,16 @@
 package recorder
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/quaverlive/quaver/flvmux"
 )
 
-// Info describes a recording on disk.
+// Info describes a recording on disk, as the Manager's index knows it. A value:
+// safe to copy and keep.
 type Info struct {
 	App      string    `json:"app"`
 	Stream   string    `json:"stream"`
@@ -96,28 +92,41 @@ func scan(f *os.File) (scanResult, error) {
 
 // Repair makes a recording left unfinished by a crash whole again: it cuts a torn
 // last tag and rewrites the metadata (duration, file size, keyframe index) from
-// the tags. Files written by Quaver are fixed in place; other FLV files are
-// rewritten with a fresh metadata tag through a temporary file and a rename.
+// the tags, in place. Only files written by Quaver (with their reserved
+// metadata tag) are repaired; other FLV files are refused unchanged. Info.File
+// is left empty (path is not relative to a record directory). It does disk I/O
+// and is for tools (`rtmpd repair`); a Manager repairs its directory in Open.
 func Repair(path string, indexCapacity int) (Info, error) {
-	if indexCapacity <= 0 {
-		indexCapacity = DefaultIndexCapacity
-	}
-	md, bodyOff, bodyLen, ours, err := headerInfo(path)
-	if err != nil && !ours {
-		return Info{}, err
-	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return Info{}, err
 	}
 	defer f.Close()
+	return repairFile(f, path, indexCapacity)
+}
+
+// repairFile is Repair of the open file f (read-write); name is for messages.
+func repairFile(f *os.File, name string, indexCapacity int) (Info, error) {
+	if indexCapacity <= 0 {
+		indexCapacity = DefaultIndexCapacity
+	}
+	md, bodyOff, bodyLen, ours, err := headerInfoFile(f, name)
+	if err != nil && !ours {
+		return Info{}, err
+	}
+	if !ours {
+		return Info{}, fmt.Errorf("recorder: repair %s: not a Quaver recording (no reserved metadata)", name)
+	}
 	res, err := scan(f)
 	if err != nil {
-		return Info{}, fmt.Errorf("recorder: repair %s: %w", path, err)
+		return Info{}, fmt.Errorf("recorder: repair %s: %w", name, err)
 	}
 	if res.end > 0 {
 		// A PreviousTagSize cut off at the very end is written back.
-		st, _ := f.Stat()
+		st, err := f.Stat()
+		if err != nil {
+			return Info{}, err
+		}
 		if st.Size() < res.end {
 			if err := f.Truncate(res.end - flvmux.PrevTagSizeLen); err != nil {
 				return Info{}, err
@@ -142,9 +151,6 @@ func Repair(path string, indexCapacity int) (Info, error) {
 		md.AudioCodecID = res.acodec
 	}
 	md.Complete = true
-	if !ours {
-		return Info{}, fmt.Errorf("recorder: repair %s: not a Quaver recording (no reserved metadata)", path)
-	}
 	body, err := encodeMeta(nil, &md, bodyLen)
 	if err != nil {
 		return Info{}, err
@@ -155,89 +161,6 @@ func Repair(path string, indexCapacity int) (Info, error) {
 	if err := f.Sync(); err != nil {
 		return Info{}, err
 	}
-	return Info{App: md.App, Stream: md.Stream, Start: time.UnixMilli(md.StartMs), Duration: md.Duration,
+	return Info{App: md.App, Stream: md.Stream, Start: time.UnixMilli(md.StartMs).UTC(), Duration: md.Duration,
 		Size: res.end, Complete: true}, nil
-}
-
-// RepairAll repairs every unfinished recording under the record directory. It
-// runs at startup, before new recordings begin.
-func (m *Manager) RepairAll() (int, error) {
-	n := 0
-	var errs []error
-	_ = filepath.WalkDir(m.cfg.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".flv") {
-			return nil
-		}
-		md, _, _, ours, err := headerInfo(p)
-		if err != nil || !ours || md.Complete {
-			return nil
-		}
-		if _, err := Repair(p, m.cfg.IndexCapacity); err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		m.cfg.Logger.Info("recording repaired after an unclean stop", "file", p)
-		n++
-		return nil
-	})
-	return n, errors.Join(errs...)
-}
-
-// List returns the recordings under the record directory, newest first.
-func (m *Manager) List() ([]Info, error) {
-	var out []Info
-	err := filepath.WalkDir(m.cfg.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return filepath.SkipAll
-			}
-			return nil
-		}
-		if d.IsDir() || !strings.HasSuffix(p, ".flv") {
-			return nil
-		}
-		md, _, _, ours, err := headerInfo(p)
-		if err != nil || !ours {
-			return nil
-		}
-		st, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		rel, _ := filepath.Rel(m.cfg.Dir, p)
-		out = append(out, Info{App: md.App, Stream: md.Stream, File: filepath.ToSlash(rel),
-			Start: time.UnixMilli(md.StartMs).UTC(), Duration: md.Duration, Size: st.Size(), Complete: md.Complete})
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
-	return out, err
-}
-
-// Find resolves a play name to a recording: "<stream>" is the newest recording of
-// app/stream; a name ending in ".flv" is a file under the record directory
-// (relative, never escaping it).
-func (m *Manager) Find(app, name string) (string, error) {
-	if strings.HasSuffix(name, ".flv") {
-		p, err := safeJoin(m.cfg.Dir, filepath.ToSlash(filepath.Join(app, name)))
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(p); err != nil {
-			return "", ErrNotFound
-		}
-		return p, nil
-	}
-	if !validPart(app) || !validPart(name) {
-		return "", ErrBadName
-	}
-	list, err := m.List()
-	if err != nil {
-		return "", err
-	}
-	for _, in := range list {
-		if in.App == app && in.Stream == name {
-			return safeJoin(m.cfg.Dir, in.File)
-		}
-	}
-	return "", ErrNotFound
 }
