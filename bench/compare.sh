@@ -165,7 +165,7 @@ wait_port() { # host:port
 
 start_rtmpd() { # extra flags...
 	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$WORK/rtmpd" -rtmp "$RTMPD_RTMP" -http "$RTMPD_HTTP" -loops 1 \
-		-log-level warn -record-dir "$WORK/record" "$@" >>"$WORK/rtmpd.log" 2>&1 &
+		-log-level warn -trusted-nets 127.0.0.0/8 -record-dir "$WORK/record" "$@" >>"$WORK/rtmpd.log" 2>&1 &
 	SERVER_PID=$!
 	wait_port "$RTMPD_RTMP" || { tail "$WORK/rtmpd.log"; die "rtmpd did not start"; }
 }

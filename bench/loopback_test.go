@@ -96,7 +96,7 @@ func startServer(tb testing.TB, args ...string) *serverProc {
 	}
 	httpAddr := hl.Addr().String()
 	hl.Close()
-	cmd := exec.Command(bin, append([]string{"-rtmp", addr, "-http", httpAddr, "-loops", "1", "-log-level", "error"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-rtmp", addr, "-http", httpAddr, "-loops", "1", "-log-level", "error", "-trusted-nets", "127.0.0.0/8"}, args...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -31,7 +31,7 @@ func TestVODPlayback(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		list, _ := srv.Recorder().List()
+		list := srv.Recorder().List()
 		if len(list) == 1 && list[0].Complete {
 			t.Logf("recorded %s: %.2f s, %d bytes", list[0].File, list[0].Duration, list[0].Size)
 			break

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -23,6 +25,7 @@ const (
 	codePlayReset        = "NetStream.Play.Reset"
 	codePlayStart        = "NetStream.Play.Start"
 	codePlayFailed       = "NetStream.Play.Failed"
+	codePlayNotFound     = "NetStream.Play.StreamNotFound"
 	codePlayPublish      = "NetStream.Play.PublishNotify"
 	codePauseNotify      = "NetStream.Pause.Notify"
 	codeUnpauseNotify    = "NetStream.Unpause.Notify"
@@ -312,7 +315,11 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 	}
 	e, old, err := s.srv.acquirePublish(s, s.app, req)
 	if err != nil {
-		s.sendStatus(out, ns.id, "error", codePublishBadName, req.Name+" is already being published")
+		desc := req.Name + " is already being published"
+		if errors.Is(err, ErrTooManyNames) {
+			desc = "too many stream names on one connection"
+		}
+		s.sendStatus(out, ns.id, "error", codePublishBadName, desc)
 		s.closeErr = fmt.Errorf("publish %s: %w", streamKey(req.App, req.Name), err)
 		return nil
 	}
@@ -320,9 +327,9 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 		s.log.Info("publisher replaced", "stream", e.key, "old_conn", old.id)
 		_ = old.Close()
 	}
-	ns.pub, ns.pubReq, ns.lastMedia = e, req, s.loop.now
-	e.pubID.Store(s.id)
-	e.stream.BeginPublish()
+	ns.pub, ns.pubReq = e, req
+	ns.media, ns.mediaAtTick, ns.lastMediaAt = 0, 0, time.Time{} // the idle clock starts at the next sweep
+	ns.epoch = e.stream.BeginPublish()
 	if e.stream.Subscribers() > 0 {
 		// Players waiting (or left from the previous publisher) hear the news.
 		body := amf0.AppendOnStatus(nil, 0, "status", codePlayPublish, req.Name+" is now published.")
@@ -374,7 +381,7 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 	}
 	// VOD (vod.go): a name that is not live plays its newest recording; the
 	// lookup runs off the loop and falls back to playLive when there is none.
-	if s.startRTMPVOD(ns, req, reset) {
+	if s.startRTMPVOD(ns, req, reset, out) {
 		return nil
 	}
 	s.playLive(ns, req, reset, out)
@@ -384,8 +391,16 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 // playLive subscribes ns to the live stream req.Name (split from cmdPlay so
 // that a VOD lookup that finds nothing can continue here; vod.go).
 func (s *Session) playLive(ns *netStream, req StreamRequest, reset bool, out *[]byte) {
+	e, err := s.srv.acquirePlay(s, s.app, s.appName, req.Name)
+	if err != nil {
+		s.sendStatus(out, ns.id, "error", codePlayNotFound, "stream "+req.Name+" is not live")
+		if errors.Is(err, ErrTooManyNames) {
+			s.closeErr = err
+		}
+		return
+	}
 	if ns.id != fanout.PlayStreamID {
-		s.log.Warn("play on a message stream other than 1; media is sent on stream 1", "stream_id", ns.id)
+		s.log.Debug("play on a message stream other than 1; media is sent on stream 1", "stream_id", ns.id)
 	}
 	*out = chunkcodec.AppendStreamIsRecorded(*out, ns.id)
 	*out = chunkcodec.AppendStreamBegin(*out, ns.id)
@@ -406,7 +421,6 @@ func (s *Session) playLive(ns *netStream, req StreamRequest, reset bool, out *[]
 	_, _ = s.conn.Write(*out)
 	*out = (*out)[:0]
 
-	e := s.srv.acquirePlay(s.app, s.appName, req.Name)
 	ns.play, ns.playReq = e, req
 	ns.sub = e.stream.Subscribe(s.conn.Loop(), s.conn, fanout.SubscriberOptions{})
 	s.log.Info("play", "stream", e.key)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/internal/admission"
 	"github.com/quaverlive/quaver/netpoll"
 	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/web"
@@ -35,7 +36,7 @@ type httpSession struct {
 	state    uint8
 	head     []byte
 	req      wsflv.Request
-	entry    *entry
+	entry    *streamEntry
 	sub      *fanout.Subscriber
 	vod      *vodPlay // VOD play of a recording (vod.go)
 
@@ -48,8 +49,8 @@ type httpSession struct {
 	ctrl   [wsflv.MaxControlPayload]byte
 }
 
-func newHTTPSession(srv *Server, c netpoll.Conn) *httpSession {
-	s := newSession(srv, c)
+func newHTTPSession(srv *Server, c netpoll.Conn, kind int) *httpSession {
+	s := newSession(srv, c, kind)
 	s.log = s.log.With("proto", "http")
 	return &httpSession{Session: s}
 }
@@ -58,7 +59,15 @@ func newHTTPSession(srv *Server, c netpoll.Conn) *httpSession {
 const corsHeaders = "Access-Control-Allow-Origin: *\r\n"
 
 func (h *httpSession) OnData(p []byte) error {
-	h.lastRead = h.loop.now
+	h.reads++
+	err := h.serve(p)
+	if err == nil {
+		err = h.checkBacklog(h.sub != nil || h.vod != nil)
+	}
+	return err
+}
+
+func (h *httpSession) serve(p []byte) error {
 	switch h.state {
 	case httpHead:
 		if len(h.head)+len(p) > wsflv.MaxRequestHeadSize+4 {
@@ -93,13 +102,16 @@ func (h *httpSession) OnTick(now time.Time) error {
 }
 
 func (h *httpSession) OnClose(err error) {
-	h.srv.connsOpen.Add(-1)
+	h.release()
 	h.closed = true   // vod.go
 	if h.vod != nil { // VOD play (vod.go): its goroutine stops and closes the file
 		h.vod.stop()
 		h.vod = nil
 	}
 	if h.sub != nil {
+		if err := h.sub.Err(); errors.Is(err, fanout.ErrSlowSubscriber) {
+			h.log.Info("viewer disconnected", "stream", h.entry.key, "reason", err)
+		}
 		h.sub.Close()
 		h.sub = nil
 	}
@@ -110,7 +122,10 @@ func (h *httpSession) OnClose(err error) {
 	if h.handler != nil {
 		h.handler.OnClose(h.Session)
 	}
-	if err != nil && !errors.Is(err, netpoll.ErrStopped) && !isPeerGone(err) {
+	switch {
+	case err == nil, errors.Is(err, netpoll.ErrStopped), errors.Is(err, errWSClosed), isPeerGone(err):
+		h.log.Debug("http connection closed", "reason", err)
+	default:
 		h.log.Warn("http connection closed", "reason", err)
 	}
 }
@@ -164,27 +179,15 @@ func (h *httpSession) route() error {
 		h.srv.httpBodies.Put(bb)
 		return nil
 	case path == "/api/recordings":
-		// Listing reads the disk: do it off the event loop, reply on it.
-		h.state = httpDone
-		go func() {
-			list, err := h.srv.rec.List()
-			code, status := 200, "OK"
-			bb := h.srv.httpBodies.Get()
-			if err != nil {
-				code, status = 500, "Internal Server Error"
-				bb.B = append(bb.B, `{"error":"listing failed"}`+"\n"...)
-				h.log.Warn("listing recordings", "err", err)
-			} else {
-				if list == nil {
-					list = []recorder.Info{}
-				}
-				_ = json.NewEncoder(bb).Encode(list)
-			}
-			_ = h.conn.Loop().Execute(taskFunc(func() {
-				h.reply(code, status, "application/json", bb.B)
-				h.srv.httpBodies.Put(bb)
-			}))
-		}()
+		// From the recorder's in-memory index: no disk I/O on the loop.
+		list := h.srv.rec.List()
+		if list == nil {
+			list = []recorder.Info{}
+		}
+		bb := h.srv.httpBodies.Get()
+		_ = json.NewEncoder(bb).Encode(list)
+		h.reply(200, "OK", "application/json", bb.B)
+		h.srv.httpBodies.Put(bb)
 		return nil
 	case path == "/metrics":
 		bb := h.srv.httpBodies.Get()
@@ -359,18 +362,6 @@ func validCloseCode(c uint16) bool {
 	return false
 }
 
-// acquireLive registers a player of app/name if that stream is being published.
-func (s *Server) acquireLive(app, name string) *entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.streams[streamKey(app, name)]
-	if e == nil || e.publisher == nil {
-		return nil
-	}
-	e.players++
-	return e
-}
-
 // loadWebLibs reads the player libraries from dir/node_modules, if installed.
 func (s *Server) loadWebLibs() {
 	s.webLibs = map[string][]byte{}
@@ -414,6 +405,13 @@ func (s *Server) appendMetrics(b []byte) []byte {
 	add("quaver_skips_total", "counter", "Times a subscriber skipped to a keyframe.", f.Skips)
 	add("quaver_slow_disconnects_total", "counter", "Subscribers closed for being too slow.", f.SlowDisconnects)
 	add("quaver_subscribers_total", "counter", "Subscribers ever attached.", f.SubscribersTotal)
+	add("quaver_partial_message_bytes", "gauge", "Bytes held in partly received RTMP messages (budget: max-partial-bytes).", s.partial.Used())
+	vodOpen, _ := s.vodAdmit.Open()
+	add("quaver_vod_plays", "gauge", "Recordings being played.", vodOpen)
+	b = append(b, "# HELP quaver_connections_refused_total Connections refused by a connection budget.\n# TYPE quaver_connections_refused_total counter\n"...)
+	for v := admission.Verdict(1); v < admission.NumVerdicts; v++ {
+		b = fmt.Appendf(b, "quaver_connections_refused_total{reason=%q} %d\n", v.String(), s.refused[v].Load())
+	}
 	samples := make([]metrics.Sample, len(runtimeSamples))
 	for i, r := range runtimeSamples {
 		samples[i].Name = r.metric

@@ -17,12 +17,10 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,138 +30,11 @@ import (
 
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/internal/admission"
+	"github.com/quaverlive/quaver/internal/ratelog"
 	"github.com/quaverlive/quaver/netpoll"
 	"github.com/quaverlive/quaver/recorder"
 )
-
-// Config configures a Server. Zero fields take the documented defaults.
-type Config struct {
-	// RTMPAddr is the RTMP listen address (default ":1935").
-	RTMPAddr string
-	// HTTPAddr, when set, serves HTTP-FLV, WebSocket-FLV, the player page, the
-	// stream list (/api/streams) and metrics (/metrics) on the same event loops.
-	HTTPAddr string
-	// WebDir is where the player page's libraries are installed (WebDir/node_modules);
-	// default "web".
-	WebDir string
-	// RecordDir is where recordings are written (default "./record"); Recorder
-	// holds the other recording settings (file-name template, flush interval,
-	// rotation). RecordDir wins over Recorder.Dir when both are set.
-	RecordDir string
-	Recorder  recorder.Config
-	// Loops is the number of event loops (default runtime.GOMAXPROCS(0)).
-	Loops int
-	// Transport selects the RTMP transport: "gnet" (default, the event-loop
-	// reactor) or "std" (standard library, goroutines per connection; the baseline).
-	Transport string
-	// RTMPSAddr, with TLS set, also serves RTMP over TLS (rtmps://) on the
-	// standard-library transport (gnet has no TLS).
-	RTMPSAddr string
-	// TLS is the certificate configuration for RTMPSAddr.
-	TLS *tls.Config
-	// Logger receives structured logs (default slog.Default()).
-	Logger *slog.Logger
-
-	// ChunkSize is the outbound RTMP chunk size (default 4096).
-	ChunkSize uint32
-	// WindowAckSize is the acknowledgement window announced to peers (default 2500000).
-	WindowAckSize uint32
-	// HandshakeTimeout closes connections that have not completed the handshake
-	// and connect command in time (default 10s).
-	HandshakeTimeout time.Duration
-	// IdleTimeout closes connections that neither publish nor play and send
-	// nothing for this long (default 60s).
-	IdleTimeout time.Duration
-	// MaxMessageSize caps an inbound RTMP message (default chunkcodec.DefaultMaxMessageSize).
-	MaxMessageSize uint32
-	// MaxChunkStreams caps live inbound chunk streams per connection (default 64).
-	MaxChunkStreams int
-	// MaxInboundChunkSize caps the chunk size a peer may set (default 1 MiB).
-	MaxInboundChunkSize uint32
-	// MaxStreamsPerConn caps createStream per connection (default 8).
-	MaxStreamsPerConn int
-	// MaxConnections refuses connections beyond this many (0: unlimited).
-	MaxConnections int
-	// StreamLinger keeps an unpublished stream's players attached this long so a
-	// quick republish continues to them (default 10s).
-	StreamLinger time.Duration
-	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the kernel's
-	// default, which autotunes up to several MB on Linux). A smaller buffer
-	// bounds kernel memory per viewer and lets the fanout's watermarks see a
-	// stalled viewer sooner.
-	SocketSendBuffer int
-	// TCPKeepAlive enables TCP keep-alive probes with this idle time (default 30s; negative disables).
-	TCPKeepAlive time.Duration
-
-	// Fanout tunes delivery: ring size, GOP cache caps, watermarks, batch window.
-	Fanout fanout.Config
-}
-
-// Defaults.
-const (
-	DefaultRTMPAddr          = ":1935"
-	DefaultWindowAckSize     = 2500000
-	DefaultHandshakeTimeout  = 10 * time.Second
-	DefaultIdleTimeout       = 60 * time.Second
-	DefaultMaxStreamsPerConn = 8
-	DefaultStreamLinger      = 10 * time.Second
-)
-
-func (c *Config) setDefaults() {
-	if c.RTMPAddr == "" {
-		c.RTMPAddr = DefaultRTMPAddr
-	}
-	if c.Loops <= 0 {
-		c.Loops = runtime.GOMAXPROCS(0)
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.ChunkSize == 0 {
-		c.ChunkSize = fanout.DefaultChunkSize
-	}
-	if c.WindowAckSize == 0 {
-		c.WindowAckSize = DefaultWindowAckSize
-	}
-	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.MaxMessageSize == 0 {
-		c.MaxMessageSize = chunkcodec.DefaultMaxMessageSize
-	}
-	if c.MaxChunkStreams <= 0 {
-		c.MaxChunkStreams = chunkcodec.DefaultMaxChunkStreams
-	}
-	if c.MaxInboundChunkSize == 0 {
-		c.MaxInboundChunkSize = chunkcodec.DefaultMaxInboundChunkSize
-	}
-	if c.MaxStreamsPerConn <= 0 {
-		c.MaxStreamsPerConn = DefaultMaxStreamsPerConn
-	}
-	if c.StreamLinger <= 0 {
-		c.StreamLinger = DefaultStreamLinger
-	}
-	if c.WebDir == "" {
-		c.WebDir = "web"
-	}
-	if c.TCPKeepAlive == 0 {
-		c.TCPKeepAlive = 30 * time.Second
-	}
-	if c.RecordDir != "" {
-		c.Recorder.Dir = c.RecordDir
-	}
-	if c.Recorder.Logger == nil {
-		c.Recorder.Logger = c.Logger
-	}
-	c.Fanout.Loops = c.Loops
-	if c.RTMPSAddr != "" && c.TLS != nil {
-		c.Fanout.Loops = 2 * c.Loops // RTMPS loops follow the plain ones
-	}
-	c.Fanout.ChunkSize = c.ChunkSize
-}
 
 // Sentinel errors.
 var (
@@ -178,6 +49,10 @@ var (
 	ErrReplaced       = errors.New("server: publisher replaced by a new one")
 	ErrProtocol       = errors.New("server: protocol violation")
 	ErrShutdown       = errors.New("server: shutting down")
+	ErrTooManyNames   = errors.New("server: connection brought too many stream names into the registry")
+	ErrTooManyIdle    = errors.New("server: too many streams waiting for a publisher")
+	ErrOutboundFull   = errors.New("server: peer reads too slowly (outbound backlog over its cap)")
+	ErrPartialTimeout = errors.New("server: message not completed within the partial-message timeout")
 )
 
 // Server is an RTMP server. Construct with New, register apps with Handle, then Start.
@@ -194,8 +69,15 @@ type Server struct {
 	loops   []*loopState
 	nextID  atomic.Uint64
 
-	mu      sync.Mutex
-	streams map[string]*entry
+	mu       sync.Mutex
+	streams  map[string]*streamEntry // guarded by mu
+	pubCount int                     // guarded by mu: entries with a publisher
+
+	// Budgets shared by all sessions (see Config).
+	admit    *admission.Limiter // connections per server, listener and peer
+	vodAdmit *admission.Limiter // recording plays per server and peer
+	refused  [admission.NumVerdicts]atomic.Uint64
+	logLimit *ratelog.Handler
 
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
@@ -210,30 +92,44 @@ type Server struct {
 	// HTTP response bodies (/metrics, JSON) and custom-command replies.
 	httpBodies bytebufferpool.Pool
 	replies    bytebufferpool.Pool
-	httpPort   int
 
-	// bufPool supplies the chunk decoders' payload buffers, shared by all sessions.
-	bufPool *chunkcodec.BufferPool
+	// bufPool supplies the chunk decoders' payload buffers, shared by all
+	// sessions; partial is the server-wide budget for bytes held in partly
+	// received messages, and partialTicks the partial-message deadline in
+	// loop ticks.
+	bufPool      *chunkcodec.BufferPool
+	partial      *chunkcodec.Budget
+	partialTicks int64
 }
 
 // loopState is per-event-loop scratch (loop-only).
 type loopState struct {
-	out  []byte // pending output of the session being served
-	body []byte // AMF0 body scratch
-	now  time.Time
+	out   []byte // pending output of the session being served
+	body  []byte // AMF0 body scratch
+	now   time.Time
+	ticks uint64 // OnLoopTick calls so far: the clock of partial-message deadlines
 }
 
 // New returns a server with the built-in "live" and "record" apps registered.
 func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	limit := ratelog.New(cfg.Logger.Handler(), cfg.LogRate, cfg.LogBurst)
+	cfg.Logger = slog.New(limit)
 	cfg.setDefaults()
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		hub:     fanout.NewHub(cfg.Fanout),
-		apps:    map[string]*App{},
-		streams: map[string]*entry{},
-		bufPool: chunkcodec.NewBufferPool(),
-		rec:     recorder.NewManager(cfg.Recorder),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		hub:      fanout.NewHub(cfg.Fanout),
+		apps:     map[string]*App{},
+		streams:  map[string]*streamEntry{},
+		bufPool:  chunkcodec.NewBufferPool(),
+		partial:  chunkcodec.NewBudget(cfg.MaxPartialBytes),
+		rec:      recorder.NewManager(cfg.Recorder),
+		admit:    admission.New(cfg.admission()),
+		vodAdmit: admission.New(cfg.vodAdmission()),
+		logLimit: limit,
 	}
 	s.loops = make([]*loopState, cfg.Fanout.Loops)
 	for i := range s.loops {
@@ -268,6 +164,7 @@ func (s *Server) Start() error {
 	if w := s.cfg.Fanout.BatchWindow; w > 0 && w < tick {
 		tick = w
 	}
+	s.partialTicks = int64(s.cfg.PartialMessageTimeout / tick)
 	if n, err := s.rec.RepairAll(); err != nil {
 		s.log.Warn("repairing unfinished recordings", "err", err)
 	} else if n > 0 {
@@ -301,6 +198,7 @@ func (s *Server) Start() error {
 	if s.cfg.RTMPSAddr != "" && s.cfg.TLS != nil {
 		tcfg := ncfg
 		tcfg.Addrs = []string{s.cfg.RTMPSAddr} // RTMP only over TLS
+		tcfg.Kinds = []int{listenerRTMPS}
 		tcfg.IndexBase = s.cfg.Loops
 		if s.tlsEng, err = netpoll.StartStd(tcfg, s, s.cfg.TLS); err != nil {
 			_ = eng.Stop(context.Background())
@@ -309,6 +207,7 @@ func (s *Server) Start() error {
 		}
 		s.log.Info("rtmps listening", "addr", s.tlsEng.Addrs()[0])
 	}
+	s.applyMemoryLimit()
 	s.stopJanitor = make(chan struct{})
 	s.janitorDone = make(chan struct{})
 	go s.janitor()
@@ -337,14 +236,14 @@ func (s *Server) startTransport(tick time.Duration) (netpoll.Transport, error) {
 	}
 	addrs := []string{rtmpAddr}
 	if s.cfg.HTTPAddr != "" {
-		httpAddr, port, err := netpoll.ResolveAddr(s.cfg.HTTPAddr)
+		httpAddr, _, err := netpoll.ResolveAddr(s.cfg.HTTPAddr)
 		if err != nil {
 			return nil, err
 		}
 		addrs = append(addrs, httpAddr)
-		s.httpPort = port // before any connection can arrive
 	}
 	ncfg := s.netConfig(addrs, tick)
+	ncfg.Kinds = []int{listenerRTMP, listenerHTTP}[:len(addrs)]
 	switch s.cfg.Transport {
 	case "", "gnet":
 		return netpoll.Start(ncfg, s)
@@ -438,12 +337,16 @@ type Stats struct {
 	ConnectionsTotal uint64
 	Streams          int
 	Publishing       int
+	Refused          uint64 // connections refused by the connection budgets
 	Fanout           fanout.Stats
 }
 
 // Stats returns a snapshot. Safe from any goroutine.
 func (s *Server) Stats() Stats {
 	st := Stats{Connections: s.connsOpen.Load(), ConnectionsTotal: s.connsAll.Load(), Fanout: s.hub.Stats()}
+	for v := range s.refused {
+		st.Refused += s.refused[v].Load()
+	}
 	s.mu.Lock()
 	st.Streams = len(s.streams)
 	for _, e := range s.streams {
@@ -455,187 +358,42 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// OnOpen implements netpoll.Handler.
+// OnOpen implements netpoll.Handler: the connection is admitted under the
+// server's connection budgets (Config.MaxConnections and the per-address
+// limits) or refused with one rate-limited log line.
 func (s *Server) OnOpen(c netpoll.Conn) netpoll.Session {
 	if s.closing.Load() {
 		return nil
 	}
-	if m := s.cfg.MaxConnections; m > 0 && s.connsOpen.Load() >= int64(m) {
-		s.log.Warn("connection refused: limit reached", "peer", c.RemoteAddr(), "limit", m)
+	kind := c.ListenerKind()
+	if v := s.admit.Admit(kind, c.RemoteAddr(), time.Now()); v != admission.Admitted {
+		s.refused[v].Add(1)
+		s.log.Warn("connection refused", "peer", c.RemoteAddr(), "reason", v.String())
 		return nil
 	}
 	s.hub.AttachLoop(c.Loop())
 	s.connsOpen.Add(1)
 	s.connsAll.Add(1)
-	if s.httpPort != 0 && c.LocalPort() == s.httpPort {
-		return newHTTPSession(s, c)
+	if kind == listenerHTTP {
+		return newHTTPSession(s, c, kind)
 	}
-	return newSession(s, c)
+	return newSession(s, c, kind)
 }
 
 // OnLoopTick implements netpoll.Handler: it flushes the loop's pending
 // deliveries (once per batch window, or, without one, whatever audio is still
 // waiting for video).
 func (s *Server) OnLoopTick(l *netpoll.Loop, now time.Time) {
-	s.loops[l.Index()].now = now
+	ls := s.loops[l.Index()]
+	ls.now = now
+	ls.ticks++
 	s.hub.FlushLoop(l.Index())
-}
-
-// entry is a stream known to the registry.
-type entry struct {
-	key       string
-	app       *App
-	stream    *fanout.Stream
-	publisher *Session
-	pubID     atomic.Uint64 // id of the current publisher's session, read without the lock
-	pubReq    StreamRequest
-	rec       *recorder.Recording // current recording of this stream, if any
-	players   int
-	idleSince time.Time
-}
-
-func streamKey(app, name string) string { return app + "/" + name }
-
-// acquirePlay registers a player of app/name and returns the stream's entry,
-// creating an idle stream the publisher will fill later.
-func (s *Server) acquirePlay(app *App, appName, name string) *entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.entryLocked(app, appName, name)
-	e.players++
-	return e
-}
-
-func (s *Server) releasePlay(e *entry) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e.players--
-	if e.players == 0 && e.publisher == nil {
-		e.idleSince = time.Now()
-	}
-}
-
-func (s *Server) entryLocked(app *App, appName, name string) *entry {
-	k := streamKey(appName, name)
-	e := s.streams[k]
-	if e == nil {
-		e = &entry{key: k, app: app, stream: s.hub.NewStream(fanout.StreamOptions{GOPCache: !app.DisableGOPCache})}
-		s.streams[k] = e
-	}
-	return e
-}
-
-// acquirePublish makes sess the publisher of app/name under the app's republish
-// policy. It returns the previous publisher when it was replaced.
-func (s *Server) acquirePublish(sess *Session, app *App, req StreamRequest) (*entry, *Session, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.entryLocked(app, req.App, req.Name)
-	old := e.publisher
-	if old != nil && old != sess {
-		if app.Republish != RepublishReplace {
-			return nil, nil, ErrStreamBusy
-		}
-	}
-	e.publisher = sess
-	e.pubReq = req
-	return e, old, nil
-}
-
-// releasePublish detaches sess if it still publishes e.
-func (s *Server) releasePublish(sess *Session, e *entry) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e.publisher != sess {
-		return false
-	}
-	e.publisher = nil
-	if e.players == 0 {
-		e.idleSince = time.Now()
-	}
-	return true
-}
-
-// janitor removes streams that have had neither publisher nor players for the
-// linger time.
-func (s *Server) janitor() {
-	defer close(s.janitorDone)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopJanitor:
-			return
-		case now := <-t.C:
-			s.mu.Lock()
-			for k, e := range s.streams {
-				if e.publisher == nil && e.players == 0 && now.Sub(e.idleSince) > s.cfg.StreamLinger {
-					e.stream.Close()
-					delete(s.streams, k)
-				}
-			}
-			s.mu.Unlock()
-		}
-	}
-}
-
-// StreamInfo describes a live stream.
-type StreamInfo struct {
-	App         string `json:"app"`
-	Name        string `json:"name"`
-	Publishing  bool   `json:"publishing"`
-	Subscribers int    `json:"subscribers"`
-}
-
-// Streams lists known streams. Safe from any goroutine.
-func (s *Server) Streams() []StreamInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]StreamInfo, 0, len(s.streams))
-	for k, e := range s.streams {
-		app, name, _ := strings.Cut(k, "/")
-		out = append(out, StreamInfo{App: app, Name: name, Publishing: e.publisher != nil, Subscribers: e.stream.Subscribers()})
-	}
-	return out
 }
 
 func (s *Server) String() string { return fmt.Sprintf("quaver server %s", s.RTMPAddr()) }
 
 // Recorder returns the recording manager (list, find, repair).
 func (s *Server) Recorder() *recorder.Manager { return s.rec }
-
-// StartRecording starts recording a stream that is being published. Safe from
-// any goroutine; the recording attaches on the publisher's event loop.
-func (s *Server) StartRecording(app, name string) error {
-	s.mu.Lock()
-	e := s.streams[streamKey(app, name)]
-	var pub *Session
-	if e != nil {
-		pub = e.publisher
-	}
-	s.mu.Unlock()
-	if pub == nil {
-		return fmt.Errorf("server: %s/%s is not being published", app, name)
-	}
-	errc := make(chan error, 1)
-	if err := pub.conn.Loop().Execute(taskFunc(func() { errc <- pub.startRecording(e) })); err != nil {
-		return err
-	}
-	return <-errc
-}
-
-// StopRecording stops recording a stream; the file is finished in the background.
-func (s *Server) StopRecording(app, name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.streams[streamKey(app, name)]
-	if e == nil || e.rec == nil {
-		return fmt.Errorf("server: %s/%s is not being recorded", app, name)
-	}
-	e.rec.Stop()
-	e.rec = nil
-	return nil
-}
 
 // taskFunc runs a function as a loop task.
 type taskFunc func()

@@ -38,7 +38,16 @@ type Session struct {
 
 	outChunk uint32
 	created  time.Time
-	lastRead time.Time
+	kind     int // listener kind, for the connection budget's release
+	names    int // stream names this connection brought into the registry (registry.go)
+
+	// Idle clock (loop-only): reads counts OnData calls; the sweep (OnTick)
+	// notes when it last saw the count change, so idleness is measured in
+	// sweeps of the peer sending nothing, never from a cached loop time.
+	reads       uint64
+	readsAtTick uint64
+	lastReadAt  time.Time
+
 	closeErr error // set when the session decided to close after flushing
 	closed   bool  // set in OnClose; loop tasks from other goroutines check it (vod.go)
 	// wsCloseSent records that a WebSocket close frame went out (loop-only): the
@@ -60,12 +69,17 @@ type netStream struct {
 	id uint32
 
 	// Publishing.
-	pub       *entry
-	pubReq    StreamRequest
-	lastMedia time.Time
+	pub    *streamEntry
+	pubReq StreamRequest
+	epoch  uint64 // this publish's fanout epoch: a replaced publisher's frames are refused
+	// Media clock, as the idle clock above: media counts audio and video
+	// messages, the sweep notes when the count last changed.
+	media       uint64
+	mediaAtTick uint64
+	lastMediaAt time.Time
 
 	// Playing.
-	play    *entry
+	play    *streamEntry
 	playReq StreamRequest
 	sub     *fanout.Subscriber
 	noAudio bool
@@ -77,7 +91,7 @@ type netStream struct {
 	bufferMs uint32
 }
 
-func newSession(srv *Server, c netpoll.Conn) *Session {
+func newSession(srv *Server, c netpoll.Conn, kind int) *Session {
 	// The wall clock, not the loop's cached tick time: a loop that has never
 	// served a connection has not ticked yet, and its cached time (server
 	// start) made the first connection on it time out at once (found by the
@@ -90,7 +104,7 @@ func newSession(srv *Server, c netpoll.Conn) *Session {
 		id:       srv.nextID.Add(1),
 		outChunk: chunkcodec.DefaultChunkSize,
 		created:  now,
-		lastRead: now,
+		kind:     kind,
 	}
 	s.hs.Epoch = 0
 	s.log = srv.log.With("conn", s.id, "peer", c.RemoteAddr())
@@ -133,12 +147,32 @@ func (s *Session) closeWith(reason error) {
 	_ = s.conn.Close()
 }
 
+// release returns the connection's slots in the server's budgets (OnClose).
+func (s *Session) release() {
+	s.srv.connsOpen.Add(-1)
+	s.srv.admit.Release(s.kind, s.conn.RemoteAddr())
+}
+
+// checkPartial closes a connection that started an RTMP message and has not
+// completed it within Config.PartialMessageTimeout (loop-only, from OnTick).
+// Time is counted in the loop's ticks: a loop that falls behind stretches the
+// deadline rather than cutting off a peer whose bytes it has not read yet.
+func (s *Session) checkPartial(now time.Time) error {
+	if s.dec == nil {
+		return nil
+	}
+	if since, ok := s.dec.OldestPartial(); ok && int64(s.loop.ticks)-since > s.srv.partialTicks {
+		return ErrPartialTimeout
+	}
+	return nil
+}
+
 // Logger returns the session's logger (with conn id and peer address).
 func (s *Session) Logger() *slog.Logger { return s.log }
 
 // OnData implements netpoll.Session.
 func (s *Session) OnData(p []byte) error {
-	s.lastRead = s.loop.now
+	s.reads++
 	out := s.loop.out[:0]
 	err := s.feed(p, &out)
 	if len(out) > 0 {
@@ -148,7 +182,33 @@ func (s *Session) OnData(p []byte) error {
 	if err == nil {
 		err = s.closeErr
 	}
+	if err == nil {
+		err = s.checkBacklog(s.playing())
+	}
 	return err
+}
+
+// playing reports whether the connection receives media (live or recorded),
+// which sets how much output may wait for it (see checkBacklog).
+func (s *Session) playing() bool {
+	for _, ns := range s.streams {
+		if ns != nil && (ns.sub != nil || ns.vod != nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkBacklog enforces the connection's outbound budget after the session
+// wrote: Config.MaxControlBacklog for a connection that only gets replies
+// (a peer that sends commands and never reads is cut off there, not after
+// gigabytes), the fanout's hard cap for one that plays.
+func (s *Session) checkBacklog(playing bool) error {
+	n := s.conn.OutboundBuffered()
+	if n <= s.srv.cfg.MaxControlBacklog || (playing && n <= s.srv.hub.Config().HardCap) {
+		return nil
+	}
+	return fmt.Errorf("%w: %d bytes queued", ErrOutboundFull, n)
 }
 
 func (s *Session) feed(p []byte, out *[]byte) error {
@@ -168,8 +228,12 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 			MaxInboundChunkSize: s.srv.cfg.MaxInboundChunkSize,
 			MaxChunkStreams:     s.srv.cfg.MaxChunkStreams,
 			Pool:                s.srv.bufPool,
+			Budget:              s.srv.partial,
 		})
 	}
+	// Messages that begin now are stamped with the loop's tick count, which
+	// the partial-message deadline is measured in (checkPartial).
+	s.dec.SetNow(int64(s.loop.ticks))
 	for len(p) > 0 {
 		n, m, err := s.dec.Feed(p)
 		p = p[n:]
@@ -193,11 +257,17 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 
 // OnTick implements netpoll.Session: deadlines.
 func (s *Session) OnTick(now time.Time) error {
+	if s.reads != s.readsAtTick || s.lastReadAt.IsZero() {
+		s.readsAtTick, s.lastReadAt = s.reads, now
+	}
 	if s.state != stateConnected {
 		if now.Sub(s.created) > s.srv.cfg.HandshakeTimeout {
 			return ErrHandshakeSlow
 		}
 		return nil
+	}
+	if err := s.checkPartial(now); err != nil {
+		return err
 	}
 	active := false
 	for _, ns := range s.streams {
@@ -206,7 +276,9 @@ func (s *Session) OnTick(now time.Time) error {
 		}
 		if ns.pub != nil {
 			active = true
-			if now.Sub(ns.lastMedia) > s.app.publisherIdle() {
+			if ns.media != ns.mediaAtTick || ns.lastMediaAt.IsZero() {
+				ns.mediaAtTick, ns.lastMediaAt = ns.media, now
+			} else if now.Sub(ns.lastMediaAt) > s.app.publisherIdle() {
 				return ErrPublisherIdle
 			}
 		}
@@ -214,7 +286,7 @@ func (s *Session) OnTick(now time.Time) error {
 			active = true
 		}
 	}
-	if !active && now.Sub(s.lastRead) > s.srv.cfg.IdleTimeout {
+	if !active && now.Sub(s.lastReadAt) > s.srv.cfg.IdleTimeout {
 		return ErrIdle
 	}
 	return nil
@@ -222,7 +294,7 @@ func (s *Session) OnTick(now time.Time) error {
 
 // OnClose implements netpoll.Session.
 func (s *Session) OnClose(err error) {
-	s.srv.connsOpen.Add(-1)
+	s.release()
 	s.closed = true // vod.go
 	for _, ns := range s.streams {
 		if ns != nil {
@@ -313,11 +385,10 @@ func (s *Session) media(typeID uint8, streamID, ts uint32, payload []byte) error
 	if ns == nil {
 		return nil // media before publish: ignore
 	}
-	ns.lastMedia = s.loop.now
-	if ns.pub.pubID.Load() != s.id {
+	ns.media++
+	if _, err := ns.pub.stream.PublishAs(ns.epoch, typeID, ts, payload); err != nil {
 		return ErrReplaced
 	}
-	ns.pub.stream.Publish(typeID, ts, payload)
 	return nil
 }
 
@@ -328,7 +399,9 @@ func (s *Session) data(streamID, ts uint32, body []byte) error {
 		return nil
 	}
 	body = flvmux.StripSetDataFrame(body)
-	ns.pub.stream.Publish(chunkcodec.TypeDataAMF0, ts, body)
+	if _, err := ns.pub.stream.PublishAs(ns.epoch, chunkcodec.TypeDataAMF0, ts, body); err != nil {
+		return ErrReplaced
+	}
 	return nil
 }
 
@@ -372,7 +445,7 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 		ns.pub = nil
 		if s.srv.releasePublish(s, e) {
 			// The end of stream also finishes the recording, after its last tag.
-			e.stream.EndPublish(s.eofBytes(e))
+			e.stream.EndPublishAs(ns.epoch, s.eofBytes(e))
 			s.srv.mu.Lock()
 			e.rec = nil
 			s.srv.mu.Unlock()
@@ -383,6 +456,9 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 		}
 	}
 	if ns.sub != nil {
+		if err := ns.sub.Err(); errors.Is(err, fanout.ErrSlowSubscriber) {
+			s.log.Info("viewer disconnected", "stream", ns.play.key, "reason", err)
+		}
 		ns.sub.Close()
 		ns.sub = nil
 	}
@@ -398,7 +474,7 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 }
 
 // startRecording attaches a recording to e's stream. It runs on the publisher's loop.
-func (s *Session) startRecording(e *entry) error {
+func (s *Session) startRecording(e *streamEntry) error {
 	s.srv.mu.Lock()
 	busy := e.rec != nil
 	s.srv.mu.Unlock()
@@ -422,7 +498,7 @@ func (s *Session) startRecording(e *entry) error {
 
 // eofBytes encodes what players receive when the publisher leaves: Stream EOF and
 // NetStream.Play.UnpublishNotify on the play stream.
-func (s *Session) eofBytes(e *entry) []byte {
+func (s *Session) eofBytes(e *streamEntry) []byte {
 	body := amf0.AppendOnStatus(nil, 0, "status", "NetStream.Play.UnpublishNotify", e.pubReq.Name+" is now unpublished.")
 	b := chunkcodec.AppendMessage(nil, chunkcodec.Header{
 		ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeCommandAMF0, StreamID: fanout.PlayStreamID,

@@ -26,8 +26,10 @@ package server
 // control event 3; DefaultVODBufferLength until it does). seek jumps to the
 // keyframe at or before the time (the metadata's keyframe index, or a scan of
 // the tags); pause and unpause stop and restart the clock. The end is Stream
-// EOF, NetStream.Play.Stop and onPlayStatus NetStream.Play.Complete; the play
-// stays open so the player can seek back.
+// EOF, NetStream.Play.Stop and onPlayStatus NetStream.Play.Complete, sent once
+// the playhead reaches the last tag (so however long the buffer, a play lasts
+// at least the recording's duration); the play stays open so the player can
+// seek back.
 //
 // HTTP-FLV and WebSocket-FLV plays send the file as fast as the client reads it
 // (reading more only while the outbound backlog is under vodHighWater). With
@@ -54,6 +56,7 @@ import (
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/internal/admission"
 	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/wsflv"
 )
@@ -64,8 +67,10 @@ const (
 	// play assumes until the player sends Set Buffer Length.
 	DefaultVODBufferLength = 1000
 	// MaxVODBufferLength caps the buffer length a player may ask for: an RTMP
-	// VOD play never runs further ahead of the wall clock than this.
-	MaxVODBufferLength = 60000
+	// VOD play never runs further ahead of the wall clock than this. librtmp
+	// (rtmpdump, GStreamer's rtmpsrc) announces a 10-hour buffer; players
+	// that pace themselves (Flash, FFmpeg's 3 s default) stay well below.
+	MaxVODBufferLength = 10000
 	// vodLead is sent beyond the player's buffer so that scheduling jitter never
 	// lets it run dry.
 	vodLead = 250
@@ -133,6 +138,7 @@ type vodPlay struct {
 	kind vodKind
 	app  string
 	req  StreamRequest
+	rec  recorder.Info // the recording, from the recorder's index
 	log  *slog.Logger
 
 	reset   bool    // RTMP play's reset flag
@@ -211,21 +217,24 @@ func (t *vodTask) Run(context.Context) error {
 	return nil
 }
 
-// liveNow reports whether app/name has a publisher. Safe from any goroutine.
-func (s *Server) liveNow(app, name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.streams[streamKey(app, name)]
-	return e != nil && e.publisher != nil
+// admitVOD takes a slot of the VOD budget (Config.MaxVODPlays and the per-peer
+// limits) for sess; a play that gets one must end with vodPlay.stop.
+func (s *Server) admitVOD(sess *Session) bool {
+	if v := s.vodAdmit.Admit(0, sess.conn.RemoteAddr(), time.Now()); v != admission.Admitted {
+		sess.log.Info("recording play refused", "reason", v.String())
+		return false
+	}
+	return true
 }
 
-func (s *Server) newVOD(sess *Session, kind vodKind, app string, req StreamRequest) *vodPlay {
+func (s *Server) newVOD(sess *Session, kind vodKind, app string, req StreamRequest, rec recorder.Info) *vodPlay {
 	v := &vodPlay{
 		srv:    s,
 		sess:   sess,
 		kind:   kind,
 		app:    app,
 		req:    req,
+		rec:    rec,
 		seekMs: -1,
 		wake:   make(chan struct{}, 1),
 		ack:    make(chan int, 1),
@@ -244,6 +253,7 @@ func (v *vodPlay) stop() {
 	}
 	v.stopped = true
 	v.cancel()
+	v.srv.vodAdmit.Release(0, v.sess.conn.RemoteAddr())
 }
 
 func (v *vodPlay) signal() {
@@ -255,11 +265,12 @@ func (v *vodPlay) signal() {
 
 // startRTMPVOD is cmdPlay's VOD hook. It runs on the loop after the handler
 // accepted the play and the name was validated. It returns false when the play
-// is live: a publisher is on air, or the start argument asks for live only
-// (-1, as -1000 in the milliseconds FFmpeg and Flash send). Otherwise it has
-// started the lookup off the loop; the play goes on from there, as a VOD play
-// when a recording is found and as a live play waiting for a publisher when not.
-func (s *Session) startRTMPVOD(ns *netStream, req StreamRequest, reset bool) bool {
+// is live: a publisher is on air, the start argument asks for live only (-1,
+// as -1000 in the milliseconds FFmpeg and Flash send), or the recorder's index
+// (memory only, no disk I/O) has no recording of that name; the play then
+// waits for a publisher. Otherwise it has answered the play: started the
+// recording, or refused it when the VOD budget is spent.
+func (s *Session) startRTMPVOD(ns *netStream, req StreamRequest, reset bool, out *[]byte) bool {
 	start := s.doc.At(4).Number()
 	if start == -1000 || start == -1 {
 		return false
@@ -267,7 +278,15 @@ func (s *Session) startRTMPVOD(ns *netStream, req StreamRequest, reset bool) boo
 	if s.srv.liveNow(s.appName, req.Name) {
 		return false
 	}
-	v := s.srv.newVOD(s, vodRTMP, s.appName, req)
+	rec, err := lookupRecording(s.srv.rec, s.appName, req.Name)
+	if err != nil {
+		return false
+	}
+	if !s.srv.admitVOD(s) {
+		s.sendStatus(out, ns.id, "error", codePlayFailed, "too many recording plays, try again later")
+		return true
+	}
+	v := s.srv.newVOD(s, vodRTMP, s.appName, req, rec)
 	v.ns, v.reset, v.startMs, v.sid, v.chunk = ns, reset, start, ns.id, s.outChunk
 	v.bufMs = ns.bufferMs
 	ns.vod = v
@@ -276,13 +295,21 @@ func (s *Session) startRTMPVOD(ns *netStream, req StreamRequest, reset bool) boo
 }
 
 // startHTTPVOD is play's VOD hook for HTTP-FLV and WebSocket-FLV: the stream is
-// not live, so look for a recording off the loop and play it, or fail with 404.
+// not live, so play its recording (found in the recorder's index, without disk
+// I/O on the loop) or fail with 404 at once.
 func (h *httpSession) startHTTPVOD(req StreamRequest, isWS bool, fail func(int, string, uint16, string) error) error {
+	rec, err := lookupRecording(h.srv.rec, h.appName, req.Name)
+	if err != nil {
+		return fail(404, "Not Found", wsflv.CloseNotFound, "stream "+h.appName+"/"+req.Name+" is not live")
+	}
+	if !h.srv.admitVOD(h.Session) {
+		return fail(503, "Service Unavailable", wsflv.CloseTryAgainLater, "too many recording plays, try again later")
+	}
 	kind := vodHTTP
 	if isWS {
 		kind = vodWS
 	}
-	v := h.srv.newVOD(h.Session, kind, h.appName, req)
+	v := h.srv.newVOD(h.Session, kind, h.appName, req, rec)
 	v.h, v.fail = h, fail
 	v.head = string(h.req.Method) == "HEAD"
 	if q, err := url.ParseQuery(req.Query); err == nil {
@@ -291,7 +318,7 @@ func (h *httpSession) startHTTPVOD(req StreamRequest, isWS bool, fail func(int, 
 		}
 	}
 	h.vod = v
-	h.state = httpStream // ignore further input while the lookup runs
+	h.state = httpStream // ignore further input while the file opens
 	go v.run()
 	return nil
 }
@@ -355,70 +382,45 @@ func (s *Session) vodPause(ns *netStream, out *[]byte) error {
 }
 
 // cmdGetStreamLength answers getStreamLength(name): the duration in seconds of
-// the recording a play of name would play, 0 for live streams. Looking it up
-// reads the disk, so the answer is sent from a loop task.
+// the recording a play of name would play, 0 for live streams and unknown
+// names. The answer comes from the recorder's in-memory index: no disk I/O.
 func (s *Session) cmdGetStreamLength(txid float64, streamID uint32, out *[]byte) {
 	name, _ := splitQuery(s.doc.At(3).Str())
-	reply := func(out *[]byte, d float64) {
-		s.sendResult(out, txid, 0, func(b []byte) []byte { return amf0.AppendNumber(b, d) })
-	}
+	d := 0.0
 	if ns := s.netStream(streamID); ns != nil && ns.vod != nil && ns.vod.req.Name == name && ns.vod.duration > 0 {
-		reply(out, ns.vod.duration)
-		return
-	}
-	if name == "" || !validName(name) || s.srv.liveNow(s.appName, name) {
-		reply(out, 0)
-		return
-	}
-	app, srv := s.appName, s.srv
-	go func() {
-		d := 0.0
-		if path, err := findRecording(srv.rec, app, name); err == nil {
-			if vf, err := openVODFile(path); err == nil {
-				d = vf.md.Duration
-				vf.close()
-			}
+		d = ns.vod.duration
+	} else if name != "" && validName(name) && !s.srv.liveNow(s.appName, name) {
+		if rec, err := lookupRecording(s.srv.rec, s.appName, name); err == nil {
+			d = rec.Duration
 		}
-		_ = s.conn.Loop().Execute(taskFunc(func() {
-			if s.closed {
-				return
-			}
-			out := s.loop.out[:0]
-			reply(&out, d)
-			_, _ = s.conn.Write(out)
-			s.loop.out = out[:0]
-		}))
-	}()
+	}
+	s.sendResult(out, txid, 0, func(b []byte) []byte { return amf0.AppendNumber(b, d) })
 }
 
-// findRecording resolves a play name to a recording: the name as given, without
-// an "flv:" prefix, and with ".flv" added (FFmpeg strips it from RTMP play
-// paths; the HTTP route strips it from the URL).
-func findRecording(m *recorder.Manager, app, name string) (string, error) {
+// lookupRecording resolves a play name to a recording in the recorder's index:
+// the name as given, without an "flv:" prefix, and with ".flv" added (FFmpeg
+// strips it from RTMP play paths; the HTTP route strips it from the URL).
+func lookupRecording(m *recorder.Manager, app, name string) (recorder.Info, error) {
 	name = strings.TrimPrefix(name, "flv:")
-	p, err := m.Find(app, name)
+	in, err := m.Lookup(app, name)
 	if err == nil || errors.Is(err, recorder.ErrBadName) || strings.HasSuffix(name, ".flv") {
-		return p, err
+		return in, err
 	}
-	if p, err2 := m.Find(app, name+".flv"); err2 == nil {
-		return p, nil
+	if in, err2 := m.Lookup(app, name+".flv"); err2 == nil {
+		return in, nil
 	}
-	return "", err
+	return in, err
 }
 
 // run is the play's goroutine.
 func (v *vodPlay) run() {
 	v.timer = time.NewTimer(time.Hour)
 	v.timer.Stop()
-	path, err := findRecording(v.srv.rec, v.app, v.req.Name)
-	var vf *vodFile
-	if err == nil {
-		vf, err = openVODFile(path)
-		if err != nil && v.ctx.Err() == nil {
-			v.log.Warn("recording unreadable", "file", path, "err", err)
-		}
-	}
+	vf, err := v.open()
 	if err != nil {
+		if v.ctx.Err() == nil {
+			v.log.Warn("recording unreadable", "file", v.rec.File, "err", err)
+		}
 		v.do(vodOpFunc, 0, nil, v.notFound)
 		return
 	}
@@ -435,6 +437,20 @@ func (v *vodPlay) run() {
 	} else {
 		v.sendFile(vf)
 	}
+}
+
+// open opens the play's recording beneath the record directory (never
+// following a link out of it) and reads its head. A file that has gone from
+// disk is dropped from the index.
+func (v *vodPlay) open() (*vodFile, error) {
+	f, err := v.srv.rec.OpenRecording(v.rec.File)
+	if err != nil {
+		if errors.Is(err, recorder.ErrNotFound) {
+			v.srv.rec.Forget(v.rec.File)
+		}
+		return nil, err
+	}
+	return openVODFile(f, v.rec.File)
 }
 
 // do runs one task on the loop and waits for it. It returns the connection's
@@ -699,7 +715,14 @@ func (v *vodPlay) paceRTMP(vf *vodFile) {
 				lastTS = max(lastTS, pending.Timestamp)
 				pending = nil
 			}
-			if atEnd && !endSent {
+			// The end goes out when the playhead reaches the last tag, not
+			// when the last tag has been sent: a player that reconnects as
+			// soon as it reads NetStream.Play.Stop (GStreamer's rtmpsrc
+			// with librtmp does whenever the bytes before it do not fill
+			// its last 4096-byte block) then replays the recording at most
+			// once per its duration instead of as fast as the connection
+			// carries it.
+			if atEnd && !endSent && (clockBase < 0 || playhead(time.Now()) >= int64(lastTS)) {
 				batch = v.appendEnd(batch, lastTS)
 				endSent = true
 			}
@@ -718,6 +741,9 @@ func (v *vodPlay) paceRTMP(vf *vodFile) {
 		wait := time.Duration(-1)
 		if !paused && !atEnd && pending != nil {
 			due := int64(pending.Timestamp) - int64(bufMs) - vodLead - clockBase
+			wait = max(time.Until(clockStart.Add(time.Duration(due)*time.Millisecond)), 0)
+		} else if !paused && atEnd && !endSent {
+			due := int64(lastTS) - clockBase
 			wait = max(time.Until(clockStart.Add(time.Duration(due)*time.Millisecond)), 0)
 		}
 		if !v.sleep(wait) {
@@ -837,13 +863,10 @@ type vodSeq struct {
 	data []byte
 }
 
-// openVODFile opens a recording and reads its head: the FLV header, the
-// metadata, and the sequence headers up to the first keyframe.
-func openVODFile(path string) (*vodFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
+// openVODFile reads the head of an open recording: the FLV header, the
+// metadata, and the sequence headers up to the first keyframe. path names it
+// in logs. It owns f from here on (closed on error, or by vodFile.close).
+func openVODFile(f *os.File, path string) (*vodFile, error) {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		_ = f.Close()

@@ -292,11 +292,7 @@ func vxRecord(t *testing.T, ffmpeg string, srv *server.Server, name string, secs
 	vxMust(t, ffmpeg, vxPublishArgs(secs, "rtmp://"+srv.RTMPAddr()+"/record/"+name)...)
 	var file string
 	ok := vxWait(10*time.Second, func() bool {
-		list, err := srv.Recorder().List()
-		if err != nil {
-			return false
-		}
-		for _, in := range list {
+		for _, in := range srv.Recorder().List() {
 			if in.Stream == name && in.Complete {
 				file = filepath.Join(srv.Recorder().Config().Dir, filepath.FromSlash(in.File))
 				return true
@@ -498,7 +494,9 @@ func TestVODRecordAndPlayBack(t *testing.T) {
 	})
 
 	t.Run("RTMPToTheEnd", func(t *testing.T) {
-		// A 60 s buffer: the whole recording comes at once, then the end.
+		// A 60 s buffer (capped at MaxVODBufferLength, as long as the
+		// recording): the whole recording comes at once, and the end when
+		// the playhead reaches the last tag.
 		p := vxDial(t, ctx, rtmpURL+"cam", 60000)
 		doc, err := p.c.Call(ctx, "getStreamLength", "cam")
 		if err != nil {

@@ -23,6 +23,9 @@ const (
 	CloseUnsupported   = 1003
 	CloseTooBig        = 1009
 	CloseInternal      = 1011
+	// CloseTryAgainLater (1013, IANA WebSocket close code registry) is sent
+	// when a budget refuses the play for now.
+	CloseTryAgainLater = 1013
 	// ClosePolicy is sent when an app handler refuses the play.
 	ClosePolicy = 1008
 	// CloseNotFound (application range) is sent for a stream that is not live.

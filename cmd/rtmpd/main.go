@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -102,6 +103,20 @@ type options struct {
 	HandshakeTime   time.Duration `json:"handshake-timeout"`
 	IdleTimeout     time.Duration `json:"idle-timeout"`
 	MaxConnections  int           `json:"max-connections"`
+	MaxConnsPerIP   int           `json:"max-connections-per-ip"`
+	AcceptRate      float64       `json:"accept-rate-per-ip"`
+	AcceptBurst     int           `json:"accept-burst-per-ip"`
+	TrustedNets     string        `json:"trusted-nets"`
+	MaxIdleStreams  int           `json:"max-idle-streams"`
+	MaxNamesPerConn int           `json:"max-names-per-conn"`
+	MaxPartial      int64         `json:"max-partial-bytes"`
+	PartialTimeout  time.Duration `json:"partial-timeout"`
+	MaxBacklog      int           `json:"max-control-backlog"`
+	MaxVODPlays     int           `json:"max-vod-plays"`
+	MaxVODPerIP     int           `json:"max-vod-plays-per-ip"`
+	MemoryLimit     int64         `json:"memory-limit"`
+	LogRate         float64       `json:"log-rate"`
+	LogBurst        int           `json:"log-burst"`
 	MaxMessageSize  uint          `json:"max-message-size"`
 	HighWater       int           `json:"high-water"`
 	HardCap         int           `json:"hard-cap"`
@@ -154,7 +169,21 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.DurationVar(&o.PublisherIdle, "publisher-idle", o.PublisherIdle, "drop a publisher that sends no media this long")
 	fs.DurationVar(&o.HandshakeTime, "handshake-timeout", o.HandshakeTime, "time allowed for handshake and connect")
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", o.IdleTimeout, "close connections that neither publish nor play and send nothing this long")
-	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "refuse connections beyond this many (0 = unlimited)")
+	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "refuse connections beyond this many; each listener keeps a tenth for itself (0 = the open-file limit less a reserve, -1 = unlimited)")
+	fs.IntVar(&o.MaxConnsPerIP, "max-connections-per-ip", o.MaxConnsPerIP, "open connections allowed from one IPv4 address or IPv6 /64 (0 = 256, -1 = unlimited)")
+	fs.Float64Var(&o.AcceptRate, "accept-rate-per-ip", o.AcceptRate, "new connections per second allowed from one address after its burst (0 = 50, -1 = unlimited)")
+	fs.IntVar(&o.AcceptBurst, "accept-burst-per-ip", o.AcceptBurst, "new connections one address may open at once (0 = 200)")
+	fs.StringVar(&o.TrustedNets, "trusted-nets", o.TrustedNets, "comma-separated `CIDRs` exempt from the per-address limits (a local reverse proxy, a load generator)")
+	fs.IntVar(&o.MaxIdleStreams, "max-idle-streams", o.MaxIdleStreams, "streams known without a publisher (players waiting, or lingering after a publish) (0 = 4096)")
+	fs.IntVar(&o.MaxNamesPerConn, "max-names-per-conn", o.MaxNamesPerConn, "stream names one connection may bring into the registry over its life (0 = 64)")
+	fs.Int64Var(&o.MaxPartial, "max-partial-bytes", o.MaxPartial, "bytes held in partly received RTMP messages, all connections together (0 = 512 MiB)")
+	fs.DurationVar(&o.PartialTimeout, "partial-timeout", o.PartialTimeout, "close a connection that does not complete a started RTMP message within this (0 = 30s)")
+	fs.IntVar(&o.MaxBacklog, "max-control-backlog", o.MaxBacklog, "close a connection that is not playing once this many reply bytes wait for it to read (0 = 1 MiB)")
+	fs.IntVar(&o.MaxVODPlays, "max-vod-plays", o.MaxVODPlays, "recordings played at once (0 = 256)")
+	fs.IntVar(&o.MaxVODPerIP, "max-vod-plays-per-ip", o.MaxVODPerIP, "recordings played at once by one address (0 = 8, -1 = unlimited)")
+	fs.Int64Var(&o.MemoryLimit, "memory-limit", o.MemoryLimit, "Go runtime soft memory limit in bytes (0 = none)")
+	fs.Float64Var(&o.LogRate, "log-rate", o.LogRate, "lines per second allowed for each log message after its burst; the rest are counted and summarised (0 = 5)")
+	fs.IntVar(&o.LogBurst, "log-burst", o.LogBurst, "lines of one log message allowed at once (0 = 20)")
 	fs.UintVar(&o.MaxMessageSize, "max-message-size", o.MaxMessageSize, "largest inbound RTMP message in bytes (0 = 8 MiB)")
 	fs.IntVar(&o.HighWater, "high-water", o.HighWater, "per-player queued bytes above which it skips to the next keyframe (0 = 1 MiB)")
 	fs.IntVar(&o.HardCap, "hard-cap", o.HardCap, "per-player queued bytes above which it is disconnected (0 = 16 MiB)")
@@ -254,18 +283,31 @@ func run(args []string, stderr io.Writer) error {
 	}
 
 	cfg := server.Config{
-		RTMPAddr:         o.RTMP,
-		HTTPAddr:         o.HTTP,
-		RecordDir:        o.RecordDir,
-		WebDir:           o.WebDir,
-		Loops:            o.Loops,
-		Logger:           logger,
-		ChunkSize:        uint32(o.ChunkSize),
-		HandshakeTimeout: o.HandshakeTime,
-		IdleTimeout:      o.IdleTimeout,
-		MaxConnections:   o.MaxConnections,
-		MaxMessageSize:   uint32(o.MaxMessageSize),
-		SocketSendBuffer: o.SendBuffer,
+		RTMPAddr:              o.RTMP,
+		HTTPAddr:              o.HTTP,
+		RecordDir:             o.RecordDir,
+		WebDir:                o.WebDir,
+		Loops:                 o.Loops,
+		Logger:                logger,
+		ChunkSize:             uint32(o.ChunkSize),
+		HandshakeTimeout:      o.HandshakeTime,
+		IdleTimeout:           o.IdleTimeout,
+		MaxConnections:        o.MaxConnections,
+		MaxConnectionsPerIP:   o.MaxConnsPerIP,
+		AcceptRatePerIP:       o.AcceptRate,
+		AcceptBurstPerIP:      o.AcceptBurst,
+		MaxIdleStreams:        o.MaxIdleStreams,
+		MaxNamesPerConn:       o.MaxNamesPerConn,
+		MaxPartialBytes:       o.MaxPartial,
+		PartialMessageTimeout: o.PartialTimeout,
+		MaxControlBacklog:     o.MaxBacklog,
+		MaxVODPlays:           o.MaxVODPlays,
+		MaxVODPlaysPerIP:      o.MaxVODPerIP,
+		MemoryLimit:           o.MemoryLimit,
+		LogRate:               o.LogRate,
+		LogBurst:              o.LogBurst,
+		MaxMessageSize:        uint32(o.MaxMessageSize),
+		SocketSendBuffer:      o.SendBuffer,
 	}
 	cfg.Recorder = recorder.Config{
 		Template:       o.RecordTemplate,
@@ -274,6 +316,16 @@ func run(args []string, stderr io.Writer) error {
 		RotateSize:     o.RotateSize,
 	}
 	cfg.Transport = o.Transport
+	for _, n := range strings.Split(o.TrustedNets, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return fmt.Errorf("-trusted-nets: %w", err)
+		}
+		cfg.TrustedNets = append(cfg.TrustedNets, p)
+	}
 	if o.RTMPS != "" {
 		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 		if err != nil {

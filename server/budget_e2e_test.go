@@ -1,0 +1,173 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/quaverlive/quaver/amf0"
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/client"
+	"github.com/quaverlive/quaver/server"
+)
+
+// Budgets on the registry and the outbound path, tested from a real client
+// without ffmpeg; the hostile suite (hostile/) drives the same attacks at
+// scale against rtmpd.
+
+// rawCommand chunk-encodes an AMF0 command at the client's default chunk size.
+func rawCommand(streamID uint32, name string, tx float64, args ...any) []byte {
+	b := amf0.AppendCommandStart(nil, name, tx)
+	b = amf0.AppendNull(b)
+	for _, a := range args {
+		b, _ = amf0.AppendAny(b, a)
+	}
+	return chunkcodec.AppendMessage(nil, chunkcodec.Header{ChunkStreamID: 3, TypeID: chunkcodec.TypeCommandAMF0, StreamID: streamID}, b, client.DefaultChunkSize)
+}
+
+// closedWithin reports whether the server closes c within d (reading and
+// discarding whatever it sends).
+func closedWithin(c net.Conn, d time.Duration) bool {
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// A play of a name nobody publishes leaves nothing in the registry once the
+// player leaves, and a connection that keeps bringing new names in is closed
+// past Config.MaxNamesPerConn.
+func TestNameChurnBudget(t *testing.T) {
+	ts := startServer(t, server.Config{MaxNamesPerConn: 16}, nil)
+	ctx := testContext(t)
+	c := dial(t, ctx, ts.url("live"), client.Config{})
+	nc := c.RawConn()
+
+	// One play and deleteStream: nothing stays behind.
+	if _, err := nc.Write(append(rawCommand(0, "createStream", 2), append(rawCommand(1, "play", 0, "ghost"), rawCommand(0, "deleteStream", 0, 1)...)...)); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return ts.Stats().ConnectionsTotal > 0 && len(ts.Streams()) == 0 }) {
+		t.Fatalf("streams after one play left: %+v", ts.Streams())
+	}
+
+	// Churn: past the cap the connection is closed.
+	var burst []byte
+	for i := range 40 {
+		burst = append(burst, rawCommand(0, "createStream", float64(3+i))...)
+		burst = append(burst, rawCommand(1, "play", 0, "churn-"+string(rune('a'+i%26))+string(rune('a'+i/26)))...)
+		burst = append(burst, rawCommand(0, "deleteStream", 0, 1)...)
+	}
+	_, _ = nc.Write(burst)
+	if !closedWithin(nc, 10*time.Second) {
+		t.Fatal("name churn past MaxNamesPerConn was not closed")
+	}
+	if !waitFor(5*time.Second, func() bool { return len(ts.Streams()) == 0 }) {
+		t.Fatalf("streams left behind by the churner: %d", len(ts.Streams()))
+	}
+}
+
+// Waiting entries (plays of names that are not live) are capped server-wide.
+func TestIdleStreamsBudget(t *testing.T) {
+	ts := startServer(t, server.Config{MaxIdleStreams: 3}, nil)
+	ctx := testContext(t)
+	for _, n := range []string{"w1", "w2", "w3"} {
+		player(t, ctx, ts, "live", n, client.Config{})
+	}
+	c := dial(t, ctx, ts.url("live/w4"), client.Config{})
+	err := c.Play(ctx, "w4")
+	var se *client.StatusError
+	if !errors.As(err, &se) || se.Status.Code != "NetStream.Play.StreamNotFound" {
+		t.Fatalf("4th waiting play: %v, want NetStream.Play.StreamNotFound", err)
+	}
+	// A live stream can still be played.
+	pub := publisher(t, ctx, ts, "live", "on", client.Config{})
+	_ = pub.WriteMessage(chunkcodec.TypeVideo, 0, synthSeqHeader)
+	player(t, ctx, ts, "live", "on", client.Config{})
+}
+
+// A peer that sends commands and never reads is closed once its replies pass
+// Config.MaxControlBacklog, instead of the server queueing them without end.
+func TestCommandSpamBacklog(t *testing.T) {
+	ts := startServer(t, server.Config{MaxControlBacklog: 64 << 10}, nil)
+	ctx := testContext(t)
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c := dial(t, ctx, ts.url("live"), client.Config{Dialer: d})
+	nc := c.RawConn()
+	var burst []byte
+	for i := range 2000 {
+		burst = append(burst, rawCommand(0, "noSuchCommandWithALongishName", float64(10+i), "padding padding padding padding")...)
+	}
+	sent := 0
+	_ = nc.SetWriteDeadline(time.Now().Add(20 * time.Second))
+	for sent < 200<<20 {
+		n, err := nc.Write(burst)
+		sent += n
+		if err != nil {
+			break
+		}
+	}
+	if sent >= 200<<20 {
+		t.Fatalf("server accepted %d MB of commands from a peer that reads nothing", sent>>20)
+	}
+	if !waitFor(5*time.Second, func() bool { return ts.Stats().Connections == 0 }) {
+		t.Fatal("spammer still connected")
+	}
+	t.Logf("spammer cut off after %d KB of commands", sent>>10)
+}
+
+// Connections from one address beyond Config.MaxConnectionsPerIP are refused;
+// other addresses are not affected.
+func TestPerAddressConnectionBudget(t *testing.T) {
+	ts := startServer(t, server.Config{MaxConnectionsPerIP: 3}, nil)
+	ctx, cancel := context.WithTimeout(testContext(t), 10*time.Second)
+	defer cancel()
+	from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 7)}}
+	for i := range 3 {
+		dial(t, ctx, ts.url("live"), client.Config{Dialer: from})
+		_ = i
+	}
+	if c, err := client.Dial(ctx, ts.url("live"), client.Config{Dialer: from, HandshakeTimeout: 3 * time.Second}); err == nil {
+		_ = c.Close()
+		t.Fatal("4th connection from one address was admitted")
+	}
+	dial(t, ctx, ts.url("live"), client.Config{}) // 127.0.0.1 is another peer
+	if ts.Stats().Refused == 0 {
+		t.Fatal("refusal not counted")
+	}
+}
+
+// Server.StartRecording is asynchronous and safe from a handler on the
+// publisher's own event loop (it used to wait for a task of that loop: a
+// deadlock).
+func TestStartRecordingFromLoop(t *testing.T) {
+	app := &server.App{}
+	var srv *server.Server
+	app.HandleCommand("recordMe", func(c *server.Call) error {
+		return srv.StartRecording("cam", c.Arg(0).Str())
+	})
+	ts := startServer(t, server.Config{RecordDir: t.TempDir()}, map[string]*server.App{"cam": app})
+	srv = ts.Server
+	ctx := testContext(t)
+	pub := publisher(t, ctx, ts, "cam", "one", client.Config{})
+	go func() { _, _ = synthPublish(ctx, pub, 25, 25, 2000, 100) }()
+	// The publisher's own loop: a custom command on its own connection.
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := pub.Call(cctx, "recordMe", "one"); err != nil {
+		t.Fatalf("recordMe on the publisher's loop: %v", err)
+	}
+	if !waitFor(10*time.Second, func() bool { return len(srv.Recorder().List()) == 1 }) {
+		t.Fatal("recording did not start")
+	}
+	ctl := dial(t, ctx, ts.url("cam"), client.Config{Timeout: 5 * time.Second})
+	if _, err := ctl.Call(ctx, "recordMe", "one"); err == nil {
+		t.Fatal("second StartRecording of a recorded stream did not fail")
+	}
+}

@@ -1,0 +1,299 @@
+package server
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/internal/admission"
+	"github.com/quaverlive/quaver/recorder"
+)
+
+// Config configures a Server. Zero fields take the documented defaults.
+//
+// Budgets: every resource a peer can grow has a limit here, per connection,
+// per peer address or per server, and each has an attack in the hostile suite
+// (hostile/). Negative values disable a limit where the field says so.
+type Config struct {
+	// RTMPAddr is the RTMP listen address (default ":1935").
+	RTMPAddr string
+	// HTTPAddr, when set, serves HTTP-FLV, WebSocket-FLV, the player page, the
+	// stream list (/api/streams) and metrics (/metrics) on the same event loops.
+	HTTPAddr string
+	// WebDir is where the player page's libraries are installed (WebDir/node_modules);
+	// default "web".
+	WebDir string
+	// RecordDir is where recordings are written (default "./record"); Recorder
+	// holds the other recording settings (file-name template, flush interval,
+	// rotation). RecordDir wins over Recorder.Dir when both are set.
+	RecordDir string
+	Recorder  recorder.Config
+	// Loops is the number of event loops (default runtime.GOMAXPROCS(0)).
+	Loops int
+	// Transport selects the RTMP transport: "gnet" (default, the event-loop
+	// reactor) or "std" (standard library, goroutines per connection; the baseline).
+	Transport string
+	// RTMPSAddr, with TLS set, also serves RTMP over TLS (rtmps://) on the
+	// standard-library transport (gnet has no TLS).
+	RTMPSAddr string
+	// TLS is the certificate configuration for RTMPSAddr.
+	TLS *tls.Config
+	// Logger receives structured logs (default slog.Default()). The server
+	// rate-limits what it logs per message (LogRate, LogBurst), so no peer can
+	// flood it.
+	Logger *slog.Logger
+	// LogRate and LogBurst bound the lines per second of each log message
+	// (defaults ratelog.DefaultRate and ratelog.DefaultBurst); held-back lines
+	// are counted and summarised.
+	LogRate  float64
+	LogBurst int
+
+	// ChunkSize is the outbound RTMP chunk size (default 4096).
+	ChunkSize uint32
+	// WindowAckSize is the acknowledgement window announced to peers (default 2500000).
+	WindowAckSize uint32
+	// HandshakeTimeout closes connections that have not completed the handshake
+	// and connect command (or an HTTP request head) in time (default 10s).
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes connections that neither publish nor play and send
+	// nothing for this long (default 60s).
+	IdleTimeout time.Duration
+	// MaxMessageSize caps an inbound RTMP message (default chunkcodec.DefaultMaxMessageSize).
+	MaxMessageSize uint32
+	// MaxChunkStreams caps live inbound chunk streams per connection (default 64).
+	MaxChunkStreams int
+	// MaxInboundChunkSize caps the chunk size a peer may set (default 1 MiB).
+	MaxInboundChunkSize uint32
+	// MaxStreamsPerConn caps createStream per connection (default 8).
+	MaxStreamsPerConn int
+	// MaxPartialBytes caps the bytes held in partly received RTMP messages
+	// summed over every connection (default DefaultMaxPartialBytes): a
+	// connection whose message would take the server past it is closed. Each
+	// connection is also capped on its own (chunkcodec.DefaultMaxBufferedBytes).
+	MaxPartialBytes int64
+	// PartialMessageTimeout closes a connection that started a message and has
+	// not completed it this long after (default DefaultPartialMessageTimeout):
+	// a peer trickling a large message byte by byte holds its buffer no longer.
+	PartialMessageTimeout time.Duration
+	// MaxControlBacklog closes a connection that is neither playing nor
+	// watching a recording once this many bytes of replies (command results,
+	// pongs, HTTP responses) wait for it to read (default
+	// DefaultMaxControlBacklog). Players are bounded by Fanout.HardCap.
+	MaxControlBacklog int
+
+	// MaxConnections caps open connections server-wide. 0 derives it from the
+	// process's file-descriptor limit (leaving DefaultFDReserve for files and
+	// listeners); negative means unlimited. Each listener (RTMP, HTTP, RTMPS)
+	// keeps a tenth of it that the others cannot take.
+	MaxConnections int
+	// MaxConnectionsPerIP caps open connections from one peer address (an IPv4
+	// address or an IPv6 /64; default admission.DefaultPerPeer; negative:
+	// unlimited).
+	MaxConnectionsPerIP int
+	// AcceptRatePerIP and AcceptBurstPerIP bound how fast one peer address may
+	// open connections: a burst, then a rate per second (defaults
+	// admission.DefaultRate and admission.DefaultBurst; a negative rate
+	// disables it).
+	AcceptRatePerIP  float64
+	AcceptBurstPerIP int
+	// TrustedNets are exempt from the per-address limits (a reverse proxy on
+	// the same host, a load generator); the server-wide cap still applies.
+	TrustedNets []netip.Prefix
+
+	// MaxIdleStreams caps streams the server knows without a publisher
+	// (players waiting for one, or streams lingering after their publisher
+	// left) (default DefaultMaxIdleStreams). A play that would create one more
+	// is refused with NetStream.Play.StreamNotFound.
+	MaxIdleStreams int
+	// MaxNamesPerConn caps the streams one connection may bring into the
+	// registry over its life by playing or publishing names nobody else had
+	// (default DefaultMaxNamesPerConn); past it the connection is closed.
+	MaxNamesPerConn int
+	// StreamLinger keeps an unpublished stream's players attached this long so a
+	// quick republish continues to them (default 10s). A stream that never had
+	// a publisher is forgotten as soon as its last player leaves.
+	StreamLinger time.Duration
+
+	// MaxVODPlays caps recordings played at once server-wide (default
+	// DefaultMaxVODPlays); MaxVODPlaysPerIP per peer address (default
+	// DefaultMaxVODPlaysPerIP); VODStartRatePerIP and VODStartBurstPerIP bound
+	// how fast one peer address may start them (defaults DefaultVODStartRate,
+	// DefaultVODStartBurst): a client that reconnects in a loop gets refused
+	// plays, not the recording again and again.
+	MaxVODPlays        int
+	MaxVODPlaysPerIP   int
+	VODStartRatePerIP  float64
+	VODStartBurstPerIP int
+
+	// MemoryLimit, when positive, is the Go runtime's soft memory limit
+	// (runtime/debug.SetMemoryLimit; a process-wide setting). Independently
+	// of it, the server returns freed heap memory to the operating system
+	// after a spike (see DefaultIdleHeapRelease).
+	MemoryLimit int64
+
+	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the kernel's
+	// default, which autotunes up to several MB on Linux). A smaller buffer
+	// bounds kernel memory per viewer and lets the fanout's watermarks see a
+	// stalled viewer sooner.
+	SocketSendBuffer int
+	// TCPKeepAlive enables TCP keep-alive probes with this idle time (default 30s; negative disables).
+	TCPKeepAlive time.Duration
+
+	// Fanout tunes delivery: ring size, GOP cache caps, watermarks, batch window.
+	Fanout fanout.Config
+}
+
+// Defaults.
+const (
+	DefaultRTMPAddr              = ":1935"
+	DefaultWindowAckSize         = 2500000
+	DefaultHandshakeTimeout      = 10 * time.Second
+	DefaultIdleTimeout           = 60 * time.Second
+	DefaultMaxStreamsPerConn     = 8
+	DefaultStreamLinger          = 10 * time.Second
+	DefaultMaxPartialBytes       = 512 << 20
+	DefaultPartialMessageTimeout = 30 * time.Second
+	DefaultMaxControlBacklog     = 1 << 20
+	DefaultFDReserve             = 256
+	DefaultMaxIdleStreams        = 4096
+	DefaultMaxNamesPerConn       = 64
+	DefaultMaxVODPlays           = 256
+	DefaultMaxVODPlaysPerIP      = 8
+	DefaultVODStartRate          = 2
+	DefaultVODStartBurst         = 10
+	// DefaultIdleHeapRelease: when more than this much heap is free and not yet
+	// returned to the operating system, the server returns it (checked every
+	// few seconds), so memory comes back after an attack or a spike.
+	DefaultIdleHeapRelease = 64 << 20
+)
+
+func (c *Config) setDefaults() {
+	if c.RTMPAddr == "" {
+		c.RTMPAddr = DefaultRTMPAddr
+	}
+	if c.Loops <= 0 {
+		c.Loops = runtime.GOMAXPROCS(0)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ChunkSize == 0 {
+		c.ChunkSize = fanout.DefaultChunkSize
+	}
+	if c.WindowAckSize == 0 {
+		c.WindowAckSize = DefaultWindowAckSize
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = chunkcodec.DefaultMaxMessageSize
+	}
+	if c.MaxChunkStreams <= 0 {
+		c.MaxChunkStreams = chunkcodec.DefaultMaxChunkStreams
+	}
+	if c.MaxInboundChunkSize == 0 {
+		c.MaxInboundChunkSize = chunkcodec.DefaultMaxInboundChunkSize
+	}
+	if c.MaxStreamsPerConn <= 0 {
+		c.MaxStreamsPerConn = DefaultMaxStreamsPerConn
+	}
+	if c.MaxPartialBytes <= 0 {
+		c.MaxPartialBytes = DefaultMaxPartialBytes
+	}
+	if c.PartialMessageTimeout <= 0 {
+		c.PartialMessageTimeout = DefaultPartialMessageTimeout
+	}
+	if c.MaxControlBacklog <= 0 {
+		c.MaxControlBacklog = DefaultMaxControlBacklog
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = fdBudget()
+	}
+	if c.MaxIdleStreams <= 0 {
+		c.MaxIdleStreams = DefaultMaxIdleStreams
+	}
+	if c.MaxNamesPerConn <= 0 {
+		c.MaxNamesPerConn = DefaultMaxNamesPerConn
+	}
+	if c.StreamLinger <= 0 {
+		c.StreamLinger = DefaultStreamLinger
+	}
+	if c.MaxVODPlays <= 0 {
+		c.MaxVODPlays = DefaultMaxVODPlays
+	}
+	if c.MaxVODPlaysPerIP == 0 {
+		c.MaxVODPlaysPerIP = DefaultMaxVODPlaysPerIP
+	}
+	if c.VODStartRatePerIP == 0 {
+		c.VODStartRatePerIP = DefaultVODStartRate
+	}
+	if c.VODStartBurstPerIP <= 0 {
+		c.VODStartBurstPerIP = DefaultVODStartBurst
+	}
+	if c.WebDir == "" {
+		c.WebDir = "web"
+	}
+	if c.TCPKeepAlive == 0 {
+		c.TCPKeepAlive = 30 * time.Second
+	}
+	if c.RecordDir != "" {
+		c.Recorder.Dir = c.RecordDir
+	}
+	if c.Recorder.Logger == nil {
+		c.Recorder.Logger = c.Logger
+	}
+	c.Fanout.Loops = c.Loops
+	if c.RTMPSAddr != "" && c.TLS != nil {
+		c.Fanout.Loops = 2 * c.Loops // RTMPS loops follow the plain ones
+	}
+	c.Fanout.ChunkSize = c.ChunkSize
+}
+
+// fdBudget is the default connection cap: the process's open-file limit less
+// DefaultFDReserve (recordings, VOD files, listeners, the log), or unlimited
+// when the limit cannot be read.
+func fdBudget() int {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Cur > 1<<30 {
+		return -1
+	}
+	return max(int(r.Cur)-DefaultFDReserve, 64)
+}
+
+// Listener kinds, for the admission share of each listener.
+const (
+	listenerRTMP = iota
+	listenerHTTP
+	listenerRTMPS
+	numListeners
+)
+
+func (c *Config) admission() admission.Config {
+	return admission.Config{
+		MaxConnections: c.MaxConnections,
+		Kinds:          numListeners,
+		PerPeer:        c.MaxConnectionsPerIP,
+		Rate:           c.AcceptRatePerIP,
+		Burst:          c.AcceptBurstPerIP,
+		Exempt:         c.TrustedNets,
+	}
+}
+
+func (c *Config) vodAdmission() admission.Config {
+	return admission.Config{
+		MaxConnections: c.MaxVODPlays,
+		PerPeer:        c.MaxVODPlaysPerIP,
+		Rate:           c.VODStartRatePerIP,
+		Burst:          c.VODStartBurstPerIP,
+		Exempt:         c.TrustedNets,
+	}
+}
