@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -148,12 +149,13 @@ func TestPerAddressConnectionBudget(t *testing.T) {
 // deadlock).
 func TestStartRecordingFromLoop(t *testing.T) {
 	app := &server.App{}
-	var srv *server.Server
+	var ptr atomic.Pointer[server.Server]
 	app.HandleCommand("recordMe", func(c *server.Call) error {
-		return srv.StartRecording("cam", c.Arg(0).Str())
+		return ptr.Load().StartRecording("cam", c.Arg(0).Str())
 	})
 	ts := startServer(t, server.Config{RecordDir: t.TempDir()}, map[string]*server.App{"cam": app})
-	srv = ts.Server
+	srv := ts.Server
+	ptr.Store(srv)
 	ctx := testContext(t)
 	pub := publisher(t, ctx, ts, "cam", "one", client.Config{})
 	go func() { _, _ = synthPublish(ctx, pub, 25, 25, 2000, 100) }()
