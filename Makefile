@@ -3,9 +3,9 @@ GO ?= go
 FUZZTIME ?= 10s
 PKGS := ./...
 
-.PHONY: test deps web fmt vet race allocs bench-smoke fuzz bench run
+.PHONY: test deps web fmt vet race allocs bench-smoke fuzz bench run hostile
 
-test: deps fmt vet race allocs bench-smoke perf-check fuzz
+test: deps fmt vet race allocs bench-smoke perf-check fuzz hostile
 	@echo "make test: all checks passed"
 
 deps:
@@ -53,6 +53,13 @@ perf-check:
 
 fuzz:
 	@FUZZTIME=$(FUZZTIME) bash fuzz/run.sh
+
+# Hostile-peer suite: rtmpd as a child process under attack while honest
+# clients play (about 2 minutes; skipped under -race, so the race target only
+# compiles it). HOSTILE_REPORT=FILE appends one markdown row per attack,
+# HOSTILE_LABEL names the run.
+hostile:
+	$(GO) test -count=1 -v -timeout 10m ./hostile
 
 # Throughput numbers (not part of test).
 bench:

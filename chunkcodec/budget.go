@@ -13,8 +13,10 @@ import "sync/atomic"
 // not the message length the header claims), as the buffer is taken and as
 // it grows, and gives the reservation back when the message completes, is
 // aborted (section 5.4.2), or the Decoder is Released or re-Initialised. A
-// reservation that would exceed the limit fails the Feed with
-// ErrBudgetExceeded. Buffers that a chunk stream keeps between messages for
+// reservation past the limit fails the Feed with ErrBudgetExceeded unless the
+// Decoder stays within its fair share (the limit divided by the Decoders
+// holding reservations), so whoever filled the budget is refused, not an
+// honest peer that holds little; use stays below twice the limit. Buffers that a chunk stream keeps between messages for
 // reuse are not counted: they belong to completed messages and are bounded
 // per Decoder by MaxChunkStreams and MaxMessageSize.
 //
@@ -22,8 +24,9 @@ import "sync/atomic"
 // copied. All methods are safe for concurrent use by any goroutine and do not
 // allocate.
 type Budget struct {
-	limit int64        // immutable after NewBudget; <= 0 means no limit
-	used  atomic.Int64 // bytes reserved by Decoders
+	limit   int64        // immutable after NewBudget; <= 0 means no limit
+	used    atomic.Int64 // bytes reserved by Decoders
+	holders atomic.Int64 // Decoders holding a reservation
 }
 
 // NewBudget returns a Budget of limit bytes. A limit <= 0 never refuses a
@@ -37,16 +40,28 @@ func (b *Budget) Limit() int64 { return b.limit }
 // from any goroutine.
 func (b *Budget) Used() int64 { return b.used.Load() }
 
-// reserve takes n > 0 bytes from b, or reports false (taking nothing) if that
-// would exceed the limit.
-func (b *Budget) reserve(n int64) bool {
+// reserve takes n > 0 bytes for a Decoder that holds held bytes already, or
+// reports false (taking nothing). Within the limit every reservation passes.
+// Past it, a Decoder may still reserve up to its fair share, the limit
+// divided by the Decoders holding a reservation: the peers that filled the
+// budget cannot starve one that holds little (an honest publisher in the
+// middle of a frame), and they are the ones refused. Total use stays below
+// twice the limit: what is reserved past it is at most the sum of fair
+// shares, which is the limit.
+func (b *Budget) reserve(n, held int64) bool {
 	if b.limit <= 0 {
 		b.used.Add(n)
 		return true
 	}
+	if held == 0 {
+		b.holders.Add(1)
+	}
 	for {
 		u := b.used.Load()
-		if n > b.limit-u {
+		if n > b.limit-u && held+n > b.limit/max(b.holders.Load(), 1) {
+			if held == 0 {
+				b.holders.Add(-1)
+			}
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+n) {
@@ -55,5 +70,11 @@ func (b *Budget) reserve(n int64) bool {
 	}
 }
 
-// release gives back n bytes reserved earlier.
-func (b *Budget) release(n int64) { b.used.Add(-n) }
+// release gives back n bytes reserved earlier; done says the Decoder holds
+// nothing any more.
+func (b *Budget) release(n int64, done bool) {
+	b.used.Add(-n)
+	if done && b.limit > 0 {
+		b.holders.Add(-1)
+	}
+}

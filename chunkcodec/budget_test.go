@@ -1,6 +1,7 @@
 package chunkcodec
 
 import (
+	"errors"
 	"sync"
 	"testing"
 )
@@ -194,7 +195,7 @@ func (d *Decoder) ccReservedBytes() int64 {
 }
 
 // TestBudgetConcurrent: many goroutines reserving and releasing never push
-// Used past the limit and leave it at zero.
+// Used past twice the limit (fair shares past it) and leave it at zero.
 func TestBudgetConcurrent(t *testing.T) {
 	b := NewBudget(10_000)
 	var wg sync.WaitGroup
@@ -204,11 +205,11 @@ func TestBudgetConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 2000 {
 				n := int64(1 + (g*31+i)%700)
-				if b.reserve(n) {
-					if b.Used() > b.Limit() {
+				if b.reserve(n, 0) {
+					if b.Used() > 2*b.Limit() {
 						over.Do(func() { failed = true })
 					}
-					b.release(n)
+					b.release(n, true)
 				}
 			}
 		})
@@ -217,7 +218,55 @@ func TestBudgetConcurrent(t *testing.T) {
 	if failed {
 		t.Fatal("Used exceeded the limit")
 	}
-	if b.Used() != 0 {
-		t.Fatalf("Used %d after all releases", b.Used())
+	if b.Used() != 0 || b.holders.Load() != 0 {
+		t.Fatalf("Used %d, holders %d after all releases", b.Used(), b.holders.Load())
+	}
+}
+
+// TestBudgetFairShare: peers that filled the budget cannot starve one that
+// holds little; they are the ones refused.
+func TestBudgetFairShare(t *testing.T) {
+	const msg = 8 << 20
+	b := NewBudget(40 << 20)
+	big := bgMsg(6, msg)
+	third := len(big) * 3 / 8 // 3 MiB sent: a 4 MiB buffer held
+	bigs := make([]*Decoder, 10)
+	for i := range bigs {
+		bigs[i] = NewDecoder(DecoderConfig{Budget: b})
+		for _, c := range big[:third] {
+			if _, _, err := bigs[i].Feed(c); err != nil {
+				t.Fatalf("big %d: %v", i, err)
+			}
+		}
+	}
+	if b.Used() != 40<<20 {
+		t.Fatalf("attackers hold %d of the budget, want all of it", b.Used())
+	}
+	// An honest publisher in the middle of a 100 KB frame.
+	small := NewDecoder(DecoderConfig{Budget: b})
+	for _, c := range bgMsg(6, 100<<10)[:500] {
+		if _, _, err := small.Feed(c); err != nil {
+			t.Fatalf("small holder refused: %v", err)
+		}
+	}
+	// A big holder cannot grow past its fair share.
+	var err error
+	for _, c := range big[third:] {
+		if _, _, err = bigs[0].Feed(c); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrBudgetExceeded) {
+		t.Fatalf("big holder grew past the budget: %v", err)
+	}
+	if b.Used() > 2*b.Limit() {
+		t.Fatalf("used %d, limit %d", b.Used(), b.Limit())
+	}
+	small.Release()
+	for _, d := range bigs {
+		d.Release()
+	}
+	if b.Used() != 0 || b.holders.Load() != 0 {
+		t.Fatalf("used %d holders %d after release", b.Used(), b.holders.Load())
 	}
 }

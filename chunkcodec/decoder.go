@@ -122,6 +122,7 @@ type Decoder struct {
 	maxStreams  int
 	pool        *BufferPool
 	budget      *Budget // shared; nil for none
+	held        int64   // bytes reserved from budget, summed over chunk streams
 	maxKept     int     // cap on kept buffer capacity (MaxKeptBytes)
 	kept        int     // capacity of the buffers idle chunk streams keep
 	dropIdx     int     // chunk stream whose buffer goes back to the pool at the next Feed, or -1
@@ -561,17 +562,19 @@ func (d *Decoder) hold(st *chunkStream, size int) error {
 	if n <= 0 {
 		return nil
 	}
-	if !d.budget.reserve(n) {
+	if !d.budget.reserve(n, d.held) {
 		return fmt.Errorf("%w: chunk stream %d needs %d more bytes (%d of %d in use)", ErrBudgetExceeded, st.csid, n, d.budget.Used(), d.budget.limit)
 	}
 	st.held += n
+	d.held += n
 	return nil
 }
 
 // unhold returns st's Budget reservation.
 func (d *Decoder) unhold(st *chunkStream) {
 	if st.held != 0 {
-		d.budget.release(st.held)
+		d.held -= st.held
+		d.budget.release(st.held, d.held == 0)
 		st.held = 0
 	}
 }

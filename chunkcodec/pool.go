@@ -74,6 +74,12 @@ func (p *BufferPool) get(size int) *[]byte {
 	return &b
 }
 
+// poolMaxKept is the largest buffer put keeps: larger ones (messages over
+// 1 MiB, which honest peers send rarely and whose chunk streams keep their
+// buffer anyway) go to the garbage collector, so a burst of huge messages
+// (an attack) does not stay pinned in the pool afterwards.
+const poolMaxKept = 1 << 20
+
 // put gives b back to its class. Buffers that do not have a class's exact
 // capacity (and every buffer when p is nil) are dropped for the garbage
 // collector.
@@ -83,7 +89,7 @@ func (p *BufferPool) put(b *[]byte) {
 	}
 	n := cap(*b)
 	c := poolClass(n)
-	if c < 0 || n != 1<<(c+poolMinShift) {
+	if c < 0 || n != 1<<(c+poolMinShift) || n > poolMaxKept {
 		return
 	}
 	*b = (*b)[:n]

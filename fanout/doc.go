@@ -47,9 +47,12 @@
 //
 // Slow subscribers: each has high and low watermarks on bytes queued in its
 // transport. Above the high mark nothing more is queued; once it drains below the
-// low mark it resumes at the newest keyframe. Past a hard cap, or stalled above the
-// low mark for the stall timeout, it is closed. The publisher never waits for a
-// subscriber, and a subscriber never pins ring memory between flushes.
+// low mark it resumes at the newest keyframe. Past a hard cap it is closed, and
+// so is a subscriber whose transport takes none of its bytes for the stall
+// timeout: seen from its backlog not shrinking between flushes, which starts as
+// soon as the socket's send buffer is full, long before the high mark behind a
+// large kernel buffer. The publisher never waits for a subscriber, and a
+// subscriber never pins ring memory between flushes.
 //
 // This package does not import gnet: loops and sinks are small interfaces, so the
 // same fanout serves the gnet reactor and the standard-library transport.

@@ -66,7 +66,8 @@ type Config struct {
 	LowWater  int
 	// HardCap disconnects a subscriber whose queued bytes exceed it.
 	HardCap int
-	// StallTimeout disconnects a subscriber that stays above LowWater this long.
+	// StallTimeout disconnects a subscriber whose transport takes none of its
+	// bytes (its backlog does not shrink between flushes) this long.
 	StallTimeout time.Duration
 	// MaxBatchBytes caps the bytes one flush hands to one subscriber's writev.
 	MaxBatchBytes int

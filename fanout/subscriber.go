@@ -91,13 +91,21 @@ type Subscriber struct {
 
 	blockedAt int64
 	blocked   bool
-	waitKey   bool
-	headers   bool // send metadata and sequence headers before the next packet
-	paused    bool
-	noAudio   bool
-	noVideo   bool
-	closed    bool
-	err       error
+	// Progress: queued is the transport's backlog right after this
+	// subscriber's last write; a later flush that finds it no smaller saw the
+	// socket take nothing in between, and the stall clock runs from stallAt.
+	// This sees a viewer that stopped reading once its socket's send buffer
+	// is full, before its backlog reaches the high watermark.
+	queued  int
+	stallAt int64
+	stalled bool
+	waitKey bool
+	headers bool // send metadata and sequence headers before the next packet
+	paused  bool
+	noAudio bool
+	noVideo bool
+	closed  bool
+	err     error
 }
 
 // Subscribe attaches sink as a subscriber on loop l. It must run on l. A stream
@@ -256,6 +264,16 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		sub.fail(ErrSlowSubscriber)
 		return
 	}
+	if q > 0 && q >= sub.queued {
+		if !sub.stalled {
+			sub.stalled, sub.stallAt = true, now
+		} else if now-sub.stallAt > int64(cfg.StallTimeout) {
+			sub.fail(ErrSlowSubscriber)
+			return
+		}
+	} else {
+		sub.stalled = false
+	}
 	if sub.blocked {
 		if q > cfg.LowWater {
 			if now-sub.blockedAt > int64(cfg.StallTimeout) {
@@ -412,6 +430,8 @@ gathered:
 		if err != nil {
 			sub.err = err
 			sub.Close()
+		} else {
+			sub.queued = sub.sink.OutboundBuffered()
 		}
 	}
 	for i, p := range held {

@@ -136,10 +136,11 @@ type Config struct {
 	// after a spike (see DefaultIdleHeapRelease).
 	MemoryLimit int64
 
-	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the kernel's
-	// default, which autotunes up to several MB on Linux). A smaller buffer
-	// bounds kernel memory per viewer and lets the fanout's watermarks see a
-	// stalled viewer sooner.
+	// SocketSendBuffer sets SO_SNDBUF on accepted connections (default
+	// DefaultSocketSendBuffer; negative: the kernel's autotuning, which grows
+	// a buffer to several MB on Linux). It is the kernel memory a viewer that
+	// stops reading can hold, and it is what the fanout's watermarks and stall
+	// timeout wait behind before they see the viewer stalled.
 	SocketSendBuffer int
 	// TCPKeepAlive enables TCP keep-alive probes with this idle time (default 30s; negative disables).
 	TCPKeepAlive time.Duration
@@ -156,20 +157,23 @@ const (
 	DefaultIdleTimeout           = 60 * time.Second
 	DefaultMaxStreamsPerConn     = 8
 	DefaultStreamLinger          = 10 * time.Second
-	DefaultMaxPartialBytes       = 512 << 20
+	DefaultMaxPartialBytes       = 256 << 20
 	DefaultPartialMessageTimeout = 30 * time.Second
 	DefaultMaxControlBacklog     = 1 << 20
 	DefaultFDReserve             = 256
-	DefaultMaxIdleStreams        = 4096
-	DefaultMaxNamesPerConn       = 64
-	DefaultMaxVODPlays           = 256
-	DefaultMaxVODPlaysPerIP      = 8
-	DefaultVODStartRate          = 2
-	DefaultVODStartBurst         = 10
+	// DefaultSocketSendBuffer holds 250 ms of a 8 Mbps stream, or 100 ms
+	// batches of 20 Mbps; the kernel doubles it for its bookkeeping.
+	DefaultSocketSendBuffer = 256 << 10
+	DefaultMaxIdleStreams   = 4096
+	DefaultMaxNamesPerConn  = 64
+	DefaultMaxVODPlays      = 256
+	DefaultMaxVODPlaysPerIP = 8
+	DefaultVODStartRate     = 2
+	DefaultVODStartBurst    = 10
 	// DefaultIdleHeapRelease: when more than this much heap is free and not yet
 	// returned to the operating system, the server returns it (checked every
 	// few seconds), so memory comes back after an attack or a spike.
-	DefaultIdleHeapRelease = 64 << 20
+	DefaultIdleHeapRelease = 32 << 20
 )
 
 func (c *Config) setDefaults() {
@@ -238,6 +242,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.VODStartBurstPerIP <= 0 {
 		c.VODStartBurstPerIP = DefaultVODStartBurst
+	}
+	switch {
+	case c.SocketSendBuffer == 0:
+		c.SocketSendBuffer = DefaultSocketSendBuffer
+	case c.SocketSendBuffer < 0:
+		c.SocketSendBuffer = 0 // netpoll: leave the kernel's default
 	}
 	if c.WebDir == "" {
 		c.WebDir = "web"

@@ -24,7 +24,11 @@ func (s *Server) janitor() {
 	t := time.NewTicker(janitorPeriod)
 	defer t.Stop()
 	var lastFlush, lastHeap time.Time
-	heap := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
+	heap := []metrics.Sample{
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+	}
 	for {
 		select {
 		case <-s.stopJanitor:
@@ -46,12 +50,27 @@ func (s *Server) janitor() {
 	}
 }
 
-// releaseIdleHeap returns free heap pages to the operating system when more
-// than DefaultIdleHeapRelease of them are held: after a spike (an attack, a
-// burst of joiners) the runtime's background scavenger would take minutes.
+// releaseIdleHeap returns memory to the operating system after a spike (an
+// attack, a burst of joiners): when the heap holds more than
+// DefaultIdleHeapRelease (and more than the live heap) in free pages and
+// garbage not yet collected, it collects and returns the pages at once. On
+// an idle server the runtime would otherwise wait for its two-minute forced
+// collection and then scavenge slowly, and RSS would stay at its peak for
+// minutes. A busy server with a large live heap collects often on its own and
+// is left alone.
 func releaseIdleHeap(sample []metrics.Sample) {
 	metrics.Read(sample)
-	if sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() > DefaultIdleHeapRelease {
+	for _, v := range sample {
+		if v.Value.Kind() != metrics.KindUint64 {
+			return
+		}
+	}
+	free, objects, live := sample[0].Value.Uint64(), sample[1].Value.Uint64(), sample[2].Value.Uint64()
+	idle := free
+	if objects > live {
+		idle += objects - live // garbage since the last collection
+	}
+	if idle > max(DefaultIdleHeapRelease, live) {
 		debug.FreeOSMemory()
 	}
 }

@@ -124,6 +124,7 @@ type options struct {
 	Transport       string        `json:"transport"`
 	Pprof           string        `json:"pprof"`
 	SendBuffer      int           `json:"send-buffer"`
+	StallTimeout    time.Duration `json:"stall-timeout"`
 	RTMPS           string        `json:"rtmps"`
 	TLSCert         string        `json:"tls-cert"`
 	TLSKey          string        `json:"tls-key"`
@@ -176,7 +177,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.TrustedNets, "trusted-nets", o.TrustedNets, "comma-separated `CIDRs` exempt from the per-address limits (a local reverse proxy, a load generator)")
 	fs.IntVar(&o.MaxIdleStreams, "max-idle-streams", o.MaxIdleStreams, "streams known without a publisher (players waiting, or lingering after a publish) (0 = 4096)")
 	fs.IntVar(&o.MaxNamesPerConn, "max-names-per-conn", o.MaxNamesPerConn, "stream names one connection may bring into the registry over its life (0 = 64)")
-	fs.Int64Var(&o.MaxPartial, "max-partial-bytes", o.MaxPartial, "bytes held in partly received RTMP messages, all connections together (0 = 512 MiB)")
+	fs.Int64Var(&o.MaxPartial, "max-partial-bytes", o.MaxPartial, "bytes held in partly received RTMP messages, all connections together (0 = 256 MiB)")
 	fs.DurationVar(&o.PartialTimeout, "partial-timeout", o.PartialTimeout, "close a connection that does not complete a started RTMP message within this (0 = 30s)")
 	fs.IntVar(&o.MaxBacklog, "max-control-backlog", o.MaxBacklog, "close a connection that is not playing once this many reply bytes wait for it to read (0 = 1 MiB)")
 	fs.IntVar(&o.MaxVODPlays, "max-vod-plays", o.MaxVODPlays, "recordings played at once (0 = 256)")
@@ -188,7 +189,8 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.HighWater, "high-water", o.HighWater, "per-player queued bytes above which it skips to the next keyframe (0 = 1 MiB)")
 	fs.IntVar(&o.HardCap, "hard-cap", o.HardCap, "per-player queued bytes above which it is disconnected (0 = 16 MiB)")
 	fs.StringVar(&o.Transport, "transport", o.Transport, "RTMP transport: gnet (event loops) or std (standard library, baseline)")
-	fs.IntVar(&o.SendBuffer, "send-buffer", o.SendBuffer, "SO_SNDBUF per connection in bytes (0 = kernel default)")
+	fs.IntVar(&o.SendBuffer, "send-buffer", o.SendBuffer, "SO_SNDBUF per connection in bytes: the kernel memory a viewer that stops reading can hold (0 = 256 KiB, -1 = the kernel's autotuning)")
+	fs.DurationVar(&o.StallTimeout, "stall-timeout", o.StallTimeout, "disconnect a viewer whose queued bytes stay above the low watermark this long (0 = 15s)")
 	fs.StringVar(&o.Pprof, "pprof", o.Pprof, "serve net/http/pprof on this loopback `address` (e.g. 127.0.0.1:6060; off when empty)")
 	fs.StringVar(&o.RTMPS, "rtmps", o.RTMPS, "RTMPS (TLS) listen `address`; needs -tls-cert and -tls-key")
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` (PEM) for -rtmps")
@@ -337,6 +339,7 @@ func run(args []string, stderr io.Writer) error {
 	cfg.Fanout.BatchWindow = o.BatchWindow
 	cfg.Fanout.HighWater = o.HighWater
 	cfg.Fanout.HardCap = o.HardCap
+	cfg.Fanout.StallTimeout = o.StallTimeout
 	srv := server.New(cfg)
 	for _, name := range []string{"live", "record"} {
 		srv.Handle(name, &server.App{

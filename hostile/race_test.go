@@ -1,0 +1,6 @@
+//go:build race
+
+package hostile
+
+// raceEnabled: measurements are meaningless when the clients run under -race.
+const raceEnabled = true
