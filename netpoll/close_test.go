@@ -26,7 +26,7 @@ type taskFunc func()
 func (f taskFunc) Run(context.Context) error { f(); return nil }
 
 // onLoop runs f on l and waits for it (bounded).
-func onLoop(t *testing.T, l *Loop, f func()) {
+func onLoop(t *testing.T, l EventLoop, f func()) {
 	t.Helper()
 	done := make(chan struct{})
 	if err := l.Execute(taskFunc(func() { f(); close(done) })); err != nil {
@@ -418,7 +418,7 @@ func TestListenerKinds(t *testing.T) {
 	if _, err := StartStd(bad, h, nil); !errors.Is(err, ErrBadKinds) {
 		t.Errorf("std: too many kinds: %v", err)
 	}
-	_, port, err := ResolveAddr("127.0.0.1:0")
+	_, port, err := resolveAddr("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func (c *conn) Close() error {
 func (c *conn) RemoteAddr() string { return c.remote }
 func (c *conn) LocalPort() int     { return c.port }
 func (c *conn) ListenerKind() int  { return c.kind }
-func (c *conn) Loop() *Loop        { return c.loop }
+func (c *conn) Loop() EventLoop    { return c.loop }
 
 // maxIov is Linux's UIO_MAXIOV.
 const maxIov = 1024

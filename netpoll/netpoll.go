@@ -26,11 +26,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-
-	"github.com/quaverlive/quaver/fanout"
 )
 
 // Transport is a running listener set: the gnet Engine or the standard-library
@@ -89,7 +88,24 @@ type Conn interface {
 	// from any goroutine.
 	ListenerKind() int
 	// Loop is the event loop that owns the connection. Safe from any goroutine.
-	Loop() *Loop
+	Loop() EventLoop
+}
+
+// Task is work run on an event loop. It has gnet.Runnable's method set, so a
+// task goes to gnet's EventLoop.Execute without an adapter allocation; other
+// packages' task interfaces with the same method (fanout.Task) convert to it.
+type Task interface {
+	Run(ctx context.Context) error
+}
+
+// EventLoop is the event loop a connection belongs to, as sessions see it:
+// Index is dense in [0, Loops) (offset by Config.IndexBase); Execute schedules
+// t to run on the loop and is safe from any goroutine (on a standard-library
+// loop it waits while the loop's queue is full, so a loop must not fill its
+// own queue). Tests substitute their own.
+type EventLoop interface {
+	Index() int
+	Execute(t Task) error
 }
 
 // Session is the protocol state of one connection.
@@ -108,7 +124,7 @@ type Handler interface {
 	// OnOpen returns the session for a new connection, or nil to refuse it.
 	OnOpen(c Conn) Session
 	// OnLoopTick runs on every loop every tick interval (before the session sweep).
-	OnLoopTick(l *Loop, now time.Time)
+	OnLoopTick(l EventLoop, now time.Time)
 }
 
 // Config configures an Engine.
@@ -161,8 +177,8 @@ const (
 // a gnet.EventLoop; a standard-library loop by a goroutine draining a task queue.
 type Loop struct {
 	idx   int
-	el    gnet.EventLoop   // gnet loops
-	tasks chan fanout.Task // standard-library loops
+	el    gnet.EventLoop // gnet loops
+	tasks chan Task      // standard-library loops
 	quit  chan struct{}
 	conns []*conn    // loop-only: live gnet connections, for the sweep
 	std   []*stdConn // loop-only: live standard-library connections
@@ -179,7 +195,7 @@ type Loop struct {
 func (l *Loop) Index() int { return l.idx }
 
 // Execute runs t on the loop. Safe from any goroutine.
-func (l *Loop) Execute(t fanout.Task) error {
+func (l *Loop) Execute(t Task) error {
 	if l.el != nil {
 		return l.el.Execute(context.Background(), t)
 	}
@@ -230,6 +246,28 @@ func Start(cfg Config, h Handler) (*Engine, error) {
 	if err := checkKinds(cfg); err != nil {
 		return nil, err
 	}
+	// gnet binds by address and cannot report an OS-chosen port, so a port 0
+	// is resolved to a free port first; another process can take it before
+	// gnet binds, and such a start is retried with fresh ports.
+	ephemeral := false
+	for _, a := range cfg.Addrs {
+		if _, port, err := net.SplitHostPort(a); err == nil && (port == "0" || port == "") {
+			ephemeral = true
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		e, err := start(cfg, h)
+		if err == nil || !ephemeral || attempt == maxStartAttempts || !errors.Is(err, syscall.EADDRINUSE) {
+			return e, err
+		}
+		cfg.Logger.Debug("listen on a resolved port failed; retrying", "err", err)
+	}
+}
+
+// maxStartAttempts bounds the retries of a start on resolved ephemeral ports.
+const maxStartAttempts = 5
+
+func start(cfg Config, h Handler) (*Engine, error) {
 	e := &Engine{
 		cfg:    cfg,
 		h:      h,
@@ -315,11 +353,8 @@ func checkKinds(cfg Config) error {
 	return nil
 }
 
-// ResolveAddr turns a port-0 address into a concrete free port so callers (tests)
-// can learn where an engine will listen before it starts. It returns the address
-// and its port.
-func ResolveAddr(a string) (string, int, error) { return resolveAddr(a) }
-
+// resolveAddr turns a port-0 address into a concrete free port (gnet cannot
+// report the port it bound). It returns the address and its port.
 func resolveAddr(a string) (string, int, error) {
 	host, port, err := net.SplitHostPort(a)
 	if err != nil {

@@ -18,8 +18,8 @@ type testHandler struct {
 	ticks      atomic.Int64
 }
 
-func (h *testHandler) OnOpen(c Conn) Session           { return h.newSession(c) }
-func (h *testHandler) OnLoopTick(l *Loop, _ time.Time) { h.ticks.Add(1) }
+func (h *testHandler) OnOpen(c Conn) Session               { return h.newSession(c) }
+func (h *testHandler) OnLoopTick(l EventLoop, _ time.Time) { h.ticks.Add(1) }
 
 // blaster answers any byte with a large payload written in many slices, so
 // writev takes its partial-write path when the peer reads slowly.
@@ -230,12 +230,12 @@ func TestSweepClosesOnTickError(t *testing.T) {
 	}
 }
 
-func TestResolveAddr(t *testing.T) {
-	a, p, err := ResolveAddr("127.0.0.1:0")
+func TestResolveAddrPortZero(t *testing.T) {
+	a, p, err := resolveAddr("127.0.0.1:0")
 	if err != nil || p == 0 || a == "127.0.0.1:0" {
 		t.Fatalf("ResolveAddr: %q %d %v", a, p, err)
 	}
-	if _, _, err := ResolveAddr("nonsense"); err == nil {
+	if _, _, err := resolveAddr("nonsense"); err == nil {
 		t.Fatal("bad address accepted")
 	}
 }

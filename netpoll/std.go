@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/quaverlive/quaver/fanout"
 )
 
 // StdEngine is the standard-library transport: a goroutine reads each connection
@@ -66,7 +64,7 @@ func StartStd(cfg Config, h Handler, tlsCfg *tls.Config) (*StdEngine, error) {
 		e.lns = append(e.lns, ln)
 	}
 	for i := range cfg.Loops {
-		l := &Loop{idx: cfg.IndexBase + i, tasks: make(chan fanout.Task, 1024), quit: make(chan struct{}), h: h, every: cfg.Sweep}
+		l := &Loop{idx: cfg.IndexBase + i, tasks: make(chan Task, 1024), quit: make(chan struct{}), h: h, every: cfg.Sweep}
 		l.sweep.l = l
 		e.loops = append(e.loops, l)
 		e.loopWG.Add(1)
@@ -489,4 +487,4 @@ func (c *stdConn) closeNow() {
 func (c *stdConn) RemoteAddr() string { return c.remote }
 func (c *stdConn) LocalPort() int     { return c.port }
 func (c *stdConn) ListenerKind() int  { return c.kind }
-func (c *stdConn) Loop() *Loop        { return c.loop }
+func (c *stdConn) Loop() EventLoop    { return c.loop }

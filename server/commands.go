@@ -422,7 +422,7 @@ func (s *Session) playLive(ns *netStream, req StreamRequest, reset bool, out *[]
 	*out = (*out)[:0]
 
 	ns.play, ns.playReq = e, req
-	ns.sub = e.stream.Subscribe(s.conn.Loop(), s.conn, fanout.SubscriberOptions{})
+	ns.sub = e.stream.Subscribe(&s.loop.fan, s.conn, fanout.SubscriberOptions{})
 	s.log.Info("play", "stream", e.key)
 }
 

@@ -278,7 +278,7 @@ func (h *httpSession) play(path string) error {
 		}
 		h.state = httpStream
 	}
-	h.sub = e.stream.Subscribe(h.conn.Loop(), sink, fanout.SubscriberOptions{Format: format})
+	h.sub = e.stream.Subscribe(&h.loop.fan, sink, fanout.SubscriberOptions{Format: format})
 	h.log.Info("play", "stream", e.key, "via", kind)
 	return nil
 }

@@ -17,7 +17,7 @@ func (c *idleConn) OutboundBuffered() int           { return 0 }
 func (c *idleConn) Close() error                    { return nil }
 func (c *idleConn) RemoteAddr() string              { return "127.0.0.1:1" }
 func (c *idleConn) LocalPort() int                  { return 1935 }
-func (c *idleConn) Loop() *netpoll.Loop             { return &c.loop }
+func (c *idleConn) Loop() netpoll.EventLoop         { return &c.loop }
 func (c *idleConn) ListenerKind() int               { return listenerRTMP }
 
 // A publisher is idle only when its peer sent no media for the idle timeout.

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,8 +103,9 @@ type Server struct {
 
 // loopState is per-event-loop scratch (loop-only).
 type loopState struct {
-	out   []byte // pending output of the session being served
-	body  []byte // AMF0 body scratch
+	fan   fanoutLoop // the loop as fanout sees it
+	out   []byte     // pending output of the session being served
+	body  []byte     // AMF0 body scratch
 	now   time.Time
 	ticks uint64 // OnLoopTick calls so far: the clock of partial-message deadlines
 }
@@ -173,19 +173,7 @@ func (s *Server) Start() error {
 	if s.cfg.HTTPAddr != "" {
 		s.loadWebLibs()
 	}
-	// A ":0" port is resolved to a free port first (so the HTTP port is known
-	// before connections arrive); another process can take it before the engine
-	// binds, so such a start is retried with fresh ports.
-	ephemeral := strings.HasSuffix(s.cfg.RTMPAddr, ":0") || strings.HasSuffix(s.cfg.HTTPAddr, ":0")
-	var eng netpoll.Transport
-	var err error
-	for attempt := 0; ; attempt++ {
-		eng, err = s.startTransport(tick)
-		if err == nil || !ephemeral || attempt == 4 {
-			break
-		}
-		s.log.Debug("listen on a resolved port failed; retrying", "err", err)
-	}
+	eng, err := s.startTransport(tick)
 	if err != nil {
 		s.started.Store(false)
 		return err
@@ -227,20 +215,12 @@ func (s *Server) netConfig(addrs []string, tick time.Duration) netpoll.Config {
 	}
 }
 
-// startTransport resolves the listen addresses and starts the RTMP (and HTTP)
-// transport.
+// startTransport starts the RTMP (and HTTP) listeners; each connection tells
+// which one accepted it (netpoll.Conn.ListenerKind).
 func (s *Server) startTransport(tick time.Duration) (netpoll.Transport, error) {
-	rtmpAddr, _, err := netpoll.ResolveAddr(s.cfg.RTMPAddr)
-	if err != nil {
-		return nil, err
-	}
-	addrs := []string{rtmpAddr}
+	addrs := []string{s.cfg.RTMPAddr}
 	if s.cfg.HTTPAddr != "" {
-		httpAddr, _, err := netpoll.ResolveAddr(s.cfg.HTTPAddr)
-		if err != nil {
-			return nil, err
-		}
-		addrs = append(addrs, httpAddr)
+		addrs = append(addrs, s.cfg.HTTPAddr)
 	}
 	ncfg := s.netConfig(addrs, tick)
 	ncfg.Kinds = []int{listenerRTMP, listenerHTTP}[:len(addrs)]
@@ -371,7 +351,7 @@ func (s *Server) OnOpen(c netpoll.Conn) netpoll.Session {
 		s.log.Warn("connection refused", "peer", c.RemoteAddr(), "reason", v.String())
 		return nil
 	}
-	s.hub.AttachLoop(c.Loop())
+	s.hub.AttachLoop(s.loops[c.Loop().Index()].bind(c.Loop()))
 	s.connsOpen.Add(1)
 	s.connsAll.Add(1)
 	if kind == listenerHTTP {
@@ -383,7 +363,7 @@ func (s *Server) OnOpen(c netpoll.Conn) netpoll.Session {
 // OnLoopTick implements netpoll.Handler: it flushes the loop's pending
 // deliveries (once per batch window, or, without one, whatever audio is still
 // waiting for video).
-func (s *Server) OnLoopTick(l *netpoll.Loop, now time.Time) {
+func (s *Server) OnLoopTick(l netpoll.EventLoop, now time.Time) {
 	ls := s.loops[l.Index()]
 	ls.now = now
 	ls.ticks++
@@ -410,4 +390,24 @@ func browsable(addr string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// fanoutLoop presents a transport's event loop to fanout (fanout.Loop); the
+// composition root binds the two, so neither package imports the other.
+// Bound once, on the loop, before the hub learns of it (Hub.AttachLoop
+// publishes it to other goroutines); immutable after.
+type fanoutLoop struct{ l netpoll.EventLoop }
+
+// Index implements fanout.Loop.
+func (f *fanoutLoop) Index() int { return f.l.Index() }
+
+// Execute implements fanout.Loop; safe from any goroutine.
+func (f *fanoutLoop) Execute(t fanout.Task) error { return f.l.Execute(t) }
+
+// bind records l as this state's loop (loop-only) and returns it for fanout.
+func (ls *loopState) bind(l netpoll.EventLoop) *fanoutLoop {
+	if ls.fan.l == nil {
+		ls.fan.l = l
+	}
+	return &ls.fan
 }

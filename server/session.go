@@ -492,7 +492,7 @@ func (s *Session) startRecording(e *streamEntry) error {
 	s.srv.mu.Unlock()
 	// The recording is an FLV subscriber: it starts at the next keyframe (or the
 	// cached one) and ends with the stream's end of stream.
-	e.stream.Subscribe(s.conn.Loop(), rec, fanout.SubscriberOptions{Format: fanout.FormatFLV})
+	e.stream.Subscribe(&s.loop.fan, rec, fanout.SubscriberOptions{Format: fanout.FormatFLV})
 	return nil
 }
 
