@@ -313,7 +313,7 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 		s.closeErr = fmt.Errorf("%w: invalid publish name %q", ErrProtocol, req.Name)
 		return nil
 	}
-	e, old, err := s.srv.acquirePublish(s, s.app, req)
+	e, prev, err := s.srv.reg.AcquirePublish(s, req.App, req.Name, streamOptions(s.app), s.app.Republish == RepublishReplace, &s.names)
 	if err != nil {
 		desc := req.Name + " is already being published"
 		if errors.Is(err, ErrTooManyNames) {
@@ -323,23 +323,23 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 		s.closeErr = fmt.Errorf("publish %s: %w", streamKey(req.App, req.Name), err)
 		return nil
 	}
-	if old != nil {
-		s.log.Info("publisher replaced", "stream", e.key, "old_conn", old.id)
+	if old, _ := prev.(*Session); old != nil {
+		s.log.Info("publisher replaced", "stream", e.Key, "old_conn", old.id)
 		_ = old.Close()
 	}
 	ns.pub, ns.pubReq = e, req
 	ns.media, ns.mediaAtTick, ns.lastMediaAt = 0, 0, time.Time{} // the idle clock starts at the next sweep
-	ns.epoch = e.stream.BeginPublish()
-	if e.stream.Subscribers() > 0 {
+	ns.epoch = e.Fanout.BeginPublish()
+	if e.Fanout.Subscribers() > 0 {
 		// Players waiting (or left from the previous publisher) hear the news.
 		body := amf0.AppendOnStatus(nil, 0, "status", codePlayPublish, req.Name+" is now published.")
 		b := chunkcodec.AppendStreamBegin(nil, fanout.PlayStreamID)
 		b = chunkcodec.AppendMessage(b, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeCommandAMF0, StreamID: fanout.PlayStreamID}, body, s.srv.cfg.ChunkSize)
-		e.stream.PublishControl(b)
+		e.Fanout.PublishControl(b)
 	}
 	*out = chunkcodec.AppendStreamBegin(*out, ns.id)
 	s.sendStatus(out, ns.id, "status", codePublishStart, req.Name+" is now published.")
-	s.log.Info("publish", "stream", e.key, "type", typ, "record", req.Record)
+	s.log.Info("publish", "stream", e.Key, "type", typ, "record", req.Record)
 	if req.Record {
 		_ = s.startRecording(e) // a failure is logged; the live stream goes on
 	}
@@ -391,7 +391,7 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 // playLive subscribes ns to the live stream req.Name (split from cmdPlay so
 // that a VOD lookup that finds nothing can continue here; vod.go).
 func (s *Session) playLive(ns *netStream, req StreamRequest, reset bool, out *[]byte) {
-	e, err := s.srv.acquirePlay(s, s.app, s.appName, req.Name)
+	e, err := s.srv.reg.AcquirePlay(s.appName, req.Name, streamOptions(s.app), &s.names)
 	if err != nil {
 		s.sendStatus(out, ns.id, "error", codePlayNotFound, "stream "+req.Name+" is not live")
 		if errors.Is(err, ErrTooManyNames) {
@@ -422,8 +422,8 @@ func (s *Session) playLive(ns *netStream, req StreamRequest, reset bool, out *[]
 	*out = (*out)[:0]
 
 	ns.play, ns.playReq = e, req
-	ns.sub = e.stream.Subscribe(&s.loop.fan, s.conn, fanout.SubscriberOptions{})
-	s.log.Info("play", "stream", e.key)
+	ns.sub = e.Fanout.Subscribe(&s.loop.fan, s.conn, fanout.SubscriberOptions{})
+	s.log.Info("play", "stream", e.Key)
 }
 
 func (s *Session) cmdPause(streamID uint32, out *[]byte) error {

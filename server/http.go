@@ -13,6 +13,7 @@ import (
 
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/admission"
+	"github.com/quaverlive/quaver/internal/registry"
 	"github.com/quaverlive/quaver/netpoll"
 	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/web"
@@ -36,7 +37,7 @@ type httpSession struct {
 	state    uint8
 	head     []byte
 	req      wsflv.Request
-	entry    *streamEntry
+	entry    *registry.Stream
 	sub      *fanout.Subscriber
 	vod      *vodPlay // VOD play of a recording (vod.go)
 
@@ -110,13 +111,13 @@ func (h *httpSession) OnClose(err error) {
 	}
 	if h.sub != nil {
 		if err := h.sub.Err(); errors.Is(err, fanout.ErrSlowSubscriber) {
-			h.log.Info("viewer disconnected", "stream", h.entry.key, "reason", err)
+			h.log.Info("viewer disconnected", "stream", h.entry.Key, "reason", err)
 		}
 		h.sub.Close()
 		h.sub = nil
 	}
 	if h.entry != nil {
-		h.srv.releasePlay(h.entry)
+		h.srv.reg.ReleasePlay(h.entry)
 		h.entry = nil
 	}
 	if h.handler != nil {
@@ -248,7 +249,7 @@ func (h *httpSession) play(path string) error {
 	if !validName(req.Name) {
 		return fail(404, "Not Found", wsflv.CloseNotFound, "no such stream")
 	}
-	e := h.srv.acquireLive(appName, req.Name)
+	e := h.srv.reg.AcquireLive(appName, req.Name)
 	if e == nil {
 		// Not live: play a recording of that name, or 404 (vod.go).
 		return h.startHTTPVOD(req, isWS, fail)
@@ -278,8 +279,8 @@ func (h *httpSession) play(path string) error {
 		}
 		h.state = httpStream
 	}
-	h.sub = e.stream.Subscribe(&h.loop.fan, sink, fanout.SubscriberOptions{Format: format})
-	h.log.Info("play", "stream", e.key, "via", kind)
+	h.sub = e.Fanout.Subscribe(&h.loop.fan, sink, fanout.SubscriberOptions{Format: format})
+	h.log.Info("play", "stream", e.Key, "via", kind)
 	return nil
 }
 

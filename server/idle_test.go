@@ -29,8 +29,11 @@ func TestPublisherIdleCountsMediaNotClock(t *testing.T) {
 	s := newSession(srv, &idleConn{}, listenerRTMP)
 	s.state = stateConnected
 	s.app = &App{PublisherIdleTimeout: 5 * time.Second}
-	e, _ := srv.entryLocked(s.app, "live", "cam")
-	ns := &netStream{id: 1, pub: e, epoch: e.stream.BeginPublish()}
+	e, _, err := srv.reg.AcquirePublish(s, "live", "cam", streamOptions(s.app), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &netStream{id: 1, pub: e, epoch: e.Fanout.BeginPublish()}
 	s.streams = []*netStream{ns}
 
 	t0 := time.Now()
@@ -51,7 +54,6 @@ func TestPublisherIdleCountsMediaNotClock(t *testing.T) {
 		}
 	}
 	// The peer stops: idle once the timeout has passed in sweeps without media.
-	var err error
 	at := 20 * time.Second
 	for err == nil && at < 40*time.Second {
 		at += 250 * time.Millisecond
@@ -60,5 +62,5 @@ func TestPublisherIdleCountsMediaNotClock(t *testing.T) {
 	if err != ErrPublisherIdle || at < 25*time.Second {
 		t.Fatalf("after media stopped at 20s: %v at %v, want ErrPublisherIdle after 25s", err, at)
 	}
-	e.stream.Close()
+	e.Fanout.Close()
 }

@@ -35,7 +35,7 @@ func (s *Server) janitor() {
 			s.logLimit.Flush(context.Background())
 			return
 		case now := <-t.C:
-			s.sweepStreams(now)
+			s.reg.Sweep(now)
 			s.admit.Sweep(now)
 			s.vodAdmit.Sweep(now)
 			if now.Sub(lastFlush) >= logFlushPeriod {

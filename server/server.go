@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/admission"
 	"github.com/quaverlive/quaver/internal/ratelog"
+	"github.com/quaverlive/quaver/internal/registry"
 	"github.com/quaverlive/quaver/netpoll"
 	"github.com/quaverlive/quaver/recorder"
 )
@@ -40,7 +40,7 @@ var (
 	ErrStarted        = errors.New("server: already started")
 	ErrNotStarted     = errors.New("server: not started")
 	ErrUnknownApp     = errors.New("server: unknown app")
-	ErrStreamBusy     = errors.New("server: stream is already being published")
+	ErrStreamBusy     = registry.ErrStreamBusy
 	ErrHandshakeSlow  = errors.New("server: handshake timeout")
 	ErrIdle           = errors.New("server: idle timeout")
 	ErrPublisherIdle  = errors.New("server: publisher sent no media within the idle timeout")
@@ -48,8 +48,8 @@ var (
 	ErrReplaced       = errors.New("server: publisher replaced by a new one")
 	ErrProtocol       = errors.New("server: protocol violation")
 	ErrShutdown       = errors.New("server: shutting down")
-	ErrTooManyNames   = errors.New("server: connection brought too many stream names into the registry")
-	ErrTooManyIdle    = errors.New("server: too many streams waiting for a publisher")
+	ErrTooManyNames   = registry.ErrTooManyNames
+	ErrTooManyIdle    = registry.ErrTooManyIdle
 	ErrOutboundFull   = errors.New("server: peer reads too slowly (outbound backlog over its cap)")
 	ErrPartialTimeout = errors.New("server: message not completed within the partial-message timeout")
 )
@@ -68,9 +68,7 @@ type Server struct {
 	loops   []*loopState
 	nextID  atomic.Uint64
 
-	mu       sync.Mutex
-	streams  map[string]*streamEntry // guarded by mu
-	pubCount int                     // guarded by mu: entries with a publisher
+	reg *registry.Registry
 
 	// Budgets shared by all sessions (see Config).
 	admit    *admission.Limiter // connections per server, listener and peer
@@ -123,7 +121,6 @@ func New(cfg Config) *Server {
 		log:      cfg.Logger,
 		hub:      fanout.NewHub(cfg.Fanout),
 		apps:     map[string]*App{},
-		streams:  map[string]*streamEntry{},
 		bufPool:  chunkcodec.NewBufferPool(),
 		partial:  chunkcodec.NewBudget(cfg.MaxPartialBytes),
 		rec:      recorder.NewManager(cfg.Recorder),
@@ -131,6 +128,7 @@ func New(cfg Config) *Server {
 		vodAdmit: admission.New(cfg.vodAdmission()),
 		logLimit: limit,
 	}
+	s.reg = registry.New(s.hub, registry.Limits{MaxIdle: cfg.MaxIdleStreams, Linger: cfg.StreamLinger})
 	s.loops = make([]*loopState, cfg.Fanout.Loops)
 	for i := range s.loops {
 		s.loops[i] = &loopState{out: make([]byte, 0, 8<<10), body: make([]byte, 0, 4<<10), now: time.Now()}
@@ -270,16 +268,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-s.janitorDone
 	// End every publish first so players receive Stream EOF and
 	// NetStream.Play.UnpublishNotify before their connections close.
-	s.mu.Lock()
-	var pubs []*Session
-	for _, e := range s.streams {
-		if e.publisher != nil {
-			pubs = append(pubs, e.publisher)
-		}
-	}
-	s.mu.Unlock()
+	pubs := s.reg.Publishers()
 	for _, p := range pubs {
-		p.closeWith(ErrShutdown)
+		p.(*Session).closeWith(ErrShutdown)
 	}
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) && s.Stats().Publishing > 0 {
@@ -293,20 +284,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.tlsEng.Stop(ctx)
 	}
 	// Recordings whose end of stream could not be delivered are finished here.
-	s.mu.Lock()
-	for _, e := range s.streams {
-		if e.rec != nil {
-			e.rec.Stop()
-		}
-	}
-	s.mu.Unlock()
+	s.reg.Close()
 	s.rec.Wait()
-	s.mu.Lock()
-	for k, e := range s.streams {
-		e.stream.Close()
-		delete(s.streams, k)
-	}
-	s.mu.Unlock()
 	s.log.Info("rtmp stopped")
 	return err
 }
@@ -327,14 +306,7 @@ func (s *Server) Stats() Stats {
 	for v := range s.refused {
 		st.Refused += s.refused[v].Load()
 	}
-	s.mu.Lock()
-	st.Streams = len(s.streams)
-	for _, e := range s.streams {
-		if e.publisher != nil {
-			st.Publishing++
-		}
-	}
-	s.mu.Unlock()
+	st.Streams, st.Publishing = s.reg.Counts()
 	return st
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/internal/registry"
 	"github.com/quaverlive/quaver/netpoll"
 )
 
@@ -38,8 +39,8 @@ type Session struct {
 
 	outChunk uint32
 	created  time.Time
-	kind     int // listener kind, for the connection budget's release
-	names    int // stream names this connection brought into the registry (registry.go)
+	kind     int                 // listener kind, for the connection budget's release
+	names    registry.NameBudget // stream names this connection brought into the registry
 
 	// Idle clock (loop-only): reads counts OnData calls; the sweep (OnTick)
 	// notes when it last saw the count change, so idleness is measured in
@@ -69,7 +70,7 @@ type netStream struct {
 	id uint32
 
 	// Publishing.
-	pub    *streamEntry
+	pub    *registry.Stream
 	pubReq StreamRequest
 	epoch  uint64 // this publish's fanout epoch: a replaced publisher's frames are refused
 	// Media clock, as the idle clock above: media counts audio and video
@@ -79,7 +80,7 @@ type netStream struct {
 	lastMediaAt time.Time
 
 	// Playing.
-	play    *streamEntry
+	play    *registry.Stream
 	playReq StreamRequest
 	sub     *fanout.Subscriber
 	noAudio bool
@@ -105,6 +106,7 @@ func newSession(srv *Server, c netpoll.Conn, kind int) *Session {
 		outChunk: chunkcodec.DefaultChunkSize,
 		created:  now,
 		kind:     kind,
+		names:    registry.NameBudget{Max: srv.cfg.MaxNamesPerConn},
 	}
 	s.hs.Epoch = 0
 	s.log = srv.log.With("conn", s.id, "peer", c.RemoteAddr())
@@ -386,7 +388,7 @@ func (s *Session) media(typeID uint8, streamID, ts uint32, payload []byte) error
 		return nil // media before publish: ignore
 	}
 	ns.media++
-	if _, err := ns.pub.stream.PublishAs(ns.epoch, typeID, ts, payload); err != nil {
+	if _, err := ns.pub.Fanout.PublishAs(ns.epoch, typeID, ts, payload); err != nil {
 		return ErrReplaced
 	}
 	return nil
@@ -399,7 +401,7 @@ func (s *Session) data(streamID, ts uint32, body []byte) error {
 		return nil
 	}
 	body = flvmux.StripSetDataFrame(body)
-	if _, err := ns.pub.stream.PublishAs(ns.epoch, chunkcodec.TypeDataAMF0, ts, body); err != nil {
+	if _, err := ns.pub.Fanout.PublishAs(ns.epoch, chunkcodec.TypeDataAMF0, ts, body); err != nil {
 		return ErrReplaced
 	}
 	return nil
@@ -443,13 +445,10 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 	if ns.pub != nil {
 		e := ns.pub
 		ns.pub = nil
-		if s.srv.releasePublish(s, e) {
+		if released, _ := s.srv.reg.ReleasePublish(s, e); released {
 			// The end of stream also finishes the recording, after its last tag.
-			e.stream.EndPublishAs(ns.epoch, s.eofBytes(e))
-			s.srv.mu.Lock()
-			e.rec = nil
-			s.srv.mu.Unlock()
-			s.log.Info("unpublish", "stream", e.key)
+			e.Fanout.EndPublishAs(ns.epoch, s.eofBytes(e))
+			s.log.Info("unpublish", "stream", e.Key)
 		}
 		if s.handler != nil {
 			s.handler.OnUnpublish(s, &ns.pubReq)
@@ -457,7 +456,7 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 	}
 	if ns.sub != nil {
 		if err := ns.sub.Err(); errors.Is(err, fanout.ErrSlowSubscriber) {
-			s.log.Info("viewer disconnected", "stream", ns.play.key, "reason", err)
+			s.log.Info("viewer disconnected", "stream", ns.play.Key, "reason", err)
 		}
 		ns.sub.Close()
 		ns.sub = nil
@@ -467,39 +466,38 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 		ns.vod = nil
 	}
 	if ns.play != nil {
-		s.srv.releasePlay(ns.play)
-		s.log.Debug("play stopped", "stream", ns.play.key)
+		s.srv.reg.ReleasePlay(ns.play)
+		s.log.Debug("play stopped", "stream", ns.play.Key)
 		ns.play = nil
 	}
 }
 
-// startRecording attaches a recording to e's stream. It runs on the publisher's loop.
-func (s *Session) startRecording(e *streamEntry) error {
-	s.srv.mu.Lock()
-	busy := e.rec != nil
-	s.srv.mu.Unlock()
-	if busy {
-		return fmt.Errorf("server: %s is already being recorded", e.key)
+// startRecording attaches a recording to e's stream. It runs on the
+// publisher's loop and does no disk I/O (the recorder's writer creates the
+// file).
+func (s *Session) startRecording(e *registry.Stream) error {
+	if s.srv.reg.Recording(e) != nil {
+		return fmt.Errorf("server: %s is already being recorded", e.Key)
 	}
-	app, name, _ := strings.Cut(e.key, "/")
-	rec, err := s.srv.rec.Start(app, name)
+	rec, err := s.srv.rec.Start(e.App, e.Name)
 	if err != nil {
-		s.log.Error("recording not started", "stream", e.key, "err", err)
+		s.log.Error("recording not started", "stream", e.Key, "err", err)
 		return err
 	}
-	s.srv.mu.Lock()
-	e.rec = rec
-	s.srv.mu.Unlock()
+	if !s.srv.reg.SetRecording(e, rec) {
+		rec.Stop()
+		return fmt.Errorf("server: %s is already being recorded", e.Key)
+	}
 	// The recording is an FLV subscriber: it starts at the next keyframe (or the
 	// cached one) and ends with the stream's end of stream.
-	e.stream.Subscribe(&s.loop.fan, rec, fanout.SubscriberOptions{Format: fanout.FormatFLV})
+	e.Fanout.Subscribe(&s.loop.fan, rec, fanout.SubscriberOptions{Format: fanout.FormatFLV})
 	return nil
 }
 
 // eofBytes encodes what players receive when the publisher leaves: Stream EOF and
 // NetStream.Play.UnpublishNotify on the play stream.
-func (s *Session) eofBytes(e *streamEntry) []byte {
-	body := amf0.AppendOnStatus(nil, 0, "status", "NetStream.Play.UnpublishNotify", e.pubReq.Name+" is now unpublished.")
+func (s *Session) eofBytes(e *registry.Stream) []byte {
+	body := amf0.AppendOnStatus(nil, 0, "status", "NetStream.Play.UnpublishNotify", e.Name+" is now unpublished.")
 	b := chunkcodec.AppendMessage(nil, chunkcodec.Header{
 		ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeCommandAMF0, StreamID: fanout.PlayStreamID,
 	}, body, s.srv.cfg.ChunkSize)
