@@ -45,7 +45,7 @@ func TestPublisherIdleCountsMediaNotClock(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		return s.OnTick(t0.Add(at))
+		return s.onTick(t0.Add(at))
 	}
 	// Media between every sweep: never idle, whatever the cached clock says.
 	for at := time.Duration(0); at <= 20*time.Second; at += 250 * time.Millisecond {

@@ -186,7 +186,7 @@ func (s *Server) Start() error {
 		tcfg.Addrs = []string{s.cfg.RTMPSAddr} // RTMP only over TLS
 		tcfg.Kinds = []int{listenerRTMPS}
 		tcfg.IndexBase = s.cfg.Loops
-		if s.tlsEng, err = netpoll.StartStd(tcfg, s, s.cfg.TLS); err != nil {
+		if s.tlsEng, err = netpoll.StartStd(tcfg, (*transportPort)(s), s.cfg.TLS); err != nil {
 			_ = eng.Stop(context.Background())
 			s.started.Store(false)
 			return err
@@ -224,9 +224,9 @@ func (s *Server) startTransport(tick time.Duration) (netpoll.Transport, error) {
 	ncfg.Kinds = []int{listenerRTMP, listenerHTTP}[:len(addrs)]
 	switch s.cfg.Transport {
 	case "", "gnet":
-		return netpoll.Start(ncfg, s)
+		return netpoll.Start(ncfg, (*transportPort)(s))
 	case "std":
-		return netpoll.StartStd(ncfg, s, nil)
+		return netpoll.StartStd(ncfg, (*transportPort)(s), nil)
 	}
 	return nil, fmt.Errorf("server: unknown transport %q (want gnet or std)", s.cfg.Transport)
 }
@@ -310,10 +310,23 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// OnOpen implements netpoll.Handler: the connection is admitted under the
-// server's connection budgets (Config.MaxConnections and the per-address
-// limits) or refused with one rate-limited log line.
-func (s *Server) OnOpen(c netpoll.Conn) netpoll.Session {
+// transportPort is the Server as its transports see it (netpoll.Handler): the
+// callbacks stay out of the embedding API. It converts from *Server without
+// allocating.
+type transportPort Server
+
+// OnOpen implements netpoll.Handler (loop-only).
+func (p *transportPort) OnOpen(c netpoll.Conn) netpoll.Session { return (*Server)(p).open(c) }
+
+// OnLoopTick implements netpoll.Handler (loop-only).
+func (p *transportPort) OnLoopTick(l netpoll.EventLoop, now time.Time) {
+	(*Server)(p).loopTick(l, now)
+}
+
+// open admits a new connection under the server's connection budgets
+// (Config.MaxConnections and the per-address limits), or refuses it with one
+// rate-limited log line, and returns its session.
+func (s *Server) open(c netpoll.Conn) netpoll.Session {
 	if s.closing.Load() {
 		return nil
 	}
@@ -329,13 +342,13 @@ func (s *Server) OnOpen(c netpoll.Conn) netpoll.Session {
 	if kind == listenerHTTP {
 		return newHTTPSession(s, c, kind)
 	}
-	return newSession(s, c, kind)
+	return (*rtmpPort)(newSession(s, c, kind))
 }
 
-// OnLoopTick implements netpoll.Handler: it flushes the loop's pending
+// loopTick runs on every loop every tick: it flushes the loop's pending
 // deliveries (once per batch window, or, without one, whatever audio is still
 // waiting for video).
-func (s *Server) OnLoopTick(l netpoll.EventLoop, now time.Time) {
+func (s *Server) loopTick(l netpoll.EventLoop, now time.Time) {
 	ls := s.loops[l.Index()]
 	ls.now = now
 	ls.ticks++

@@ -172,8 +172,22 @@ func (s *Session) checkPartial(now time.Time) error {
 // Logger returns the session's logger (with conn id and peer address).
 func (s *Session) Logger() *slog.Logger { return s.log }
 
-// OnData implements netpoll.Session.
-func (s *Session) OnData(p []byte) error {
+// rtmpPort is a Session as its transport sees it: the netpoll.Session
+// callbacks stay out of the handle that handlers receive. A *Session converts
+// to a *rtmpPort (and back) without allocating.
+type rtmpPort Session
+
+// OnData implements netpoll.Session (loop-only).
+func (p *rtmpPort) OnData(b []byte) error { return (*Session)(p).onData(b) }
+
+// OnTick implements netpoll.Session (loop-only).
+func (p *rtmpPort) OnTick(now time.Time) error { return (*Session)(p).onTick(now) }
+
+// OnClose implements netpoll.Session (loop-only).
+func (p *rtmpPort) OnClose(err error) { (*Session)(p).onClose(err) }
+
+// onData consumes bytes read from the socket.
+func (s *Session) onData(p []byte) error {
 	s.reads++
 	out := s.loop.out[:0]
 	err := s.feed(p, &out)
@@ -257,8 +271,8 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 	return nil
 }
 
-// OnTick implements netpoll.Session: deadlines.
-func (s *Session) OnTick(now time.Time) error {
+// onTick enforces the session's deadlines.
+func (s *Session) onTick(now time.Time) error {
 	if s.reads != s.readsAtTick || s.lastReadAt.IsZero() {
 		s.readsAtTick, s.lastReadAt = s.reads, now
 	}
@@ -294,8 +308,8 @@ func (s *Session) OnTick(now time.Time) error {
 	return nil
 }
 
-// OnClose implements netpoll.Session.
-func (s *Session) OnClose(err error) {
+// onClose ends every play and publish of the connection.
+func (s *Session) onClose(err error) {
 	s.release()
 	s.closed = true // vod.go
 	for _, ns := range s.streams {
