@@ -7,6 +7,7 @@ import (
 
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/wsflv"
 )
 
 // Outbound chunk stream ids: one per message kind, the same for every player, so
@@ -454,20 +455,14 @@ func (s *Stream) trimLocked(newest uint64) {
 	}
 }
 
-// maxWSHeader is the largest server-to-client WebSocket frame header (no mask).
-const maxWSHeader = 10
+// maxWSHeader is the largest server-to-client WebSocket frame header: servers
+// send no mask key (RFC 6455 section 5.3).
+const maxWSHeader = wsflv.MaxFrameHeader - 4
 
-// appendWSBinaryHeader appends the header of a final, unmasked binary frame with
-// an n-byte payload (RFC 6455 section 5.2).
+// appendWSBinaryHeader appends the header of a final, unmasked binary frame
+// with an n-byte payload.
 func appendWSBinaryHeader(dst []byte, n int) []byte {
-	switch {
-	case n < 126:
-		return append(dst, 0x82, byte(n))
-	case n <= 0xFFFF:
-		return append(dst, 0x82, 126, byte(n>>8), byte(n))
-	default:
-		return append(dst, 0x82, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
+	return wsflv.AppendFrameHeader(dst, true, wsflv.OpBinary, n)
 }
 
 // HasAudio and HasVideo report whether the stream currently carries them (from
