@@ -64,3 +64,28 @@ func TestLookupAllocs(t *testing.T) {
 		t.Fatalf("Lookup: %v allocations per call, want 0", allocs)
 	}
 }
+
+// TestTagReaderAllocs checks that reading a recording's tags, what a VOD play
+// does for every tag, allocates nothing once the reader's buffers are sized,
+// also for tags that straddle reads.
+func TestTagReaderAllocs(t *testing.T) {
+	m := testManager(t, Config{})
+	_, path := recordFile(t, m, 5000)
+	vf := openPath(t, path)
+	tr := vf.Tags()
+	readAll := func() {
+		tr.SeekTag(vf.FirstTag())
+		for {
+			if _, _, err := tr.Next(); err != nil {
+				break
+			}
+		}
+	}
+	readAll()
+	if allocs := testing.AllocsPerRun(20, readAll); allocs != 0 {
+		t.Fatalf("SeekTag and Next over the file: %v allocations, want 0", allocs)
+	}
+	if allocs := testing.AllocsPerRun(20, func() { vf.KeyframeAt(2500) }); allocs != 0 {
+		t.Fatalf("KeyframeAt: %v allocations, want 0", allocs)
+	}
+}

@@ -21,7 +21,9 @@
 // repaired), so List, Find and Lookup answer without disk I/O from any
 // goroutine, event loops included. Recordings are opened for playback with
 // OpenRecording, through an os.Root: no name and no symbolic link leads out of
-// the record directory, and links are not recordings.
+// the record directory, and links are not recordings; OpenFile then reads the
+// file's head (FLV header, metadata, sequence headers) and hands out its tags
+// (File.Tags) and keyframes (File.KeyframeAt) to the goroutine that plays it.
 //
 // Timestamps in a file start at 0 at its first keyframe and follow the stream's
 // with serial arithmetic (flvmux.Timeline), so a recording keeps increasing
@@ -89,6 +91,8 @@ var (
 	ErrBadName = errors.New("recorder: name escapes the record directory")
 	// ErrNotFound: no such recording (in the index, or on disk any more).
 	ErrNotFound = errors.New("recorder: no recording")
+	// ErrNotFLV: OpenFile found no FLV header and whole first tag.
+	ErrNotFLV = errors.New("recorder: not a playable FLV file")
 )
 
 func (c *Config) setDefaults() {

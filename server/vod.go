@@ -45,8 +45,6 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
-	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,8 +72,6 @@ const (
 	// vodLead is sent beyond the player's buffer so that scheduling jitter never
 	// lets it run dry.
 	vodLead = 250
-	// vodReadSize is the size of one file read of an RTMP VOD play.
-	vodReadSize = 64 << 10
 	// vodBatchBytes bounds the bytes handed to the loop in one task.
 	vodBatchBytes = 256 << 10
 	// vodHighWater: above this many bytes queued on the connection the goroutine
@@ -90,11 +86,6 @@ const (
 	// vodCloseGrace is how long a WebSocket VOD play waits for the client's
 	// close frame after its own before closing the connection.
 	vodCloseGrace = time.Second
-	// vodHeadScanBytes bounds the bytes read after the metadata while looking
-	// for the sequence headers and the first keyframe.
-	vodHeadScanBytes = 4 << 20
-	// vodMaxTagSize caps one tag read from a recording.
-	vodMaxTagSize = flvmux.DefaultMaxTagSize
 	// vodProbeMin and vodProbeMax bound the interval at which a play waiting for
 	// its connection's backlog to drain asks the loop again.
 	vodProbeMin = time.Millisecond
@@ -170,7 +161,7 @@ type vodPlay struct {
 	wake    chan struct{}
 
 	// Goroutine-owned.
-	file  *vodFile
+	file  *recorder.File
 	task  vodTask  // the one task in flight
 	ack   chan int // backlog after a task, -1 when the play is over
 	timer *time.Timer
@@ -424,7 +415,7 @@ func (v *vodPlay) run() {
 		v.do(vodOpFunc, 0, nil, v.notFound)
 		return
 	}
-	defer vf.close()
+	defer vf.Close()
 	v.file = vf
 	if v.kind != vodRTMP {
 		v.planFile(vf)
@@ -442,7 +433,7 @@ func (v *vodPlay) run() {
 // open opens the play's recording beneath the record directory (never
 // following a link out of it) and reads its head. A file that has gone from
 // disk is dropped from the index.
-func (v *vodPlay) open() (*vodFile, error) {
+func (v *vodPlay) open() (*recorder.File, error) {
 	f, err := v.srv.rec.OpenRecording(v.rec.File)
 	if err != nil {
 		if errors.Is(err, recorder.ErrNotFound) {
@@ -450,7 +441,7 @@ func (v *vodPlay) open() (*vodFile, error) {
 		}
 		return nil, err
 	}
-	return openVODFile(f, v.rec.File)
+	return recorder.OpenFile(f, v.rec.File)
 }
 
 // do runs one task on the loop and waits for it. It returns the connection's
@@ -550,7 +541,7 @@ func (v *vodPlay) notFound() {
 // messages and metadata, or the HTTP response head / WebSocket upgrade.
 func (v *vodPlay) begin() {
 	vf := v.file
-	v.duration = vf.md.Duration
+	v.duration = vf.Metadata().Duration
 	s := v.sess
 	switch v.kind {
 	case vodRTMP:
@@ -566,8 +557,8 @@ func (v *vodPlay) begin() {
 		b = amf0.AppendBoolean(b, true)
 		out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, b, v.chunk)
 		s.loop.body = b[:0]
-		if len(vf.meta) > 0 {
-			out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, vf.meta, v.chunk)
+		if meta := vf.OnMetaData(); len(meta) > 0 {
+			out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, meta, v.chunk)
 		}
 		_, _ = s.conn.Write(out)
 		s.loop.out = out[:0]
@@ -598,7 +589,7 @@ func (v *vodPlay) begin() {
 			return
 		}
 	}
-	v.log.Info("play", "recording", vf.path, "via", v.req.Type, "start_ms", int64(max(v.startMs, 0)))
+	v.log.Info("play", "recording", vf.Name(), "via", v.req.Type, "start_ms", int64(max(v.startMs, 0)))
 }
 
 // appendTag encodes a tag as an RTMP message of the play.
@@ -623,19 +614,19 @@ func (v *vodPlay) appendEnd(dst []byte, ts uint32) []byte {
 	b = amf0.AppendObjectStart(b)
 	b = amf0.AppendPropString(b, "level", "status")
 	b = amf0.AppendPropString(b, "code", codePlayComplete)
-	b = amf0.AppendPropNumber(b, "duration", v.file.md.Duration)
-	b = amf0.AppendPropNumber(b, "bytes", float64(v.file.size))
+	b = amf0.AppendPropNumber(b, "duration", v.file.Metadata().Duration)
+	b = amf0.AppendPropNumber(b, "bytes", float64(v.file.Size()))
 	b = amf0.AppendObjectEnd(b)
 	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, Timestamp: ts, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, b, v.chunk)
 }
 
 // paceRTMP sends the recording at real time, following seeks, pauses and
 // buffer length changes, until the play is stopped.
-func (v *vodPlay) paceRTMP(vf *vodFile) {
-	src := &vf.src
+func (v *vodPlay) paceRTMP(vf *recorder.File) {
+	src := vf.Tags()
 	var batch []byte
 	var gen uint32
-	var pending *flvmux.Tag // next tag, not yet due; valid until src.next
+	var pending *flvmux.Tag // next tag, not yet due; valid until src.Next
 	clockBase := int64(-1)  // media time (ms) at clockStart; -1: the first tag's
 	clockStart := time.Now()
 	paused := false
@@ -645,11 +636,10 @@ func (v *vodPlay) paceRTMP(vf *vodFile) {
 
 	playhead := func(now time.Time) int64 { return clockBase + now.Sub(clockStart).Milliseconds() }
 	position := func(ms float64) {
-		pos, k := vf.keyframeAt(ms)
-		src.seek(pos)
+		_, k := vf.KeyframeAt(ms) // leaves src at the keyframe
 		pending = nil
 		if k >= 0 {
-			batch = vf.appendSeq(batch, uint32(k), func(dst []byte, typ uint8, ts uint32, data []byte) []byte {
+			batch = vf.AppendSequenceHeaders(batch, uint32(k), func(dst []byte, typ uint8, ts uint32, data []byte) []byte {
 				return v.appendTag(dst, typ, ts, data)
 			})
 			clockBase = int64(k)
@@ -662,7 +652,7 @@ func (v *vodPlay) paceRTMP(vf *vodFile) {
 	if v.startMs > 0 {
 		position(v.startMs)
 	} else {
-		src.seek(vf.firstTag)
+		src.SeekTag(vf.FirstTag())
 	}
 	for {
 		v.mu.Lock()
@@ -694,10 +684,10 @@ func (v *vodPlay) paceRTMP(vf *vodFile) {
 			horizon := playhead(now) + int64(bufMs) + vodLead
 			for !atEnd && len(batch) < vodBatchBytes {
 				if pending == nil {
-					t, _, err := src.next()
+					t, _, err := src.Next()
 					if err != nil {
 						if !errors.Is(err, io.EOF) {
-							v.log.Warn("reading recording", "file", vf.path, "err", err)
+							v.log.Warn("reading recording", "file", vf.Name(), "err", err)
 						}
 						atEnd = true
 						break
@@ -755,24 +745,25 @@ func (v *vodPlay) paceRTMP(vf *vodFile) {
 // planFile decides what an HTTP or WebSocket play sends: the whole file as it
 // is now, or (with ?start=) the FLV header, the metadata and the sequence
 // headers followed by the file from the keyframe at or before the start.
-func (v *vodPlay) planFile(vf *vodFile) {
-	v.pos, v.end = 0, vf.size
+func (v *vodPlay) planFile(vf *recorder.File) {
+	v.pos, v.end = 0, vf.Size()
 	if v.startMs <= 0 {
 		return
 	}
-	if kpos, k := vf.keyframeAt(v.startMs); k >= 0 {
-		p := flvmux.AppendFileHeader(nil, vf.header.HasAudio, vf.header.HasVideo)
-		if len(vf.meta) > 0 {
-			p = flvmux.AppendTag(p, flvmux.TagScript, 0, vf.meta)
+	if kpos, k := vf.KeyframeAt(v.startMs); k >= 0 {
+		hdr := vf.Header()
+		p := flvmux.AppendFileHeader(nil, hdr.HasAudio, hdr.HasVideo)
+		if meta := vf.OnMetaData(); len(meta) > 0 {
+			p = flvmux.AppendTag(p, flvmux.TagScript, 0, meta)
 		}
-		v.prefix = vf.appendSeq(p, uint32(k), flvmux.AppendTag)
+		v.prefix = vf.AppendSequenceHeaders(p, uint32(k), flvmux.AppendTag)
 		v.pos = kpos
 	}
 }
 
 // sendFile sends what planFile decided as fast as the client reads it, then
 // ends the response.
-func (v *vodPlay) sendFile(vf *vodFile) {
+func (v *vodPlay) sendFile(vf *recorder.File) {
 	prefix, pos := v.prefix, v.pos
 	ws := v.kind == vodWS
 	rd := make([]byte, vodBatchBytes)
@@ -785,13 +776,13 @@ func (v *vodPlay) sendFile(vf *vodFile) {
 			if pos >= v.end {
 				break
 			}
-			n, err := vf.f.ReadAt(rd[:min(int64(len(rd)), v.end-pos)], pos)
+			n, err := vf.ReadAt(rd[:min(int64(len(rd)), v.end-pos)], pos)
 			pos += int64(n)
 			if n == 0 {
 				if err == nil || errors.Is(err, io.EOF) {
 					err = io.ErrUnexpectedEOF // the file shrank: the length sent is wrong
 				}
-				v.log.Warn("reading recording", "file", vf.path, "err", err)
+				v.log.Warn("reading recording", "file", vf.Name(), "err", err)
 				v.do(vodOpClose, 0, nil, nil)
 				return
 			}
@@ -837,207 +828,4 @@ func (v *vodPlay) sendFile(vf *vodFile) {
 		}
 	}
 	v.do(vodOpClose, 0, nil, nil)
-}
-
-// vodFile is an open recording. It is owned by the play's goroutine, except
-// path, size, md and meta, which are immutable once open.
-type vodFile struct {
-	path   string
-	f      *os.File
-	size   int64
-	header flvmux.FileHeader
-	md     flvmux.Metadata
-	// meta is the onMetaData body (the name and the array, without the
-	// recording's padding), or nil when the file has none.
-	meta []byte
-	// firstTag is the file offset of the first tag after the metadata.
-	firstTag int64
-	// seq holds the sequence headers found before the first keyframe.
-	seq []vodSeq
-	src vodSource
-}
-
-// vodSeq is a copy of a sequence header tag's data.
-type vodSeq struct {
-	typ  uint8
-	data []byte
-}
-
-// openVODFile reads the head of an open recording: the FLV header, the
-// metadata, and the sequence headers up to the first keyframe. path names it
-// in logs. It owns f from here on (closed on error, or by vodFile.close).
-func openVODFile(f *os.File, path string) (*vodFile, error) {
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		_ = f.Close()
-		return nil, fmt.Errorf("server: %s is not a regular file", path)
-	}
-	vf := &vodFile{path: path, f: f, size: st.Size()}
-	vf.src.init(f)
-	vf.src.seekFile()
-	t, start, err := vf.src.next()
-	if err != nil {
-		vf.close()
-		return nil, fmt.Errorf("server: %s: not a playable FLV file: %w", path, err)
-	}
-	vf.header, _ = vf.src.rd.Header()
-	vf.firstTag = start
-	if t.Type == flvmux.TagScript {
-		body := flvmux.StripSetDataFrame(t.Data)
-		var doc amf0.Document
-		if n1, err := doc.DecodeOne(body); err == nil {
-			if n2, err := doc.DecodeOne(body[n1:]); err == nil {
-				if flvmux.ReadOnMetaData(body[:n1+n2], &doc, &vf.md) == nil {
-					vf.meta = append([]byte(nil), body[:n1+n2]...)
-				}
-			}
-		}
-		vf.firstTag = start + flvmux.TagHeaderSize + int64(t.DataSize) + flvmux.PrevTagSizeLen
-		t, start, err = vf.src.next()
-	}
-	// The sequence headers come before the first keyframe.
-	for ; err == nil && start-vf.firstTag < vodHeadScanBytes; t, start, err = vf.src.next() {
-		if t.Type == flvmux.TagVideo && flvmux.IsVideoSequenceHeader(t.Data) ||
-			t.Type == flvmux.TagAudio && isAudioSequenceHeader(t.Data) {
-			vf.seq = append(vf.seq, vodSeq{typ: t.Type, data: append([]byte(nil), t.Data...)})
-			continue
-		}
-		if t.Type == flvmux.TagVideo && flvmux.IsVideoKeyframe(t.Data) {
-			break
-		}
-	}
-	return vf, nil
-}
-
-func isAudioSequenceHeader(data []byte) bool {
-	ah, err := flvmux.ReadAudioHeader(data)
-	return err == nil && ah.IsSequenceHeader()
-}
-
-func (vf *vodFile) close() { _ = vf.f.Close() }
-
-// appendSeq appends the sequence headers with timestamp ts using enc.
-func (vf *vodFile) appendSeq(dst []byte, ts uint32, enc func(dst []byte, typ uint8, ts uint32, data []byte) []byte) []byte {
-	for _, s := range vf.seq {
-		dst = enc(dst, s.typ, ts, s.data)
-	}
-	return dst
-}
-
-// keyframeAt returns the file offset and timestamp of the keyframe at or before
-// ms, using the metadata's index when it is right and a scan of the tags when
-// not. Without any keyframe it returns the first tag and ts -1.
-func (vf *vodFile) keyframeAt(ms float64) (int64, int64) {
-	kf := vf.md.Keyframes
-	if n := len(kf.Times); n > 0 && n == len(kf.FilePositions) && sort.Float64sAreSorted(kf.Times) {
-		i := sort.Search(n, func(i int) bool { return kf.Times[i]*1000 > ms+0.5 }) - 1
-		i = max(i, 0)
-		pos := int64(kf.FilePositions[i])
-		if ts, ok := vf.keyframeTag(pos); ok {
-			return pos, int64(ts)
-		}
-	}
-	// No usable index: scan.
-	bestPos, bestTS := vf.firstTag, int64(-1)
-	src := &vf.src
-	src.seek(vf.firstTag)
-	for {
-		t, start, err := src.next()
-		if err != nil {
-			break
-		}
-		if t.Type != flvmux.TagVideo || !flvmux.IsVideoKeyframe(t.Data) || flvmux.IsVideoSequenceHeader(t.Data) {
-			continue
-		}
-		if bestTS >= 0 && float64(t.Timestamp) > ms {
-			break
-		}
-		bestPos, bestTS = start, int64(t.Timestamp)
-	}
-	return bestPos, bestTS
-}
-
-// keyframeTag reports whether a video keyframe tag starts at pos, and its timestamp.
-func (vf *vodFile) keyframeTag(pos int64) (uint32, bool) {
-	if pos < vf.firstTag || pos >= vf.size {
-		return 0, false
-	}
-	var b [flvmux.TagHeaderSize + 16]byte
-	n, _ := vf.f.ReadAt(b[:], pos)
-	th, hn, err := flvmux.ReadTagHeader(b[:n])
-	if err != nil || hn == 0 || th.Type != flvmux.TagVideo {
-		return 0, false
-	}
-	data := b[hn:n]
-	if int(th.DataSize) < len(data) {
-		data = data[:th.DataSize]
-	}
-	if !flvmux.IsVideoKeyframe(data) || flvmux.IsVideoSequenceHeader(data) {
-		return 0, false
-	}
-	return th.Timestamp, true
-}
-
-// vodSource reads a recording's tags in order from a file offset.
-type vodSource struct {
-	f        *os.File
-	buf      []byte
-	p        []byte // unparsed part of buf
-	off      int64  // file offset of the next read
-	consumed int64  // file offset of p[0]
-	eof      bool
-	rd       flvmux.Reader
-}
-
-func (s *vodSource) init(f *os.File) {
-	s.f = f
-	s.buf = make([]byte, vodReadSize)
-	s.rd.MaxTagSize = vodMaxTagSize
-}
-
-// seekFile positions at the start of the file (the FLV header).
-func (s *vodSource) seekFile() {
-	s.rd.SkipFileHeader = false
-	s.rd.Reset()
-	s.off, s.consumed, s.p, s.eof = 0, 0, nil, false
-}
-
-// seek positions at the tag header at pos.
-func (s *vodSource) seek(pos int64) {
-	s.rd.SkipFileHeader = true
-	s.rd.Reset()
-	s.off, s.consumed, s.p, s.eof = pos, pos, nil, false
-}
-
-// next returns the next whole tag and its file offset; the tag is valid until
-// the next call to next or seek. A torn tag at the end is io.EOF.
-func (s *vodSource) next() (*flvmux.Tag, int64, error) {
-	for {
-		if len(s.p) == 0 {
-			if s.eof {
-				return nil, 0, io.EOF
-			}
-			n, err := s.f.ReadAt(s.buf, s.off)
-			s.off += int64(n)
-			s.p = s.buf[:n]
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					return nil, 0, err
-				}
-				s.eof = true
-			}
-			if n == 0 {
-				continue
-			}
-		}
-		k, t, err := s.rd.Feed(s.p)
-		s.p = s.p[k:]
-		s.consumed += int64(k)
-		if err != nil {
-			return nil, 0, err
-		}
-		if t != nil {
-			return t, s.consumed - flvmux.TagHeaderSize - int64(t.DataSize), nil
-		}
-	}
 }
