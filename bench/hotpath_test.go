@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -9,38 +8,10 @@ import (
 	"github.com/quaverlive/quaver/amf0"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/internal/fakeloop"
 	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/wsflv"
 )
-
-// benchLoop runs fanout tasks when asked, like an event loop between reads.
-type benchLoop struct{ tasks []fanout.Task }
-
-func (l *benchLoop) Index() int { return 0 }
-func (l *benchLoop) Execute(t fanout.Task) error {
-	l.tasks = append(l.tasks, t)
-	return nil
-}
-func (l *benchLoop) run() {
-	for len(l.tasks) > 0 {
-		t := l.tasks[0]
-		l.tasks = l.tasks[:copy(l.tasks, l.tasks[1:])]
-		_ = t.Run(context.Background())
-	}
-}
-
-// discard is a subscriber transport whose socket always keeps up.
-type discard struct{}
-
-func (discard) Writev(b [][]byte) (int, error) {
-	n := 0
-	for _, x := range b {
-		n += len(x)
-	}
-	return n, nil
-}
-func (discard) OutboundBuffered() int { return 0 }
-func (discard) Close() error          { return nil }
 
 // BenchmarkFanoutDeliver: one 4 KB video frame published and delivered to N
 // subscribers; ns/op and B/s are per delivery (one subscriber), allocs/op must be 0.
@@ -51,17 +22,17 @@ func BenchmarkFanoutDeliver(b *testing.B) {
 	}{{"rtmp", fanout.FormatRTMP}, {"httpflv", fanout.FormatFLV}, {"wsflv", fanout.FormatWSFLV}} {
 		for _, n := range []int{1, 100, 1000, 10000} {
 			b.Run(fmt.Sprintf("%s/subs=%d", f.name, n), func(b *testing.B) {
-				l := &benchLoop{tasks: make([]fanout.Task, 0, 16)}
+				l := fakeloop.New(0)
 				hub := fanout.NewHub(fanout.Config{Loops: 1})
-				hub.AttachLoop(l)
+				hub.AttachLoop(l.Fanout())
 				st := hub.NewStream(fanout.StreamOptions{GOPCache: true})
 				st.BeginPublish()
 				st.Publish(9, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f})
 				st.Publish(9, 0, []byte{0x17, 1, 0, 0, 0})
 				for range n {
-					st.Subscribe(l, discard{}, fanout.SubscriberOptions{Format: f.format})
+					st.Subscribe(l.Fanout(), &fakeloop.Conn{L: l, Discard: true}, fanout.SubscriberOptions{Format: f.format})
 				}
-				l.run()
+				l.Run()
 				frame := make([]byte, 4000)
 				frame[0], frame[1] = 0x27, 1
 				ts := uint32(0)
@@ -71,7 +42,7 @@ func BenchmarkFanoutDeliver(b *testing.B) {
 				for done := 0; done < b.N; done += n {
 					ts += 33
 					st.Publish(9, ts, frame)
-					l.run()
+					l.Run()
 				}
 			})
 		}

@@ -1,7 +1,6 @@
 package perf
 
 import (
-	"context"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -10,36 +9,10 @@ import (
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/internal/fakeloop"
 	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/wsflv"
 )
-
-// loop runs fanout tasks inline when the benchmark asks.
-type loop struct{ tasks []fanout.Task }
-
-func (l *loop) Index() int { return 0 }
-func (l *loop) Execute(t fanout.Task) error {
-	l.tasks = append(l.tasks, t)
-	return nil
-}
-func (l *loop) run() {
-	for len(l.tasks) > 0 {
-		t := l.tasks[0]
-		l.tasks = l.tasks[:copy(l.tasks, l.tasks[1:])]
-		_ = t.Run(context.Background())
-	}
-}
-
-type sink struct{ n int }
-
-func (s *sink) Writev(b [][]byte) (int, error) {
-	for _, x := range b {
-		s.n += len(x)
-	}
-	return s.n, nil
-}
-func (s *sink) OutboundBuffered() int { return 0 }
-func (s *sink) Close() error          { return nil }
 
 // hotPath is one round of steady-state work on every hot path.
 type hotPath struct {
@@ -48,7 +21,7 @@ type hotPath struct {
 	doc    amf0.Document
 	cmd    []byte
 	st     *fanout.Stream
-	l      *loop
+	l      *fakeloop.Loop
 	frame  []byte
 	ts     uint32
 	flv    []byte
@@ -59,7 +32,7 @@ type hotPath struct {
 }
 
 func newHotPath(tb testing.TB) *hotPath {
-	h := &hotPath{l: &loop{tasks: make([]fanout.Task, 0, 16)}}
+	h := &hotPath{l: fakeloop.New(0)}
 	// Chunk stream: interleaved audio and video at chunk size 4096.
 	h.dec = chunkcodec.NewDecoder(chunkcodec.DecoderConfig{Pool: chunkcodec.NewBufferPool()})
 	feed(tb, h.dec, chunkcodec.AppendSetChunkSize(nil, 4096))
@@ -78,17 +51,17 @@ func newHotPath(tb testing.TB) *hotPath {
 	h.cmd = amf0.AppendNumber(h.cmd, -2000)
 	// Fanout: 100 subscribers of each form.
 	hub := fanout.NewHub(fanout.Config{Loops: 1})
-	hub.AttachLoop(h.l)
+	hub.AttachLoop(h.l.Fanout())
 	h.st = hub.NewStream(fanout.StreamOptions{GOPCache: true})
 	h.st.BeginPublish()
 	h.st.Publish(9, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f})
 	h.st.Publish(9, 0, append([]byte{0x17, 1, 0, 0, 0}, make([]byte, 5000)...))
 	for _, f := range []fanout.Format{fanout.FormatRTMP, fanout.FormatFLV, fanout.FormatWSFLV} {
 		for range 100 {
-			h.st.Subscribe(h.l, &sink{}, fanout.SubscriberOptions{Format: f})
+			h.st.Subscribe(h.l.Fanout(), &fakeloop.Conn{L: h.l, Discard: true}, fanout.SubscriberOptions{Format: f})
 		}
 	}
-	h.l.run()
+	h.l.Run()
 	h.frame = video
 	// An FLV byte stream for the reader.
 	h.flv = flvmux.AppendFileHeader(nil, true, true)
@@ -130,7 +103,7 @@ func (h *hotPath) round(tb testing.TB) {
 	}
 	h.ts += 33
 	h.st.Publish(9, h.ts, h.frame)
-	h.l.run()
+	h.l.Run()
 	h.rd.Reset()
 	for p := h.flv; len(p) > 0; {
 		n, _, err := h.rd.Feed(p)
