@@ -41,13 +41,8 @@ type httpSession struct {
 	sub      *fanout.Subscriber
 	vod      *vodPlay // VOD play of a recording (vod.go)
 
-	// WebSocket client frame parser.
-	fh     [wsflv.MaxFrameHeader]byte
-	nfh    int
-	frame  wsflv.FrameHeader
-	inBody bool
-	got    int
-	ctrl   [wsflv.MaxControlPayload]byte
+	// WebSocket client frames (ping, pong, close; a player's data is skipped).
+	ws wsflv.FrameDecoder
 }
 
 func newHTTPSession(srv *Server, c netpoll.Conn, kind int) *httpSession {
@@ -292,55 +287,31 @@ func (w wsSink) EndOfStream() {
 	_ = w.Close()
 }
 
-// wsFrames parses client frames: pings are answered, a close is echoed, data is
-// ignored (a player has nothing to send).
+// wsFrames reads client frames: pings are answered, a close is echoed, data
+// is ignored (a player has nothing to send).
 func (h *httpSession) wsFrames(p []byte) error {
 	for len(p) > 0 {
-		if !h.inBody {
-			k := min(len(p), len(h.fh)-h.nfh)
-			copy(h.fh[h.nfh:], p[:k])
-			fh, n, err := wsflv.ReadFrameHeader(h.fh[:h.nfh+k])
-			if err != nil {
-				_, _ = h.conn.Write(wsflv.AppendClose(h.loop.out[:0], wsflv.CloseProtocolError, err.Error()))
-				return err
-			}
-			if n == 0 {
-				h.nfh += k
-				p = p[k:]
-				continue
-			}
-			used := n - h.nfh
-			p = p[used:]
-			h.nfh = 0
-			h.frame, h.inBody, h.got = fh, true, 0
+		n, f, err := h.ws.Feed(p)
+		if err != nil {
+			_, _ = h.conn.Write(wsflv.AppendClose(h.loop.out[:0], wsflv.CloseProtocolError, err.Error()))
+			return err
 		}
-		k := min(len(p), h.frame.Length-h.got)
-		if h.frame.Opcode >= wsflv.OpClose {
-			copy(h.ctrl[h.got:], p[:k])
-		}
-		h.got += k
-		p = p[k:]
-		if h.got < h.frame.Length {
+		p = p[n:]
+		if f == nil {
 			continue
 		}
-		h.inBody = false
-		// Only control frames (at most 125 bytes, checked by ReadFrameHeader) were
-		// kept in h.ctrl; a player's data frames are read past and ignored.
-		switch h.frame.Opcode {
+		switch f.Opcode {
 		case wsflv.OpPing:
-			payload := h.ctrl[:h.frame.Length]
-			wsflv.Unmask(payload, h.frame.Mask, 0)
-			_, _ = h.conn.Write(wsflv.AppendFrame(h.loop.out[:0], wsflv.OpPong, payload))
+			_, _ = h.conn.Write(wsflv.AppendFrame(h.loop.out[:0], wsflv.OpPong, f.Payload))
 		case wsflv.OpClose:
-			payload := h.ctrl[:h.frame.Length]
-			code := uint16(wsflv.CloseNormal)
-			if len(payload) >= 2 {
-				wsflv.Unmask(payload, h.frame.Mask, 0)
-				if c := uint16(payload[0])<<8 | uint16(payload[1]); validCloseCode(c) {
-					code = c // echo the peer's code (RFC 6455 section 5.5.1)
-				}
+			code, _, err := wsflv.ReadClose(f.Payload)
+			switch {
+			case err != nil:
+				code = wsflv.CloseProtocolError
+			case code == wsflv.CloseNoStatus:
+				code = wsflv.CloseNormal
 			}
-			if !h.wsCloseSent { // else this answers our close: just close the connection
+			if !h.wsCloseSent { // else this answers our close: just close (RFC 6455 section 5.5.1)
 				h.wsCloseSent = true
 				_, _ = h.conn.Write(wsflv.AppendClose(h.loop.out[:0], code, ""))
 			}
@@ -352,16 +323,6 @@ func (h *httpSession) wsFrames(p []byte) error {
 }
 
 var errWSClosed = errors.New("server: websocket closed by peer")
-
-// validCloseCode reports whether a close status may be sent on the wire
-// (RFC 6455 section 7.4: 1004-1006 and 1015 are reserved, below 1000 unused).
-func validCloseCode(c uint16) bool {
-	switch {
-	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014, c >= 3000 && c <= 4999:
-		return true
-	}
-	return false
-}
 
 // loadWebLibs reads the player libraries from dir/node_modules, if installed.
 func (s *Server) loadWebLibs() {

@@ -47,3 +47,35 @@ func TestAppendAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameDecoderAllocs: Feed over every case (a mix of pings, closes, data
+// frames and errors), whole and a byte at a time, allocates nothing.
+func TestFrameDecoderAllocs(t *testing.T) {
+	var d wsflv.FrameDecoder
+	feed := func(wire []byte, step int) {
+		d.Reset()
+		for p := wire; len(p) > 0; {
+			n, _, err := d.Feed(p[:min(step, len(p))])
+			if err != nil {
+				return
+			}
+			p = p[n:]
+		}
+	}
+	for _, c := range streamCases() {
+		for _, step := range []int{len(c.wire), 1} {
+			if n := testing.AllocsPerRun(100, func() { feed(c.wire, step) }); n != 0 {
+				t.Errorf("%s, %d-byte pieces: %v allocs, want 0", c.name, step, n)
+			}
+		}
+	}
+}
+
+func TestReadCloseAllocs(t *testing.T) {
+	for _, c := range readCloseCases {
+		p := []byte(c.payload)
+		if n := testing.AllocsPerRun(100, func() { _, _, _ = wsflv.ReadClose(p) }); n != 0 {
+			t.Errorf("%s: %v allocs, want 0", c.name, n)
+		}
+	}
+}

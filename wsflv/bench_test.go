@@ -65,3 +65,28 @@ func BenchmarkUnmask(b *testing.B) {
 		wsflv.Unmask(p, key, 0)
 	}
 }
+
+// BenchmarkFrameDecoder feeds each well-formed stream of the case table whole.
+func BenchmarkFrameDecoder(b *testing.B) {
+	var d wsflv.FrameDecoder
+	for _, c := range streamCases() {
+		if c.err != nil || len(c.frames) == 0 {
+			continue
+		}
+		wire := c.wire
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(wire)))
+			for b.Loop() {
+				d.Reset()
+				for p := wire; len(p) > 0; {
+					n, _, err := d.Feed(p)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p = p[n:]
+				}
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ package wsflv_test
 // seeds and the benchmarks.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -23,6 +24,7 @@ type requestCase struct {
 	err  error // expected sentinel
 
 	method, target, path, query, proto string
+	host                               string      // Request.Host
 	headers                            [][2]string // name, value in order
 
 	// bug, when set, names a known codec defect (the case states the
@@ -97,10 +99,10 @@ func requestCases() []requestCase {
 	return []requestCase{
 		// Complete heads.
 		{name: "browser upgrade", wire: browserUpgrade, method: "GET", target: "/live/cam.flv?token=abc",
-			path: "/live/cam.flv", query: "token=abc", proto: "HTTP/1.1", headers: browserHeaders},
+			path: "/live/cam.flv", query: "token=abc", proto: "HTTP/1.1", host: "127.0.0.1:8080", headers: browserHeaders},
 		{name: "no headers HTTP/1.0", wire: "GET / HTTP/1.0\r\n\r\n", method: "GET", target: "/", path: "/", proto: "HTTP/1.0"},
 		{name: "curl HTTP-FLV", wire: "GET /live/cam.flv HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n",
-			method: "GET", target: "/live/cam.flv", path: "/live/cam.flv", proto: "HTTP/1.1",
+			method: "GET", target: "/live/cam.flv", path: "/live/cam.flv", proto: "HTTP/1.1", host: "localhost:8080",
 			headers: [][2]string{{"Host", "localhost:8080"}, {"User-Agent", "curl/8.5.0"}, {"Accept", "*/*"}}},
 		{name: "empty query", wire: "GET /a? HTTP/1.1\r\n\r\n", method: "GET", target: "/a?", path: "/a", proto: "HTTP/1.1"},
 		{name: "query with second question mark", wire: "GET /a?x=1?y HTTP/1.1\r\n\r\n", method: "GET", target: "/a?x=1?y",
@@ -108,8 +110,24 @@ func requestCases() []requestCase {
 		{name: "OPTIONS preflight", wire: "OPTIONS /live/a.flv HTTP/1.1\r\nOrigin: http://x\r\nAccess-Control-Request-Method: GET\r\n\r\n",
 			method: "OPTIONS", target: "/live/a.flv", path: "/live/a.flv", proto: "HTTP/1.1",
 			headers: [][2]string{{"Origin", "http://x"}, {"Access-Control-Request-Method", "GET"}}},
-		{name: "absolute-form target", wire: "GET http://h/live/a.flv HTTP/1.1\r\n\r\n", method: "GET",
-			target: "http://h/live/a.flv", path: "http://h/live/a.flv", proto: "HTTP/1.1"},
+		// RFC 9112 section 3.2.2: the path is the URI's, the authority
+		// replaces any Host field.
+		{name: "absolute-form target", wire: "GET http://h/live/a.flv HTTP/1.1\r\nHost: other\r\n\r\n", method: "GET",
+			target: "http://h/live/a.flv", path: "/live/a.flv", proto: "HTTP/1.1", host: "h", headers: [][2]string{{"Host", "other"}}},
+		{name: "absolute-form HTTPS with port and query", wire: "GET HTTPS://cdn.example-1.net:8443/live/a.flv?t=1 HTTP/1.1\r\n\r\n",
+			method: "GET", target: "HTTPS://cdn.example-1.net:8443/live/a.flv?t=1", path: "/live/a.flv", query: "t=1",
+			proto: "HTTP/1.1", host: "cdn.example-1.net:8443"},
+		{name: "absolute-form without path", wire: "GET http://h?x HTTP/1.1\r\n\r\n", method: "GET",
+			target: "http://h?x", path: "", query: "x", proto: "HTTP/1.1", host: "h"},
+		{name: "asterisk-form OPTIONS", wire: "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", method: "OPTIONS",
+			target: "*", path: "*", proto: "HTTP/1.1", host: "h", headers: [][2]string{{"Host", "h"}}},
+		{name: "percent escapes in path", wire: "GET /live/a%2Fb%20c.flv?q=%zz HTTP/1.1\r\n\r\n", method: "GET",
+			target: "/live/a%2Fb%20c.flv?q=%zz", path: "/live/a%2Fb%20c.flv", query: "q=%zz", proto: "HTTP/1.1"},
+		{name: "double slash is a path", wire: "GET //evil/live/a.flv HTTP/1.1\r\nHost: h\r\n\r\n", method: "GET",
+			target: "//evil/live/a.flv", path: "//evil/live/a.flv", proto: "HTTP/1.1", host: "h", headers: [][2]string{{"Host", "h"}}},
+		{name: "Content-Length", wire: "GET / HTTP/1.1\r\nContent-Length: 000000000000000042\r\n\r\n", method: "GET",
+			target: "/", path: "/", proto: "HTTP/1.1", headers: [][2]string{{"Content-Length", "000000000000000042"}}},
+		{name: "HTTP/1.9", wire: "GET / HTTP/1.9\r\n\r\n", method: "GET", target: "/", path: "/", proto: "HTTP/1.9"},
 		{name: "optional whitespace trimmed", wire: "GET / HTTP/1.1\r\nA:   v  \r\nB:\t\tw\t\r\nC:\r\nD:x\r\n\r\n",
 			method: "GET", target: "/", path: "/", proto: "HTTP/1.1",
 			headers: [][2]string{{"A", "v"}, {"B", "w"}, {"C", ""}, {"D", "x"}}},
@@ -128,7 +146,7 @@ func requestCases() []requestCase {
 		// or timeout ends the connection.
 		// RFC 9112 section 2.2: a recipient MAY take a bare LF as a line end.
 		{name: "bare LF line endings", wire: "GET / HTTP/1.1\nHost: h\n\n",
-			method: "GET", target: "/", path: "/", proto: "HTTP/1.1", headers: [][2]string{{"Host", "h"}}},
+			method: "GET", target: "/", path: "/", proto: "HTTP/1.1", host: "h", headers: [][2]string{{"Host", "h"}}},
 		{name: "MaxRequestHeadSize bytes without end", wire: atLimit[:wsflv.MaxRequestHeadSize-4] + "pppp", more: true},
 
 		// Hostile heads.
@@ -151,11 +169,39 @@ func requestCases() []requestCase {
 		{name: "empty field name", wire: "GET / HTTP/1.1\r\n: v\r\n\r\n", err: wsflv.ErrBadRequest},
 		// A bare LF ends a field line (RFC 9112 section 2.2); it never ends up inside a value.
 		{name: "bare LF inside a field line", wire: "GET / HTTP/1.1\r\nHost: a\nX-Smuggled: b\r\n\r\n",
-			method: "GET", target: "/", path: "/", proto: "HTTP/1.1", headers: [][2]string{{"Host", "a"}, {"X-Smuggled", "b"}}},
+			method: "GET", target: "/", path: "/", proto: "HTTP/1.1", host: "a", headers: [][2]string{{"Host", "a"}, {"X-Smuggled", "b"}}},
 		{name: "bare LF inside the request line", wire: "GET /a\nb HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
 		{name: "bare CR inside a value", wire: "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", err: wsflv.ErrBadRequest},
 		{name: "whitespace before colon", wire: "GET / HTTP/1.1\r\nHost : h\r\n\r\n", err: wsflv.ErrBadRequest},
 		{name: "space inside the target", wire: "GET /a b HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+
+		// Heads net/http refuses or reads another way (FuzzReadRequestNetHTTP):
+		// request smuggling and path or host confusion.
+		{name: "version with a letter", wire: "GET / HTTP/1.x\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "relative target", wire: "GET live/a.flv HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "other scheme", wire: "GET x:/live/a.flv HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "scheme without authority", wire: "GET http:/live/a.flv HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "empty authority", wire: "GET http:///live/a.flv HTTP/1.1\r\nHost: h\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "userinfo in authority", wire: "GET http://u@h/live/a.flv HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "IP literal authority", wire: "GET http://[::1]/live/a.flv HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "port with a letter", wire: "GET http://h:8o/ HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "two colons in authority", wire: "GET http://h:1:2/ HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "query only", wire: "GET ? HTTP/1.0\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "asterisk with GET", wire: "GET * HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "CONNECT authority-form", wire: "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "CONNECT absolute-form", wire: "CONNECT http://h/ HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "bad percent escape", wire: "GET /live/%zz.flv HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "truncated percent escape", wire: "GET /live/a%2 HTTP/1.1\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "two Host fields", wire: "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "two Host fields with absolute-form", wire: "GET http://h/ HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "Transfer-Encoding chunked", wire: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "Transfer-Encoding and Content-Length", wire: "POST / HTTP/1.1\r\nContent-Length: 4\r\ntransfer-encoding: chunked\r\n\r\n",
+			err: wsflv.ErrBadRequest},
+		{name: "two Content-Length fields", wire: "POST / HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "Content-Length list", wire: "POST / HTTP/1.1\r\nContent-Length: 4, 4\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "signed Content-Length", wire: "POST / HTTP/1.1\r\nContent-Length: +4\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "empty Content-Length", wire: "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", err: wsflv.ErrBadRequest},
+		{name: "19-digit Content-Length", wire: "POST / HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n", err: wsflv.ErrBadRequest},
 	}
 }
 
@@ -316,4 +362,134 @@ func readServerFrameHeader(b []byte) (serverHeader, int) {
 		}
 	}
 	return h, n
+}
+
+// streamCase is a stream of client frames on the wire and what FrameDecoder
+// makes of it: the frames in order, then err (nil: every byte consumed, the
+// last frame possibly incomplete).
+type streamCase struct {
+	name   string
+	wire   []byte
+	frames []wsflv.Frame
+	err    error
+}
+
+// masked encodes a client frame with first byte b0 and payload, masked with
+// mask, in the minimal length encoding.
+func masked(b0 byte, payload []byte) []byte {
+	b := wsflv.AppendFrameHeader(nil, b0&0x80 != 0, b0&0x0f, len(payload))
+	b[0] = b0
+	b[1] |= 0x80
+	b = append(b, mask[:]...)
+	start := len(b)
+	b = append(b, payload...)
+	wsflv.Unmask(b[start:], mask, 0)
+	return b
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// ctl and data are the frames FrameDecoder returns: a control frame with its
+// unmasked payload, a data frame with its length and no payload.
+func ctl(op byte, payload string) wsflv.Frame {
+	return wsflv.Frame{Fin: true, Opcode: op, Length: len(payload), Payload: []byte(payload)}
+}
+
+func data(fin bool, op byte, length int) wsflv.Frame {
+	return wsflv.Frame{Fin: fin, Opcode: op, Length: length}
+}
+
+func closePayload(code uint16, reason string) string {
+	return string(binary.BigEndian.AppendUint16(nil, code)) + reason
+}
+
+func streamCases() []streamCase {
+	ping125 := strings.Repeat("p", wsflv.MaxControlPayload)
+	bin := func(n int) []byte { return bytes.Repeat([]byte{0xA5}, n) }
+	return []streamCase{
+		// RFC 6455 section 5.7.
+		{name: "RFC 5.7 masked Hello", wire: []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58},
+			frames: []wsflv.Frame{data(true, wsflv.OpText, 5)}},
+		{name: "RFC 5.7 masked pong Hello", wire: []byte{0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58},
+			frames: []wsflv.Frame{ctl(wsflv.OpPong, "Hello")}},
+		{name: "RFC 5.7 unmasked Hello", wire: []byte{0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}, err: wsflv.ErrUnmasked},
+		{name: "RFC 5.7 unmasked ping Hello", wire: []byte{0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}, err: wsflv.ErrUnmasked},
+
+		// Control frames.
+		{name: "empty ping", wire: masked(0x89, nil), frames: []wsflv.Frame{ctl(wsflv.OpPing, "")}},
+		{name: "ping 125 bytes", wire: masked(0x89, []byte(ping125)), frames: []wsflv.Frame{ctl(wsflv.OpPing, ping125)}},
+		{name: "close 1000 with reason", wire: masked(0x88, []byte(closePayload(1000, "bye"))),
+			frames: []wsflv.Frame{ctl(wsflv.OpClose, closePayload(1000, "bye"))}},
+		{name: "empty close", wire: masked(0x88, nil), frames: []wsflv.Frame{ctl(wsflv.OpClose, "")}},
+		{name: "two pings", wire: cat(masked(0x89, []byte("a")), masked(0x89, []byte("bc"))),
+			frames: []wsflv.Frame{ctl(wsflv.OpPing, "a"), ctl(wsflv.OpPing, "bc")}},
+		{name: "frames after close", wire: cat(masked(0x88, nil), masked(0x89, []byte("late"))),
+			frames: []wsflv.Frame{ctl(wsflv.OpClose, ""), ctl(wsflv.OpPing, "late")}},
+
+		// Data frames are skipped, whatever their length encoding.
+		{name: "empty binary", wire: masked(0x82, nil), frames: []wsflv.Frame{data(true, wsflv.OpBinary, 0)}},
+		{name: "binary 300 bytes", wire: masked(0x82, bin(300)), frames: []wsflv.Frame{data(true, wsflv.OpBinary, 300)}},
+		{name: "binary MaxClientFrame 64-bit length", wire: cat(clientFrame(0x82, true, wsflv.MaxClientFrame, 8, nil), bin(wsflv.MaxClientFrame)),
+			frames: []wsflv.Frame{data(true, wsflv.OpBinary, wsflv.MaxClientFrame)}},
+		{name: "mix of pings, data and close",
+			wire: cat(masked(0x89, []byte("1")), masked(0x82, bin(200)), masked(0x8A, nil), masked(0x81, []byte("hi")),
+				masked(0x89, []byte("2")), masked(0x88, []byte(closePayload(1001, "")))),
+			frames: []wsflv.Frame{ctl(wsflv.OpPing, "1"), data(true, wsflv.OpBinary, 200), ctl(wsflv.OpPong, ""),
+				data(true, wsflv.OpText, 2), ctl(wsflv.OpPing, "2"), ctl(wsflv.OpClose, closePayload(1001, ""))}},
+		// Section 5.4: control frames may be injected between fragments.
+		{name: "fragmented text with a ping between",
+			wire: cat(masked(0x01, []byte("Hel")), masked(0x89, []byte("x")), masked(0x00, []byte("l")), masked(0x80, []byte("o"))),
+			frames: []wsflv.Frame{data(false, wsflv.OpText, 3), ctl(wsflv.OpPing, "x"), data(false, wsflv.OpContinuation, 1),
+				data(true, wsflv.OpContinuation, 1)}},
+		{name: "two fragmented messages", wire: cat(masked(0x02, bin(2)), masked(0x80, nil), masked(0x01, nil), masked(0x80, bin(1))),
+			frames: []wsflv.Frame{data(false, wsflv.OpBinary, 2), data(true, wsflv.OpContinuation, 0),
+				data(false, wsflv.OpText, 0), data(true, wsflv.OpContinuation, 1)}},
+
+		// Incomplete: what is complete comes out, the rest waits.
+		{name: "empty", wire: nil},
+		{name: "partial header", wire: masked(0x89, nil)[:3]},
+		{name: "partial ping payload", wire: masked(0x89, []byte("abcd"))[:8]},
+		{name: "ping then partial 64-bit header", wire: cat(masked(0x89, nil), []byte{0x82, 0xff, 0, 0}),
+			frames: []wsflv.Frame{ctl(wsflv.OpPing, "")}},
+		{name: "partial binary payload", wire: masked(0x82, bin(300))[:100]},
+
+		// Hostile streams.
+		{name: "continuation without a start", wire: masked(0x80, []byte("x")), err: wsflv.ErrFragmentation},
+		{name: "text inside a fragmented message", wire: cat(masked(0x01, []byte("a")), masked(0x81, []byte("b"))),
+			frames: []wsflv.Frame{data(false, wsflv.OpText, 1)}, err: wsflv.ErrFragmentation},
+		{name: "continuation after the final fragment", wire: cat(masked(0x02, nil), masked(0x80, nil), masked(0x80, nil)),
+			frames: []wsflv.Frame{data(false, wsflv.OpBinary, 0), data(true, wsflv.OpContinuation, 0)}, err: wsflv.ErrFragmentation},
+		{name: "error is sticky", wire: cat(masked(0x89, []byte("ok")), clientFrame(0x89, false, 0, 0, nil), masked(0x89, nil)),
+			frames: []wsflv.Frame{ctl(wsflv.OpPing, "ok")}, err: wsflv.ErrUnmasked},
+		{name: "ping 126 bytes", wire: clientFrame(0x89, true, 126, 2, bin(126)), err: wsflv.ErrControlTooLarge},
+		{name: "fragmented ping", wire: masked(0x09, nil), err: wsflv.ErrFragmentedCtrl},
+		{name: "reserved opcode", wire: cat(masked(0x89, nil), masked(0x83, nil)),
+			frames: []wsflv.Frame{ctl(wsflv.OpPing, "")}, err: wsflv.ErrBadOpcode},
+		{name: "RSV1 (permessage-deflate) set", wire: masked(0xC1, []byte("x")), err: wsflv.ErrReservedBits},
+		{name: "binary over MaxClientFrame", wire: clientFrame(0x82, true, wsflv.MaxClientFrame+1, 2, nil), err: wsflv.ErrFrameTooLarge},
+		{name: "64-bit length with MSB set", wire: clientFrame(0x82, true, 1<<63, 8, nil), err: wsflv.ErrFrameTooLarge},
+	}
+}
+
+// closeCase is a close frame payload and what ReadClose makes of it.
+type readCloseCase struct {
+	name    string
+	payload string
+	code    uint16
+	reason  string
+	err     error
+}
+
+var readCloseCases = []readCloseCase{
+	{name: "empty", payload: "", code: wsflv.CloseNoStatus},
+	{name: "1000", payload: closePayload(1000, ""), code: 1000},
+	{name: "1001 with reason", payload: closePayload(1001, "tab closed"), code: 1001, reason: "tab closed"},
+	{name: "4404 UTF-8 reason", payload: closePayload(4404, "ébène"), code: 4404, reason: "ébène"},
+	{name: "one byte", payload: "\x03", err: wsflv.ErrBadClose},
+	{name: "reserved 1005", payload: closePayload(1005, ""), err: wsflv.ErrBadClose},
+	{name: "reserved 1006", payload: closePayload(1006, ""), err: wsflv.ErrBadClose},
+	{name: "unused 999", payload: closePayload(999, ""), err: wsflv.ErrBadClose},
+	{name: "private 5000", payload: closePayload(5000, ""), err: wsflv.ErrBadClose},
+	{name: "reason not UTF-8", payload: closePayload(1000, "\xff\xfe"), err: wsflv.ErrBadClose},
+	{name: "reason cut inside a rune", payload: closePayload(1000, "\xc3"), err: wsflv.ErrBadClose},
 }

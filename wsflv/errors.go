@@ -14,4 +14,6 @@ var (
 	ErrReservedBits    = errors.New("wsflv: reserved bits set without an extension")
 	ErrBadOpcode       = errors.New("wsflv: reserved opcode")
 	ErrNotUpgrade      = errors.New("wsflv: not a WebSocket upgrade")
+	ErrFragmentation   = errors.New("wsflv: data frame out of fragmentation sequence")
+	ErrBadClose        = errors.New("wsflv: malformed close frame payload")
 )

@@ -30,7 +30,22 @@ const (
 	ClosePolicy = 1008
 	// CloseNotFound (application range) is sent for a stream that is not live.
 	CloseNotFound = 4404
+	// CloseNoStatus (1005) is what ReadClose reports for a close frame without
+	// a status code. It is reserved: it is never sent (section 7.4.1).
+	CloseNoStatus = 1005
 )
+
+// ValidCloseCode reports whether c may appear in a close frame on the wire
+// (RFC 6455 section 7.4 and the IANA registry): 1000-1003, 1007-1014 and
+// 3000-4999. Codes below 1000 are unused; 1004-1006 and 1015 are reserved and
+// never sent; 1016-2999 are reserved for future extensions.
+func ValidCloseCode(c uint16) bool {
+	switch {
+	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014, c >= 3000 && c <= 4999:
+		return true
+	}
+	return false
+}
 
 // Limits.
 const (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -141,4 +142,88 @@ func wireHeaderSize(b []byte) int {
 		n += 4
 	}
 	return n
+}
+
+// FuzzFrameDecoder checks FrameDecoder on arbitrary bytes: no panic; Feed's
+// contract (progress, n within the input, sticky errors); bounded memory
+// (control payloads within the decoder's own buffer, never over
+// MaxControlPayload; data payloads never held); split invariance (whole, a
+// byte at a time and random splits drawn from seed give the same frames and
+// error); and agreement with a reference built on gobwas/ws's header reader
+// and the client frame rules stated independently (acceptable).
+func FuzzFrameDecoder(f *testing.F) {
+	for i, c := range streamCases() {
+		f.Add(c.wire, uint64(i))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		frames, err := feedAll(t, data, whole)
+		rng := rand.New(rand.NewPCG(seed, uint64(len(data))))
+		for _, split := range []struct {
+			how  string
+			next func(int) int
+		}{
+			{"a byte at a time", oneByte},
+			{"random splits", func(left int) int { return 1 + rng.IntN(min(left, 64)) }},
+		} {
+			sf, serr := feedAll(t, data, split.next)
+			if d := framesMismatch(sf, frames); d != "" || serr != err {
+				t.Fatalf("%s: %s, error %v; whole: %d frames, error %v", split.how, d, serr, len(frames), err)
+			}
+		}
+
+		ref, outcome := refDecode(data)
+		if d := framesMismatch(frames, ref); d != "" {
+			t.Fatalf("reference: %s", d)
+		}
+		switch {
+		case outcome == refError && err == nil:
+			t.Fatalf("no error; the reference finds a protocol error after %d frames", len(ref))
+		case outcome == refComplete && err != nil:
+			t.Fatalf("error %v; the reference finds none", err)
+		}
+	})
+}
+
+// Outcomes of refDecode.
+const (
+	refComplete      = iota // all frames read; the last may lack payload bytes
+	refError                // a frame breaks the client frame rules
+	refPartialHeader        // the input ends inside a header: the decoder may already know it is bad
+)
+
+// refDecode is a non-streaming client frame reader: gobwas/ws reads each
+// header, acceptable states the header rules, the fragmentation sequence
+// follows RFC 6455 section 5.4, and ws.Cipher unmasks control payloads.
+func refDecode(data []byte) ([]wsflv.Frame, int) {
+	var frames []wsflv.Frame
+	r := bytes.NewReader(data)
+	fragmented := false
+	for r.Len() > 0 {
+		h, err := ws.ReadHeader(r)
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return frames, refPartialHeader
+		case err != nil, !acceptable(h):
+			return frames, refError
+		}
+		switch h.OpCode {
+		case ws.OpContinuation, ws.OpText, ws.OpBinary:
+			if fragmented != (h.OpCode == ws.OpContinuation) {
+				return frames, refError
+			}
+			fragmented = !h.Fin
+		}
+		if int64(r.Len()) < h.Length {
+			return frames, refComplete
+		}
+		payload := make([]byte, h.Length)
+		_, _ = io.ReadFull(r, payload)
+		fr := wsflv.Frame{Fin: h.Fin, Opcode: byte(h.OpCode), Length: int(h.Length)}
+		if h.OpCode.IsControl() {
+			ws.Cipher(payload, h.Mask, 0)
+			fr.Payload = payload
+		}
+		frames = append(frames, fr)
+	}
+	return frames, refComplete
 }

@@ -21,9 +21,13 @@ type Header struct{ Name, Value []byte }
 type Request struct {
 	Method   []byte
 	Target   []byte // request-target as sent
-	Path     []byte // Target up to '?'
+	Path     []byte // Target up to '?'; of an absolute-form target, the URI's path (maybe empty)
 	RawQuery []byte // after '?', without it
 	Proto    []byte // "HTTP/1.1"
+	// Host is the authority the request is for: that of an absolute-form
+	// target if there is one (a Host field is then ignored, RFC 9112
+	// section 3.2.2), else the Host field's value; nil without either.
+	Host     []byte
 	Head     []byte // the whole head including the final CRLF CRLF
 	headers  [MaxHeaders]Header
 	nheaders int
@@ -55,6 +59,24 @@ func (r *Request) IsUpgrade() bool {
 // a line end too; a bare CR, whitespace between a field name and its colon, a
 // field name that is not a token, obsolete line folding, and a request-target
 // with spaces or control characters are rejected.
+//
+// It is a security boundary, so it refuses what could be read two ways
+// (request smuggling, path confusion, RFC 9112 section 11) rather than pick
+// one reading, and it never accepts a head net/http's http.ReadRequest refuses
+// nor reads a field differently (FuzzReadRequestNetHTTP checks this):
+//   - the method is upper-case letters; CONNECT (authority-form) is refused;
+//   - the version is HTTP/1.DIGIT;
+//   - the target (section 3.2) is origin-form ("/path?query"), "*" for
+//     OPTIONS, or absolute-form with an http or https scheme and an authority
+//     of letters, digits, "-._~" and an optional numeric port (no userinfo,
+//     no IP literal, no percent-encoding), whose path then is Path and whose
+//     authority is Host; a percent sign in the path must start a %XX escape;
+//   - more than one Host field is refused (section 3.2);
+//   - Transfer-Encoding is refused: this package reads no bodies, and a body
+//     whose end the caller cannot find is what smuggling is made of;
+//   - Content-Length must be one field of at most 18 digits (section 6.3).
+//
+// Path and RawQuery are as sent (still percent-encoded).
 func ReadRequest(b []byte, r *Request) (int, error) {
 	n := headEnd(b)
 	if n < 0 {
@@ -78,7 +100,7 @@ func ReadRequest(b []byte, r *Request) (int, error) {
 		return 0, ErrBadRequest
 	}
 	r.Method, r.Target, r.Proto = line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	if !bytes.HasPrefix(r.Proto, []byte("HTTP/1.")) || len(r.Proto) != len("HTTP/1.1") {
+	if len(r.Proto) != len("HTTP/1.1") || !bytes.HasPrefix(r.Proto, []byte("HTTP/1.")) || !isDigit(r.Proto[7]) {
 		return 0, ErrBadRequest
 	}
 	for _, c := range r.Method {
@@ -86,16 +108,11 @@ func ReadRequest(b []byte, r *Request) (int, error) {
 			return 0, ErrBadRequest
 		}
 	}
-	for _, c := range r.Target {
-		if c <= ' ' || c == 0x7f {
-			return 0, ErrBadRequest
-		}
-	}
-	r.Path, r.RawQuery = r.Target, nil
-	if i := bytes.IndexByte(r.Target, '?'); i >= 0 {
-		r.Path, r.RawQuery = r.Target[:i], r.Target[i+1:]
+	if string(r.Method) == "CONNECT" || !r.parseTarget() {
+		return 0, ErrBadRequest
 	}
 	r.nheaders = 0
+	var hasHost, hasLength bool
 	for len(rest) > 0 {
 		l := nextLine(&rest)
 		if len(l) == 0 {
@@ -120,15 +137,136 @@ func ReadRequest(b []byte, r *Request) (int, error) {
 				return 0, ErrBadRequest
 			}
 		}
+		switch {
+		case equalFold(name, "Host"):
+			if hasHost {
+				return 0, ErrBadRequest
+			}
+			hasHost = true
+		case equalFold(name, "Content-Length"):
+			if hasLength || !validContentLength(value) {
+				return 0, ErrBadRequest
+			}
+			hasLength = true
+		case equalFold(name, "Transfer-Encoding"):
+			return 0, ErrBadRequest
+		}
 		if r.nheaders == MaxHeaders {
 			return 0, ErrTooManyHeaders
 		}
 		r.headers[r.nheaders] = Header{Name: name, Value: value}
 		r.nheaders++
 	}
+	if r.Host == nil {
+		r.Host = r.HeaderValue("Host")
+	}
 	r.Head = head
 	return n, nil
 }
+
+// parseTarget splits r.Target into Path, RawQuery and, for the absolute-form,
+// Host (RFC 9112 section 3.2). It reports false for a target ReadRequest
+// refuses.
+func (r *Request) parseTarget() bool {
+	t := r.Target
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	r.Path, r.RawQuery, r.Host = t, nil, nil
+	if i := bytes.IndexByte(t, '?'); i >= 0 {
+		r.Path, r.RawQuery = t[:i], t[i+1:]
+	}
+	switch {
+	case len(r.Path) > 0 && r.Path[0] == '/': // origin-form
+	case string(t) == "*": // asterisk-form, for OPTIONS only (section 3.2.4)
+		return string(r.Method) == "OPTIONS"
+	default: // absolute-form (section 3.2.2)
+		rest, ok := cutHTTPScheme(r.Path)
+		if !ok {
+			return false
+		}
+		auth, path := rest, rest[len(rest):]
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			auth, path = rest[:i], rest[i:]
+		}
+		if !validAuthority(auth) {
+			return false
+		}
+		r.Host, r.Path = auth, path
+	}
+	return validEscapes(r.Path)
+}
+
+// cutHTTPScheme cuts "http://" or "https://" (in any case) off the front of b.
+func cutHTTPScheme(b []byte) ([]byte, bool) {
+	for _, s := range [...]string{"http://", "https://"} {
+		if len(b) >= len(s) && equalFold(b[:len(s)], s) {
+			return b[len(s):], true
+		}
+	}
+	return nil, false
+}
+
+// validAuthority reports whether b is host [":" port] with a host of letters,
+// digits and "-._~" (a reg-name or IPv4 address without percent-encoding) and
+// a port of digits: a subset of RFC 3986 section 3.2 that every reader parses
+// the same way.
+func validAuthority(b []byte) bool {
+	host, port := b, []byte(nil)
+	if i := bytes.IndexByte(b, ':'); i >= 0 {
+		host, port = b[:i], b[i+1:]
+	}
+	if len(host) == 0 {
+		return false
+	}
+	for _, c := range host {
+		if !isAlnum(c) && c != '-' && c != '.' && c != '_' && c != '~' {
+			return false
+		}
+	}
+	for _, c := range port {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// validEscapes reports whether every '%' in b starts a %XX escape (RFC 3986
+// section 2.1).
+func validEscapes(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] == '%' {
+			if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+// validContentLength reports whether v is a Content-Length value this package
+// takes: 1 to 18 digits (RFC 9110 section 8.6; 18 digits always fit an int64).
+func validContentLength(v []byte) bool {
+	if len(v) == 0 || len(v) > 18 {
+		return false
+	}
+	for _, c := range v {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isAlnum(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // headEnd returns the length of the head (through the empty line that ends it),
 // or -1 when it is not complete yet.
@@ -167,8 +305,7 @@ func nextLine(rest *[]byte) []byte {
 
 // isTokenChar reports whether c may appear in a field name (RFC 9110 section 5.6.2).
 func isTokenChar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+	if isAlnum(c) {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0

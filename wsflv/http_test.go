@@ -43,6 +43,7 @@ func checkRequest(c requestCase, wire []byte, n int, err error, r *wsflv.Request
 		{"path", string(r.Path), c.path},
 		{"query", string(r.RawQuery), c.query},
 		{"proto", string(r.Proto), c.proto},
+		{"host", string(r.Host), c.host},
 		{"head", string(r.Head), c.wire[:n]},
 	} {
 		if f.got != f.want {
@@ -137,7 +138,8 @@ func splitRequestMismatch(n int, err error, pn int, perr error, k int, whole, pr
 
 func sameRequest(a, b *wsflv.Request) bool {
 	if !bytes.Equal(a.Method, b.Method) || !bytes.Equal(a.Target, b.Target) || !bytes.Equal(a.Path, b.Path) ||
-		!bytes.Equal(a.RawQuery, b.RawQuery) || !bytes.Equal(a.Proto, b.Proto) || !bytes.Equal(a.Head, b.Head) {
+		!bytes.Equal(a.RawQuery, b.RawQuery) || !bytes.Equal(a.Proto, b.Proto) || !bytes.Equal(a.Host, b.Host) ||
+		!bytes.Equal(a.Head, b.Head) {
 		return false
 	}
 	ha, hb := a.Headers(), b.Headers()
@@ -170,7 +172,8 @@ func requestAliases(r *wsflv.Request, head []byte) string {
 	for _, f := range []struct {
 		what string
 		b    []byte
-	}{{"method", r.Method}, {"target", r.Target}, {"path", r.Path}, {"query", r.RawQuery}, {"proto", r.Proto}, {"head", r.Head}} {
+	}{{"method", r.Method}, {"target", r.Target}, {"path", r.Path}, {"query", r.RawQuery}, {"proto", r.Proto},
+		{"host", r.Host}, {"head", r.Head}} {
 		if !within(f.b, head) {
 			return f.what + " does not alias the head"
 		}
@@ -223,8 +226,8 @@ func TestRequestLookups(t *testing.T) {
 	if _, err := wsflv.ReadRequest([]byte("GET /x HTTP/1.1\r\n\r\n"), &r); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Headers()) != 0 || r.HeaderValue("Upgrade") != nil || r.RawQuery != nil {
-		t.Errorf("reused Request kept old fields: %d headers, query %q", len(r.Headers()), r.RawQuery)
+	if len(r.Headers()) != 0 || r.HeaderValue("Upgrade") != nil || r.RawQuery != nil || r.Host != nil {
+		t.Errorf("reused Request kept old fields: %d headers, query %q, host %q", len(r.Headers()), r.RawQuery, r.Host)
 	}
 }
 
