@@ -64,7 +64,7 @@ func TestE2EFFmpegPublishTwoPlayers(t *testing.T) {
 	args = append(args, h264Output...)
 	args = append(args, "-t", "10", "-f", "flv", ts.url("live/a"))
 	pub := startProc(t, ctx, ffmpeg, args...)
-	if !waitFor(10*time.Second, func() bool { return ts.publishing("live", "a") }) {
+	if !waitFor(publishWait, func() bool { return ts.publishing("live", "a") }) {
 		pub.kill()
 		t.Fatalf("ffmpeg did not start publishing:\n%s", pub.stderr.String())
 	}
@@ -164,7 +164,7 @@ func TestE2EPublisherDisconnectEndsPlayers(t *testing.T) {
 	ts := startServer(t, server.Config{}, nil)
 
 	pub := startProc(t, ctx, ffmpeg, ffmpegArgs("-re", "-i", media, "-c", "copy", "-f", "flv", ts.url("live/end"))...)
-	if !waitFor(10*time.Second, func() bool { return ts.publishing("live", "end") }) {
+	if !waitFor(publishWait, func() bool { return ts.publishing("live", "end") }) {
 		pub.kill()
 		t.Fatalf("ffmpeg did not start publishing:\n%s", pub.stderr.String())
 	}

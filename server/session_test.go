@@ -50,13 +50,22 @@ func dialPeer(t testing.TB, srv *Server, l *fakeloop.Loop, remote string) *peer 
 	if p.port == nil {
 		t.Fatalf("connection from %s refused", remote)
 	}
-	hs := make([]byte, 1+2*chunkcodec.HandshakeSize) // C0, C1 (zero time, zero version: simple), C2
+	(*Session)(p.port.(*rtmpPort)).hs.Rand = zeroRand{} // S1 without crypto/rand: deterministic and fast
+	hs := make([]byte, 1+2*chunkcodec.HandshakeSize)    // C0, C1 (zero time, zero version: simple), C2
 	hs[0] = 3
 	p.send(hs)
 	if got := len(c.Take()); got != 1+2*chunkcodec.HandshakeSize {
 		t.Fatalf("handshake reply of %d bytes", got)
 	}
 	return p
+}
+
+// zeroRand reads zeros.
+type zeroRand struct{}
+
+func (zeroRand) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 // send feeds client bytes to the session, as a read would.

@@ -27,8 +27,12 @@ import (
 
 // Bounds for the end-to-end tests.
 const (
-	// e2eTimeout bounds one end-to-end test as a whole.
-	e2eTimeout = 30 * time.Second
+	// e2eTimeout bounds one end-to-end test as a whole: generous, because
+	// make test runs the race-enabled server, browser and load-tool tests at
+	// once on two cores, where ffmpeg's x264 start-up alone can take seconds.
+	e2eTimeout = 60 * time.Second
+	// publishWait bounds the wait for an ffmpeg publisher to be on air.
+	publishWait = 20 * time.Second
 	// ffmpegMediaTimeout bounds an ffmpeg run that writes a test file.
 	ffmpegMediaTimeout = 30 * time.Second
 	// shutdownTimeout bounds the server shutdown in cleanup.
