@@ -64,6 +64,32 @@ const (
 // user control messages (sections 5.4 and 6.2), always on message stream 0.
 const ControlChunkStreamID = 2
 
+// Outbound chunk stream ids of a server: one per message kind, the same for
+// every player, so that a message chunk-encoded once is the same bytes for
+// all of them (live and recorded plays alike).
+const (
+	ChunkStreamCommand = 3
+	ChunkStreamData    = 5
+	ChunkStreamAudio   = 6
+	ChunkStreamVideo   = 7
+	// PlayStreamID is the message stream id a server sends a player's media
+	// on: 1, what a connection's first createStream gets, which is what
+	// FFmpeg, OBS, librtmp and VLC play on.
+	PlayStreamID = 1
+)
+
+// ChunkStreamFor returns the outbound chunk stream of a message of typeID:
+// audio, video, and everything else (data) on its own.
+func ChunkStreamFor(typeID uint8) uint32 {
+	switch typeID {
+	case TypeAudio:
+		return ChunkStreamAudio
+	case TypeVideo:
+		return ChunkStreamVideo
+	}
+	return ChunkStreamData
+}
+
 // User control event types (section 7.1.7).
 const (
 	EventStreamBegin      uint16 = 0 // data: message stream id now in use

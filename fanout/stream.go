@@ -10,19 +10,6 @@ import (
 	"github.com/quaverlive/quaver/wsflv"
 )
 
-// Outbound chunk stream ids: one per message kind, the same for every player, so
-// that the chunk-encoded bytes are identical for all of them.
-const (
-	ChunkStreamCommand = 3
-	ChunkStreamData    = 5
-	ChunkStreamAudio   = 6
-	ChunkStreamVideo   = 7
-	// PlayStreamID is the message stream id every player's media is sent on. The
-	// server hands out 1 for a connection's first createStream, which is what
-	// ffmpeg, OBS, librtmp and VLC play on.
-	PlayStreamID = 1
-)
-
 // StreamOptions are per-stream switches, typically set from the app's config.
 type StreamOptions struct {
 	// GOPCache serves joining players from the last keyframe. When false they
@@ -264,15 +251,15 @@ func (s *Stream) PublishAs(epoch uint64, typeID uint8, ts uint32, payload []byte
 func (s *Stream) publish(check bool, epoch uint64, typeID uint8, ts uint32, payload []byte) (Flags, error) {
 	var kind Kind
 	var flags Flags
-	csid := uint32(ChunkStreamData)
+	csid := chunkcodec.ChunkStreamFor(typeID)
 	switch typeID {
 	case chunkcodec.TypeAudio:
-		kind, csid = KindAudio, ChunkStreamAudio
+		kind = KindAudio
 		if flvmux.IsAudioSequenceHeader(payload) {
 			flags |= FlagSeqHeader
 		}
 	case chunkcodec.TypeVideo:
-		kind, csid = KindVideo, ChunkStreamVideo
+		kind = KindVideo
 		if flvmux.IsVideoSequenceHeader(payload) {
 			flags |= FlagSeqHeader
 		} else if flvmux.IsVideoKeyframe(payload) {
@@ -323,7 +310,7 @@ func (s *Stream) publish(check bool, epoch uint64, typeID uint8, ts uint32, payl
 		Timestamp:     out,
 		Length:        uint32(len(payload)),
 		TypeID:        typeID,
-		StreamID:      PlayStreamID,
+		StreamID:      chunkcodec.PlayStreamID,
 	}
 	cs := s.hub.cfg.ChunkSize
 	n := chunkcodec.EncodedLen(h, len(payload), cs)

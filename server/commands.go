@@ -121,7 +121,7 @@ func (s *Session) netStream(id uint32) *netStream {
 // appendCommand encodes an AMF0 command body as an RTMP message into out.
 func (s *Session) appendCommand(out *[]byte, streamID uint32, body []byte) {
 	*out = chunkcodec.AppendMessage(*out, chunkcodec.Header{
-		ChunkStreamID: fanout.ChunkStreamCommand,
+		ChunkStreamID: chunkcodec.ChunkStreamCommand,
 		TypeID:        chunkcodec.TypeCommandAMF0,
 		StreamID:      streamID,
 	}, body, s.outChunk)
@@ -333,8 +333,8 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 	if e.Fanout.Subscribers() > 0 {
 		// Players waiting (or left from the previous publisher) hear the news.
 		body := amf0.AppendOnStatus(nil, 0, "status", codePlayPublish, req.Name+" is now published.")
-		b := chunkcodec.AppendStreamBegin(nil, fanout.PlayStreamID)
-		b = chunkcodec.AppendMessage(b, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeCommandAMF0, StreamID: fanout.PlayStreamID}, body, s.srv.cfg.ChunkSize)
+		b := chunkcodec.AppendStreamBegin(nil, chunkcodec.PlayStreamID)
+		b = chunkcodec.AppendMessage(b, chunkcodec.Header{ChunkStreamID: chunkcodec.ChunkStreamData, TypeID: chunkcodec.TypeCommandAMF0, StreamID: chunkcodec.PlayStreamID}, body, s.srv.cfg.ChunkSize)
 		e.Fanout.PublishControl(b)
 	}
 	*out = chunkcodec.AppendStreamBegin(*out, ns.id)
@@ -399,22 +399,10 @@ func (s *Session) playLive(ns *netStream, req StreamRequest, reset bool, out *[]
 		}
 		return
 	}
-	if ns.id != fanout.PlayStreamID {
+	if ns.id != chunkcodec.PlayStreamID {
 		s.log.Debug("play on a message stream other than 1; media is sent on stream 1", "stream_id", ns.id)
 	}
-	*out = chunkcodec.AppendStreamIsRecorded(*out, ns.id)
-	*out = chunkcodec.AppendStreamBegin(*out, ns.id)
-	if reset {
-		s.sendStatus(out, ns.id, "status", codePlayReset, "Playing and resetting "+req.Name+".")
-	}
-	s.sendStatus(out, ns.id, "status", codePlayStart, "Started playing "+req.Name+".")
-	// |RtmpSampleAccess(true, true), as Flash servers send. (No NetStream.Data.Start
-	// data message: FFmpeg's FLV demuxer would turn it into a spurious data stream.)
-	b := amf0.AppendString(s.loop.body[:0], "|RtmpSampleAccess")
-	b = amf0.AppendBoolean(b, true)
-	b = amf0.AppendBoolean(b, true)
-	*out = chunkcodec.AppendMessage(*out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: ns.id}, b, s.outChunk)
-	s.loop.body = b[:0]
+	*out = s.appendPlayStart(*out, ns.id, req.Name, reset)
 
 	// Everything above must reach the player before the media the subscription
 	// sends at once.
@@ -424,6 +412,26 @@ func (s *Session) playLive(ns *netStream, req StreamRequest, reset bool, out *[]
 	ns.play, ns.playReq = e, req
 	ns.sub = e.Fanout.Subscribe(&s.loop.fan, s.conn, fanout.SubscriberOptions{})
 	s.log.Info("play", "stream", e.Key)
+}
+
+// appendPlayStart appends what a player receives when its play starts, live or
+// recorded: Stream Is Recorded, Stream Begin, NetStream.Play.Reset (when the
+// play asked for a reset), NetStream.Play.Start and |RtmpSampleAccess(true,
+// true), as Flash servers send. (No NetStream.Data.Start data message:
+// FFmpeg's FLV demuxer would turn it into a spurious data stream.) Loop-only.
+func (s *Session) appendPlayStart(out []byte, sid uint32, name string, reset bool) []byte {
+	out = chunkcodec.AppendStreamIsRecorded(out, sid)
+	out = chunkcodec.AppendStreamBegin(out, sid)
+	if reset {
+		s.sendStatus(&out, sid, "status", codePlayReset, "Playing and resetting "+name+".")
+	}
+	s.sendStatus(&out, sid, "status", codePlayStart, "Started playing "+name+".")
+	b := amf0.AppendString(s.loop.body[:0], "|RtmpSampleAccess")
+	b = amf0.AppendBoolean(b, true)
+	b = amf0.AppendBoolean(b, true)
+	out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: chunkcodec.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: sid}, b, s.outChunk)
+	s.loop.body = b[:0]
+	return out
 }
 
 func (s *Session) cmdPause(streamID uint32, out *[]byte) error {

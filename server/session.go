@@ -513,7 +513,7 @@ func (s *Session) startRecording(e *registry.Stream) error {
 func (s *Session) eofBytes(e *registry.Stream) []byte {
 	body := amf0.AppendOnStatus(nil, 0, "status", "NetStream.Play.UnpublishNotify", e.Name+" is now unpublished.")
 	b := chunkcodec.AppendMessage(nil, chunkcodec.Header{
-		ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeCommandAMF0, StreamID: fanout.PlayStreamID,
+		ChunkStreamID: chunkcodec.ChunkStreamData, TypeID: chunkcodec.TypeCommandAMF0, StreamID: chunkcodec.PlayStreamID,
 	}, body, s.srv.cfg.ChunkSize)
-	return chunkcodec.AppendStreamEOF(b, fanout.PlayStreamID)
+	return chunkcodec.AppendStreamEOF(b, chunkcodec.PlayStreamID)
 }

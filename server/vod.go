@@ -545,20 +545,9 @@ func (v *vodPlay) begin() {
 	s := v.sess
 	switch v.kind {
 	case vodRTMP:
-		out := s.loop.out[:0]
-		out = chunkcodec.AppendStreamIsRecorded(out, v.sid)
-		out = chunkcodec.AppendStreamBegin(out, v.sid)
-		if v.reset {
-			s.sendStatus(&out, v.sid, "status", codePlayReset, "Playing and resetting "+v.req.Name+".")
-		}
-		s.sendStatus(&out, v.sid, "status", codePlayStart, "Started playing "+v.req.Name+".")
-		b := amf0.AppendString(s.loop.body[:0], "|RtmpSampleAccess")
-		b = amf0.AppendBoolean(b, true)
-		b = amf0.AppendBoolean(b, true)
-		out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, b, v.chunk)
-		s.loop.body = b[:0]
+		out := s.appendPlayStart(s.loop.out[:0], v.sid, v.req.Name, v.reset)
 		if meta := vf.OnMetaData(); len(meta) > 0 {
-			out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, meta, v.chunk)
+			out = chunkcodec.AppendMessage(out, chunkcodec.Header{ChunkStreamID: chunkcodec.ChunkStreamData, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, meta, v.chunk)
 		}
 		_, _ = s.conn.Write(out)
 		s.loop.out = out[:0]
@@ -594,13 +583,7 @@ func (v *vodPlay) begin() {
 
 // appendTag encodes a tag as an RTMP message of the play.
 func (v *vodPlay) appendTag(dst []byte, typ uint8, ts uint32, data []byte) []byte {
-	csid := uint32(fanout.ChunkStreamData)
-	switch typ {
-	case flvmux.TagAudio:
-		csid = fanout.ChunkStreamAudio
-	case flvmux.TagVideo:
-		csid = fanout.ChunkStreamVideo
-	}
+	csid := chunkcodec.ChunkStreamFor(typ)
 	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: csid, Timestamp: ts, TypeID: typ, StreamID: v.sid}, data, v.chunk)
 }
 
@@ -609,7 +592,7 @@ func (v *vodPlay) appendTag(dst []byte, typ uint8, ts uint32, data []byte) []byt
 func (v *vodPlay) appendEnd(dst []byte, ts uint32) []byte {
 	dst = chunkcodec.AppendStreamEOF(dst, v.sid)
 	b := amf0.AppendOnStatus(nil, 0, "status", codePlayStop, "Stopped playing "+v.req.Name+".")
-	dst = chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamCommand, TypeID: chunkcodec.TypeCommandAMF0, StreamID: v.sid}, b, v.chunk)
+	dst = chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: chunkcodec.ChunkStreamCommand, TypeID: chunkcodec.TypeCommandAMF0, StreamID: v.sid}, b, v.chunk)
 	b = amf0.AppendString(b[:0], "onPlayStatus")
 	b = amf0.AppendObjectStart(b)
 	b = amf0.AppendPropString(b, "level", "status")
@@ -617,7 +600,7 @@ func (v *vodPlay) appendEnd(dst []byte, ts uint32) []byte {
 	b = amf0.AppendPropNumber(b, "duration", v.file.Metadata().Duration)
 	b = amf0.AppendPropNumber(b, "bytes", float64(v.file.Size()))
 	b = amf0.AppendObjectEnd(b)
-	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: fanout.ChunkStreamData, Timestamp: ts, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, b, v.chunk)
+	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: chunkcodec.ChunkStreamData, Timestamp: ts, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, b, v.chunk)
 }
 
 // paceRTMP sends the recording at real time, following seeks, pauses and
