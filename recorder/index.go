@@ -468,7 +468,7 @@ func (m *Manager) Lookup(app, name string) (Info, error) {
 		}
 		return Info{}, ErrNotFound
 	}
-	if !validPart(app) || !validPart(name) {
+	if !ValidName(app) || !ValidName(name) {
 		return Info{}, ErrBadName
 	}
 	if in, ok := m.idx.newest(app, name); ok {

@@ -146,9 +146,16 @@ func (m *Manager) Config() Config { return m.cfg }
 // Wait blocks until every recording's writer has finished. Safe from any goroutine.
 func (m *Manager) Wait() { m.wg.Wait() }
 
-// validPart refuses path elements that could climb out of the record directory.
-func validPart(s string) bool {
-	return s != "" && !strings.Contains(s, "..") && !strings.HasPrefix(s, "/") && !strings.ContainsAny(s, "\\\x00")
+// MaxNameLength caps a stream or app name.
+const MaxNameLength = 1024
+
+// ValidName reports whether a stream or app name is safe as a file name
+// element and in URLs: not empty, at most MaxNameLength bytes, no "..", no
+// leading '/', no backslash or NUL. Servers check every published and played
+// name with it; recording paths are built only from such names. Safe from
+// any goroutine.
+func ValidName(s string) bool {
+	return s != "" && len(s) <= MaxNameLength && !strings.Contains(s, "..") && !strings.HasPrefix(s, "/") && !strings.ContainsAny(s, "\\\x00")
 }
 
 func (m *Manager) fileName(app, stream string, now time.Time) string {
@@ -165,7 +172,7 @@ func (m *Manager) fileName(app, stream string, now time.Time) string {
 // relName returns the file name (relative, with '/') the template gives
 // app/stream at now, or ErrBadName. No I/O.
 func (m *Manager) relName(app, stream string, now time.Time) (string, error) {
-	if !validPart(app) || !validPart(stream) {
+	if !ValidName(app) || !ValidName(stream) {
 		return "", ErrBadName
 	}
 	return relPath(filepath.ToSlash(m.fileName(app, stream, now)))

@@ -95,13 +95,13 @@ func TestSafeJoinRefusesEscapes(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "../x", "/abs", "a/../../b", "..", "x\\y", "a\x00b"} {
-		if validPart(s) {
-			t.Errorf("validPart(%q) = true", s)
+		if ValidName(s) {
+			t.Errorf("ValidName(%q) = true", s)
 		}
 	}
 	for _, s := range []string{"cam", "cam_1", "a/b", "x.y"} {
-		if !validPart(s) {
-			t.Errorf("validPart(%q) = false", s)
+		if !ValidName(s) {
+			t.Errorf("ValidName(%q) = false", s)
 		}
 	}
 }

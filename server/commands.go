@@ -11,6 +11,7 @@ import (
 	"github.com/quaverlive/quaver/amf0"
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/recorder"
 )
 
 // Status codes sent to clients.
@@ -308,7 +309,7 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 		s.closeErr = fmt.Errorf("publish rejected: %w", err)
 		return nil
 	}
-	if !validName(req.Name) {
+	if !recorder.ValidName(req.Name) {
 		s.sendStatus(out, ns.id, "error", codePublishBadName, "invalid stream name")
 		s.closeErr = fmt.Errorf("%w: invalid publish name %q", ErrProtocol, req.Name)
 		return nil
@@ -346,14 +347,6 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 	return nil
 }
 
-// validName refuses names that could escape a directory or confuse URLs.
-func validName(n string) bool {
-	if n == "" || len(n) > 1024 || strings.Contains(n, "..") || strings.HasPrefix(n, "/") || strings.ContainsAny(n, "\\\x00") {
-		return false
-	}
-	return true
-}
-
 func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 	ns, err := s.streamFor(streamID)
 	if err != nil {
@@ -374,7 +367,7 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 		s.closeErr = fmt.Errorf("play rejected: %w", err)
 		return nil
 	}
-	if !validName(req.Name) {
+	if !recorder.ValidName(req.Name) {
 		s.sendStatus(out, ns.id, "error", codePlayFailed, "invalid stream name")
 		s.closeErr = fmt.Errorf("%w: invalid play name %q", ErrProtocol, req.Name)
 		return nil

@@ -221,7 +221,7 @@ func (h *httpSession) play(path string) error {
 	p := strings.TrimPrefix(path, "/")
 	p = strings.TrimSuffix(p, ".flv")
 	appName, name, ok := strings.Cut(p, "/")
-	if !ok || appName == "" || !validName(name) {
+	if !ok || appName == "" || !recorder.ValidName(name) {
 		return fail(404, "Not Found", wsflv.CloseNotFound, "no such stream")
 	}
 	app := h.srv.apps[appName]
@@ -241,7 +241,7 @@ func (h *httpSession) play(path string) error {
 	if err := h.handler.OnPlay(h.Session, &req); err != nil {
 		return fail(403, "Forbidden", wsflv.ClosePolicy, err.Error())
 	}
-	if !validName(req.Name) {
+	if !recorder.ValidName(req.Name) {
 		return fail(404, "Not Found", wsflv.CloseNotFound, "no such stream")
 	}
 	e := h.srv.reg.AcquireLive(appName, req.Name)

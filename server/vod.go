@@ -380,7 +380,7 @@ func (s *Session) cmdGetStreamLength(txid float64, streamID uint32, out *[]byte)
 	d := 0.0
 	if ns := s.netStream(streamID); ns != nil && ns.vod != nil && ns.vod.req.Name == name && ns.vod.duration > 0 {
 		d = ns.vod.duration
-	} else if name != "" && validName(name) && !s.srv.liveNow(s.appName, name) {
+	} else if name != "" && recorder.ValidName(name) && !s.srv.liveNow(s.appName, name) {
 		if rec, err := lookupRecording(s.srv.rec, s.appName, name); err == nil {
 			d = rec.Duration
 		}
