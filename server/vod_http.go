@@ -1,0 +1,100 @@
+package server
+
+import (
+	"errors"
+	"io"
+
+	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/recorder"
+	"github.com/quaverlive/quaver/wsflv"
+)
+
+// HTTP-FLV and WebSocket-FLV VOD: the file as fast as the client reads it.
+
+// planFile decides what an HTTP or WebSocket play sends: the whole file as it
+// is now, or (with ?start=) the FLV header, the metadata and the sequence
+// headers followed by the file from the keyframe at or before the start.
+func (v *vodPlay) planFile(vf *recorder.File) {
+	v.pos, v.end = 0, vf.Size()
+	if v.startMs <= 0 {
+		return
+	}
+	if kpos, k := vf.KeyframeAt(v.startMs); k >= 0 {
+		hdr := vf.Header()
+		p := flvmux.AppendFileHeader(nil, hdr.HasAudio, hdr.HasVideo)
+		if meta := vf.OnMetaData(); len(meta) > 0 {
+			p = flvmux.AppendTag(p, flvmux.TagScript, 0, meta)
+		}
+		v.prefix = vf.AppendSequenceHeaders(p, uint32(k), flvmux.AppendTag)
+		v.pos = kpos
+	}
+}
+
+// sendFile sends what planFile decided as fast as the client reads it, then
+// ends the response.
+func (v *vodPlay) sendFile(vf *recorder.File) {
+	prefix, pos := v.prefix, v.pos
+	ws := v.kind == vodWS
+	rd := make([]byte, vodBatchBytes)
+	var frame []byte
+	for {
+		var chunk []byte
+		if prefix != nil {
+			chunk, prefix = prefix, nil
+		} else {
+			if pos >= v.end {
+				break
+			}
+			n, err := vf.ReadAt(rd[:min(int64(len(rd)), v.end-pos)], pos)
+			pos += int64(n)
+			if n == 0 {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF // the file shrank: the length sent is wrong
+				}
+				v.log.Warn("reading recording", "file", vf.Name(), "err", err)
+				v.do(vodOpClose, 0, nil, nil)
+				return
+			}
+			chunk = rd[:n]
+		}
+		if ws {
+			frame = wsflv.AppendFrameHeader(frame[:0], true, wsflv.OpBinary, len(chunk))
+			frame = append(frame, chunk...)
+			chunk = frame
+		}
+		n, ok := v.do(vodOpWrite, 0, chunk, nil)
+		if !ok {
+			return
+		}
+		if n > vodHighWater && !v.drain(n, vodLowWater) {
+			return
+		}
+	}
+	n := 0
+	if ws {
+		var ok bool
+		if n, ok = v.do(vodOpWSClose, 0, wsflv.AppendClose(frame[:0], wsflv.CloseNormal, "end of recording"), nil); !ok {
+			return
+		}
+	} else {
+		var ok bool
+		if n, ok = v.do(vodOpProbe, 0, nil, nil); !ok {
+			return
+		}
+	}
+	// Close only once the socket took every byte (gnet drops what is still
+	// queued when it closes).
+	if !v.drain(n, 0) {
+		return
+	}
+	if ws {
+		v.timer.Reset(vodCloseGrace)
+		select {
+		case <-v.timer.C:
+		case <-v.ctx.Done(): // the client's close frame closed the connection
+			v.timer.Stop()
+			return
+		}
+	}
+	v.do(vodOpClose, 0, nil, nil)
+}
