@@ -14,8 +14,10 @@ package server
 // WebSocket). It hands them to the loop with Loop.Execute, one task at a time,
 // and waits for that task to run: the task writes the bytes (if the play is
 // still on), and reports the connection's outbound backlog. At most one batch
-// (vodBatchBytes) and the connection's backlog (vodHighWater plus one batch) are
-// in flight per play. The goroutine waits on timers and a wake channel, never
+// (vodBatchBytes) and the connection's backlog (the high watermark plus one
+// batch) are in flight per play. The watermarks and the stall timeout are the
+// fanout's (Config.Fanout), so live and recorded plays share one slow-viewer
+// policy. The goroutine waits on timers and a wake channel, never
 // spins. The session's close (or deleteStream/closeStream) stops the play on the
 // loop: the goroutine's context is cancelled, it returns and closes the file.
 //
@@ -32,7 +34,7 @@ package server
 // seek back.
 //
 // HTTP-FLV and WebSocket-FLV plays send the file as fast as the client reads it
-// (reading more only while the outbound backlog is under vodHighWater). With
+// (reading more only while the outbound backlog is under the high watermark). With
 // ?start=SECONDS they send the FLV header, the metadata, the sequence headers and
 // then the file from the keyframe at or before that time. HTTP closes after the
 // last byte; WebSocket sends close 1000 "end of recording".
@@ -46,7 +48,6 @@ import (
 	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
-	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/admission"
 	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/wsflv"
@@ -67,12 +68,6 @@ const (
 	vodLead = 250
 	// vodBatchBytes bounds the bytes handed to the loop in one task.
 	vodBatchBytes = 256 << 10
-	// vodHighWater: above this many bytes queued on the connection the goroutine
-	// stops reading until the backlog is under vodLowWater.
-	vodHighWater = 1 << 20
-	vodLowWater  = 512 << 10
-	// vodStallTimeout closes a VOD play whose client accepts no bytes this long.
-	vodStallTimeout = fanout.DefaultStallTimeout
 	// vodTaskTimeout gives up on a loop that does not run a task this long
 	// (a transport shutting down).
 	vodTaskTimeout = 30 * time.Second
@@ -327,7 +322,7 @@ func (v *vodPlay) sleep(d time.Duration) bool {
 }
 
 // drain waits until the connection's backlog n is at most target, asking the
-// loop at growing intervals. A client that takes no bytes for vodStallTimeout
+// loop at growing intervals. A client that takes no bytes for the stall timeout
 // is disconnected. It returns false when the play is over.
 func (v *vodPlay) drain(n, target int) bool {
 	interval := vodProbeMin
@@ -350,7 +345,7 @@ func (v *vodPlay) drain(n, target int) bool {
 			continue
 		}
 		interval = min(interval*2, vodProbeMax)
-		if time.Since(progress) > vodStallTimeout {
+		if time.Since(progress) > v.srv.hub.Config().StallTimeout {
 			v.log.Warn("vod play closed: client reads nothing", "queued", n)
 			v.do(vodOpClose, 0, nil, nil)
 			return false

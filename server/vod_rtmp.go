@@ -138,7 +138,7 @@ func (v *vodPlay) paceRTMP(vf *recorder.File) {
 			if !ok {
 				return
 			}
-			if n > vodHighWater && !v.drain(n, vodLowWater) {
+			if n > v.srv.hub.Config().HighWater && !v.drain(n, v.srv.hub.Config().LowWater) {
 				return
 			}
 			continue
