@@ -1,18 +1,3 @@
-// Package server is Quaver's embedding API and RTMP session state machine.
-//
-// An application builds a Server from a Config, registers apps by name (the first
-// path element of rtmp://host/<app>/<stream>; "live" and "record" are built in),
-// hooks their life cycle with a Handler, and starts and stops the server:
-//
-//	srv := server.New(server.Config{RTMPAddr: ":1935"})
-//	srv.Handle("secure", &server.App{Handler: myAuth{}})
-//	if err := srv.Start(); err != nil { ... }
-//	defer srv.Shutdown(ctx)
-//
-// Connections are served by the netpoll reactor; each RTMP session is a state
-// machine (handshake, chunk stream, commands) that runs on its connection's event
-// loop. Published media goes into a fanout.Stream, which encodes each message once
-// and delivers it to every player with merged writes.
 package server
 
 import (
