@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +69,7 @@ type Server struct {
 	connsAll  atomic.Uint64
 
 	rec     *recorder.Manager
+	vodWG   sync.WaitGroup // one per recording play's goroutine (vod.go)
 	webLibs map[string][]byte
 
 	// Scratch pools, one per role so each calibrates to its own sizes:
@@ -271,6 +273,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Recordings whose end of stream could not be delivered are finished here.
 	s.reg.Close()
 	s.rec.Wait()
+	vodDone := make(chan struct{})
+	go func() { s.vodWG.Wait(); close(vodDone) }()
+	select { // recording plays end once their connections are closed
+	case <-vodDone:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
 	s.log.Info("rtmp stopped")
 	return err
 }

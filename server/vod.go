@@ -242,6 +242,16 @@ func (v *vodPlay) signal() {
 	}
 }
 
+// start runs the play's goroutine, which the Server owns (Shutdown waits for
+// it after the connections are closed, which cancels it).
+func (v *vodPlay) start() {
+	v.srv.vodWG.Add(1)
+	go func() {
+		defer v.srv.vodWG.Done()
+		v.run()
+	}()
+}
+
 // run is the play's goroutine.
 func (v *vodPlay) run() {
 	v.timer = time.NewTimer(time.Hour)

@@ -44,7 +44,7 @@ func (s *Session) startRTMPVOD(ns *netStream, req StreamRequest, reset bool, out
 	v.ns, v.reset, v.startMs, v.sid, v.chunk = ns, reset, start, ns.id, s.outChunk
 	v.bufMs = ns.bufferMs
 	ns.vod = v
-	go v.run()
+	v.start()
 	return true
 }
 
@@ -73,7 +73,7 @@ func (h *httpSession) startHTTPVOD(req StreamRequest, isWS bool, fail func(int, 
 	}
 	h.vod = v
 	h.state = httpStream // ignore further input while the file opens
-	go v.run()
+	v.start()
 	return nil
 }
 
