@@ -1,7 +1,6 @@
 package chunkcodec
 
 import (
-	"encoding/binary"
 	"fmt"
 )
 
@@ -335,93 +334,6 @@ func (d *Decoder) step(src []byte) (int, *Message, error) {
 	return hl - old, m, nil
 }
 
-// parseHeader parses the chunk header at the start of b into d.ph without
-// changing any state. ok is false if b is too short; hl is the header length.
-func (d *Decoder) parseHeader(b []byte) (hl int, ok bool, err error) {
-	if len(b) == 0 {
-		return 0, false, nil
-	}
-	ph := &d.ph
-	ph.fmt = b[0] >> 6
-	csid := uint32(b[0] & 0x3f)
-	i := 1
-	switch csid {
-	case 0:
-		if len(b) < 2 {
-			return 0, false, nil
-		}
-		csid = 64 + uint32(b[1])
-		i = 2
-	case 1:
-		if len(b) < 3 {
-			return 0, false, nil
-		}
-		csid = 64 + uint32(b[1]) + uint32(b[2])<<8
-		i = 3
-	}
-	ph.csid = csid
-	ph.idx = d.lookup(csid)
-	if ph.idx < 0 && ph.fmt != 0 {
-		return 0, false, fmt.Errorf("%w: type %d header on new chunk stream %d", ErrNoPreviousHeader, ph.fmt, csid)
-	}
-	switch ph.fmt {
-	case 0:
-		if len(b) < i+11 {
-			return 0, false, nil
-		}
-		ph.tsField = getUint24(b[i:])
-		ph.length = getUint24(b[i+3:])
-		ph.typeID = b[i+6]
-		ph.streamID = binary.LittleEndian.Uint32(b[i+7:])
-		i += 11
-	case 1:
-		if len(b) < i+7 {
-			return 0, false, nil
-		}
-		ph.tsField = getUint24(b[i:])
-		ph.length = getUint24(b[i+3:])
-		ph.typeID = b[i+6]
-		i += 7
-	case 2:
-		if len(b) < i+3 {
-			return 0, false, nil
-		}
-		ph.tsField = getUint24(b[i:])
-		i += 3
-	default:
-		// Type 3: no message header. An extended timestamp follows if the
-		// chunk stream's last header had one, unless the encoder omits it
-		// (see the package doc): accept the 4 bytes as the repeated field
-		// only if they carry one of the values it could hold.
-		st := &d.streams[ph.idx]
-		ph.ext = st.extended
-		if !st.extended {
-			return i, true, nil
-		}
-		if len(b) < i+4 {
-			return 0, false, nil
-		}
-		v := binary.BigEndian.Uint32(b[i:])
-		abs := st.timestamp
-		if !st.active {
-			abs += st.delta
-		}
-		if v == st.extField || v == abs {
-			i += 4
-		}
-		return i, true, nil
-	}
-	ph.ext = ph.tsField == extendedTimestampMarker
-	if ph.ext {
-		if len(b) < i+4 {
-			return 0, false, nil
-		}
-		ph.tsField = binary.BigEndian.Uint32(b[i:])
-		i += 4
-	}
-	return i, true, nil
-}
-
 // applyHeader applies d.ph to its chunk stream and prepares the chunk's
 // payload. It returns the message if it is complete already (length 0).
 func (d *Decoder) applyHeader() (*Message, error) {
@@ -532,53 +444,6 @@ func (d *Decoder) copyPayload(src []byte) (int, *Message, error) {
 	return k, nil, nil
 }
 
-// grow replaces st's buffer with one of at least need bytes, keeping the
-// bytes received so far. It doubles (from growMin) but never beyond the
-// message length, so a message that claims a large length and sends little
-// costs little. The new buffer's capacity is reserved from the Budget before
-// it is taken.
-func (d *Decoder) grow(st *chunkStream, need uint32) error {
-	want := max(need, uint32(len(st.buf))*2, growMin)
-	want = max(min(want, st.length), need)
-	if err := d.hold(st, poolSize(int(want))); err != nil {
-		return err
-	}
-	nb := d.pool.get(int(want))
-	copy(*nb, st.buf[:st.got])
-	d.pool.put(st.bufp)
-	st.bufp = nb
-	st.buf = *nb
-	return nil
-}
-
-// hold raises st's Budget reservation to size bytes (the capacity its partial
-// message holds). Reservations only grow while the message is partial;
-// unhold returns them.
-func (d *Decoder) hold(st *chunkStream, size int) error {
-	if d.budget == nil {
-		return nil
-	}
-	n := int64(size) - st.held
-	if n <= 0 {
-		return nil
-	}
-	if !d.budget.reserve(n, d.held) {
-		return fmt.Errorf("%w: chunk stream %d needs %d more bytes (%d of %d in use)", ErrBudgetExceeded, st.csid, n, d.budget.Used(), d.budget.limit)
-	}
-	st.held += n
-	d.held += n
-	return nil
-}
-
-// unhold returns st's Budget reservation.
-func (d *Decoder) unhold(st *chunkStream) {
-	if st.held != 0 {
-		d.held -= st.held
-		d.budget.release(st.held, d.held == 0)
-		st.held = 0
-	}
-}
-
 // complete finishes st's message, applies it if it is a protocol control
 // message, and returns it.
 func (d *Decoder) complete(st *chunkStream) (*Message, error) {
@@ -637,36 +502,6 @@ func (d *Decoder) complete(st *chunkStream) (*Message, error) {
 	return m, nil
 }
 
-// keep accounts for chunk stream idx's buffer, idle after its message, as
-// kept for reuse. Past MaxKeptBytes it goes back to the pool: at the next Feed
-// when the returned Message aliases it (referenced), else at once.
-func (d *Decoder) keep(idx int, referenced bool) {
-	st := &d.streams[idx]
-	d.kept += len(st.buf)
-	if d.kept <= d.maxKept || len(st.buf) == 0 {
-		return
-	}
-	if d.dropIdx >= 0 {
-		d.dropKept() // a message of an earlier Feed: no longer referenced
-	}
-	d.dropIdx = idx
-	if !referenced {
-		d.dropKept()
-	}
-}
-
-// dropKept returns the marked idle buffer to the pool.
-func (d *Decoder) dropKept() {
-	st := &d.streams[d.dropIdx]
-	d.dropIdx = -1
-	if st.active {
-		return
-	}
-	d.kept -= len(st.buf)
-	d.pool.put(st.bufp)
-	st.bufp, st.buf = nil, nil
-}
-
 func (d *Decoder) lookup(csid uint32) int {
 	if csid < uint32(len(d.small)) {
 		return int(d.small[csid]) - 1
@@ -689,30 +524,6 @@ func (d *Decoder) addStream(csid uint32) int {
 		d.big[csid] = int32(idx)
 	}
 	return idx
-}
-
-// SetNow sets the stamp recorded as the start of every message that a chunk
-// stream begins from now on; OldestPartial reports it while the message is
-// incomplete. The unit is the owner's (for example Unix milliseconds from its
-// periodic tick): the codec reads no clock. The stamp persists across Release
-// and Init until the next SetNow; it is 0 until the first. Same goroutine as
-// Feed.
-func (d *Decoder) SetNow(stamp int64) { d.now = stamp }
-
-// OldestPartial returns the smallest start stamp (see SetNow) among the
-// messages still being assembled, and ok == false if there is none. An owner
-// that calls it on its periodic tick can close a connection whose oldest
-// partial message started before its deadline, so that a peer cannot hold
-// buffers by trickling a started message. It walks the live chunk streams (at
-// most MaxChunkStreams) and does not allocate. Same goroutine as Feed.
-func (d *Decoder) OldestPartial() (stamp int64, ok bool) {
-	for i := range d.streams {
-		st := &d.streams[i]
-		if st.active && (!ok || st.started < stamp) {
-			stamp, ok = st.started, true
-		}
-	}
-	return stamp, ok
 }
 
 // ChunkSize returns the current inbound chunk size: DefaultChunkSize until
@@ -744,9 +555,4 @@ func (d *Decoder) AckDue() (sequence uint32, due bool) {
 	}
 	d.lastAck = d.received
 	return uint32(d.received), true
-}
-
-func getUint24(b []byte) uint32 {
-	_ = b[2]
-	return uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
 }
