@@ -74,10 +74,9 @@ type Config struct {
 	// BatchWindow delays delivery to merge writes: 0 sends as soon as the loop runs
 	// (lowest latency, one write per message per subscriber); a positive window
 	// relies on the transport calling Hub.FlushLoop at that period. The number of
-	// writes per viewer sets the cost of a delivered byte: measured at 1000
-	// viewers x 2.5 Mbps on one core, 0 costs 1.42 CPU-s/GB (latency p99 25 ms;
-	// 2.11 before audio rode with video), 50 ms 0.93 (68 ms), 100 ms 0.59 (118 ms).
-	// rtmpd defaults to 100 ms; joining subscribers are always served at once.
+	// writes per viewer sets the cost of a delivered byte (bench/README.md has
+	// the measurements). The server and rtmpd default to 100 ms; joining
+	// subscribers are always served at once.
 	BatchWindow time.Duration
 }
 

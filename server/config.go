@@ -146,6 +146,8 @@ type Config struct {
 	TCPKeepAlive time.Duration
 
 	// Fanout tunes delivery: ring size, GOP cache caps, watermarks, batch window.
+	// A zero Fanout.BatchWindow takes DefaultBatchWindow (as rtmpd does); a
+	// negative one sends at once (lowest latency, most system calls).
 	Fanout fanout.Config
 }
 
@@ -164,6 +166,10 @@ const (
 	// DefaultSocketSendBuffer holds 250 ms of a 8 Mbps stream, or 100 ms
 	// batches of 20 Mbps; the kernel doubles it for its bookkeeping.
 	DefaultSocketSendBuffer = 256 << 10
+	// DefaultBatchWindow merges each viewer's writes over 100 ms: far fewer
+	// system calls per delivered byte (bench/README.md) for at most that much
+	// added latency; a joining viewer still gets its first frames at once.
+	DefaultBatchWindow      = 100 * time.Millisecond
 	DefaultMaxIdleStreams   = 4096
 	DefaultMaxNamesPerConn  = 64
 	DefaultMaxVODPlays      = 256
@@ -260,6 +266,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Recorder.Logger == nil {
 		c.Recorder.Logger = c.Logger
+	}
+	switch {
+	case c.Fanout.BatchWindow == 0:
+		c.Fanout.BatchWindow = DefaultBatchWindow
+	case c.Fanout.BatchWindow < 0:
+		c.Fanout.BatchWindow = 0 // fanout: send at once
 	}
 	c.Fanout.Loops = c.Loops
 	if c.RTMPSAddr != "" && c.TLS != nil {

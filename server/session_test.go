@@ -78,6 +78,7 @@ func (p *peer) send(b []byte) {
 		p.port.OnClose(err)
 	}
 	p.loop.Run()
+	p.srv.hub.FlushLoop(p.loop.Idx) // the loop's tick: a batch window ends
 }
 
 // command chunk-encodes an AMF0 command (chunk size 128, as a client starts).
