@@ -137,13 +137,11 @@ const (
 	// tinyRcvBuf is SO_RCVBUF of a never-reading attacker (the kernel doubles
 	// it and enforces a minimum).
 	tinyRcvBuf = 4096
-	// neverReadWait bounds the wait for the server to drop them: fanout's
-	// default stall timeout (15 s) plus neverReadSlack plus a few seconds. The
-	// stall clock must start when a viewer stops draining, wherever its bytes
-	// queue: the kernel's send buffer (autotuned up to 4 MB on Linux, 40 s of
-	// this stream) hides a stuck viewer from user-space watermarks. With a
-	// -stall-timeout flag the wait is that timeout plus neverReadSlack.
-	neverReadWait = 25 * time.Second
+	// The wait for the server to drop them is -stall-timeout (stallTimeout)
+	// plus neverReadSlack. The stall clock must start when a viewer stops
+	// draining, wherever its bytes queue: an autotuned kernel send buffer (up
+	// to 4 MB on Linux, 40 s of this stream) would hide a stuck viewer from
+	// user-space watermarks.
 	// neverReadSlack covers the 100 ms tick, the time a 4 KB receive window
 	// takes to fill, and scheduling.
 	neverReadSlack = 6 * time.Second
@@ -186,10 +184,9 @@ const (
 	// starve the honest publisher), plus the garbage of buffers outgrown on
 	// the way before the GC runs, plus the baseline.
 	partialRSSPeak = 300 << 20
-	// partialWait bounds the wait for every attacker to be closed: the
-	// -partial-timeout below plus partialSlack (before that flag existed the
-	// only bound was the 60 s idle timeout, which the trickle reset).
-	partialWait  = 20 * time.Second
+	// The wait for every attacker to be closed is -partial-timeout
+	// (partialTimeout) plus partialSlack (before that flag existed the only
+	// bound was the 60 s idle timeout, which the trickle reset).
 	partialSlack = 4 * time.Second
 	// partialTimeout is passed as -partial-timeout.
 	partialTimeout = "3s"
@@ -227,10 +224,9 @@ const (
 
 // 10. RTMPS never-reading viewer.
 const (
-	// rtmpsAttackers never-reading TLS players.
+	// rtmpsAttackers never-reading TLS players; they are waited for as the
+	// never-reading viewers are (stallWait).
 	rtmpsAttackers = 5
-	// rtmpsWait bounds the wait for them to be dropped (as neverReadWait).
-	rtmpsWait = neverReadWait
 )
 
 // 12. Log flood.
@@ -241,8 +237,7 @@ const (
 	logFloodLines = 500
 )
 
-// Tuning flags that shorten the tests: each must be listed by `rtmpd -h`
-// (hasFlag fails the test otherwise).
+// Tuning flags that shorten the tests.
 const (
 	// stallTimeout is passed as -stall-timeout (never-reading viewers, RTMPS):
 	// how long a viewer that accepts no bytes is kept.

@@ -94,7 +94,7 @@ func honestDuringFlood(t *testing.T, d *rtmpd, n int) (players []error, health e
 // 127.0.0.1 and /healthz still succeed during the flood; fds come back.
 func TestConnectionFlood(t *testing.T) {
 	skipUnlessMeasurable(t, false)
-	s := newScenario(t, "2 connection flood", rtmpdOptions{args: []string{"-max-connections", fmt.Sprint(floodMaxConnections)}, optional: map[string]string{"max-connections-per-ip": floodPerIP}})
+	s := newScenario(t, "2 connection flood", rtmpdOptions{args: []string{"-max-connections", fmt.Sprint(floodMaxConnections), "-max-connections-per-ip", floodPerIP}})
 	s.beginAttack()
 	started := make(chan struct{})
 	var fl *floodResult

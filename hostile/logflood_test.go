@@ -15,7 +15,7 @@ const logFloodTail = time.Second
 // child's stderr stays under logFloodLines lines for both together.
 func TestLogFlood(t *testing.T) {
 	skipUnlessMeasurable(t, false)
-	s := newScenario(t, "12 log flood", rtmpdOptions{args: []string{"-max-connections", fmt.Sprint(floodMaxConnections)}, optional: map[string]string{"max-connections-per-ip": floodPerIP}})
+	s := newScenario(t, "12 log flood", rtmpdOptions{args: []string{"-max-connections", fmt.Sprint(floodMaxConnections), "-max-connections-per-ip", floodPerIP}})
 	s.beginAttack()
 	started := make(chan struct{})
 	fl := connFlood(s.d.rtmpAddr, started)

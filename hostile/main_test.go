@@ -1,13 +1,10 @@
 package hostile
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -19,8 +16,6 @@ var (
 	buildDir  string
 	rtmpdBin  string
 	buildErr  error
-	flagsOnce sync.Once
-	rtmpdHas  map[string]bool // flags listed by rtmpd -h
 )
 
 func TestMain(m *testing.M) {
@@ -61,28 +56,4 @@ func buildRTMPD(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return rtmpdBin
-}
-
-// hasFlag fails the test unless rtmpd lists -name in its usage (a budget flag
-// the suite relies on), and then reports true.
-func hasFlag(t *testing.T, name string) bool {
-	bin := buildRTMPD(t)
-	flagsOnce.Do(func() {
-		rtmpdHas = map[string]bool{}
-		var out bytes.Buffer
-		cmd := exec.Command(bin, "-h")
-		cmd.Stdout, cmd.Stderr = &out, &out
-		_ = cmd.Run()
-		sc := bufio.NewScanner(&out)
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) > 0 && strings.HasPrefix(f[0], "-") {
-				rtmpdHas[strings.TrimPrefix(f[0], "-")] = true
-			}
-		}
-	})
-	if !rtmpdHas[name] {
-		t.Fatalf("rtmpd -h lists no -%s: the budget this test sets is gone", name)
-	}
-	return true
 }

@@ -113,22 +113,22 @@ func waitConns(d *rtmpd, n float64, bound time.Duration) float64 {
 }
 
 // stallWait is how long to wait for the server to drop a stuck viewer: the
-// -stall-timeout when rtmpd has the flag, the default wait otherwise.
-func stallWait(t *testing.T, def time.Duration) (time.Duration, map[string]string) {
-	if hasFlag(t, "stall-timeout") {
-		d, _ := time.ParseDuration(stallTimeout)
-		return d + neverReadSlack, map[string]string{"stall-timeout": stallTimeout}
-	}
-	return def, nil
+// -stall-timeout the suite passes (stallArgs) plus neverReadSlack.
+func stallWait() time.Duration {
+	d, _ := time.ParseDuration(stallTimeout)
+	return d + neverReadSlack
 }
+
+// stallArgs are the rtmpd flags of the stuck-viewer tests.
+var stallArgs = []string{"-stall-timeout", stallTimeout}
 
 // TestNeverReadingViewers: 50 RTMP, 10 HTTP-FLV and 10 WebSocket-FLV players
 // with a tiny receive buffer play the honest stream and never read. The server
 // drops them, its RSS comes back, and honest viewers keep up.
 func TestNeverReadingViewers(t *testing.T) {
 	skipUnlessMeasurable(t, true)
-	wait, opt := stallWait(t, neverReadWait)
-	s := newScenario(t, "5 never-reading viewers", rtmpdOptions{optional: opt})
+	wait := stallWait()
+	s := newScenario(t, "5 never-reading viewers", rtmpdOptions{args: stallArgs})
 	s.beginAttack()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*honestDialBound)
 	defer cancel()

@@ -64,12 +64,9 @@ func partialAttacker(ctx context.Context, nc net.Conn, sentBytes *atomic.Int64) 
 // held in partial messages and closes them within a partial-message deadline.
 func TestPartialMessages(t *testing.T) {
 	skipUnlessMeasurable(t, true)
-	wait, opt := partialWait, map[string]string(nil)
-	if hasFlag(t, "partial-timeout") {
-		d, _ := time.ParseDuration(partialTimeout)
-		wait, opt = d+partialSlack, map[string]string{"partial-timeout": partialTimeout}
-	}
-	s := newScenario(t, "7 partial messages", rtmpdOptions{optional: opt, args: []string{"-max-partial-bytes", partialBudget}})
+	d, _ := time.ParseDuration(partialTimeout)
+	wait := d + partialSlack
+	s := newScenario(t, "7 partial messages", rtmpdOptions{args: []string{"-partial-timeout", partialTimeout, "-max-partial-bytes", partialBudget}})
 	s.beginAttack()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()

@@ -42,9 +42,6 @@ type rtmpd struct {
 type rtmpdOptions struct {
 	// args are extra flags.
 	args []string
-	// optional flags are passed only when rtmpd -h lists them (flags being
-	// added; see budgets_test.go): name -> value.
-	optional map[string]string
 	// recordDir is the -record-dir; "" means a fresh temporary directory.
 	recordDir string
 	// tlsCert and tlsKey, when set, enable -rtmps on a free port.
@@ -137,11 +134,6 @@ func startRTMPD(t *testing.T, o rtmpdOptions) *rtmpd {
 		if o.tlsCert != "" {
 			d.rtmpsAddr = freeAddr(t)
 			args = append(args, "-rtmps", d.rtmpsAddr, "-tls-cert", o.tlsCert, "-tls-key", o.tlsKey)
-		}
-		for name, v := range o.optional {
-			if hasFlag(t, name) {
-				args = append(args, "-"+name, v)
-			}
 		}
 		args = append(args, o.args...)
 		d.cmd = exec.Command(bin, args...)

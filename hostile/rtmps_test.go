@@ -104,8 +104,8 @@ func dialStuckRTMPS(ctx context.Context, d *rtmpd, ip net.IP, name string) (net.
 func TestRTMPSNeverReading(t *testing.T) {
 	skipUnlessMeasurable(t, true)
 	cert, key := selfSignedCert(t, t.TempDir())
-	wait, opt := stallWait(t, rtmpsWait)
-	s := newScenario(t, "10 RTMPS never-reading", rtmpdOptions{tlsCert: cert, tlsKey: key, optional: opt})
+	wait := stallWait()
+	s := newScenario(t, "10 RTMPS never-reading", rtmpdOptions{tlsCert: cert, tlsKey: key, args: stallArgs})
 	s.beginAttack()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*attackDialTimeout)
 	defer cancel()
