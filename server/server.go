@@ -116,6 +116,7 @@ func New(cfg Config) *Server {
 		logLimit: limit,
 	}
 	s.reg = registry.New(s.hub, registry.Limits{MaxIdle: cfg.MaxIdleStreams, Linger: cfg.StreamLinger})
+	s.cfg.Fanout = s.hub.Config() // the effective delivery policy, defaults applied
 	s.loops = make([]*loopState, cfg.Fanout.Loops)
 	for i := range s.loops {
 		s.loops[i] = &loopState{out: make([]byte, 0, 8<<10), body: make([]byte, 0, 4<<10), now: time.Now()}

@@ -159,7 +159,7 @@ func (s *Session) release() {
 // completed it within Config.PartialMessageTimeout (loop-only, from OnTick).
 // Time is counted in the loop's ticks: a loop that falls behind stretches the
 // deadline rather than cutting off a peer whose bytes it has not read yet.
-func (s *Session) checkPartial(now time.Time) error {
+func (s *Session) checkPartial() error {
 	if s.dec == nil {
 		return nil
 	}
@@ -221,7 +221,7 @@ func (s *Session) playing() bool {
 // gigabytes), the fanout's hard cap for one that plays.
 func (s *Session) checkBacklog(playing bool) error {
 	n := s.conn.OutboundBuffered()
-	if n <= s.srv.cfg.MaxControlBacklog || (playing && n <= s.srv.hub.Config().HardCap) {
+	if n <= s.srv.cfg.MaxControlBacklog || (playing && n <= s.srv.cfg.Fanout.HardCap) {
 		return nil
 	}
 	return fmt.Errorf("%w: %d bytes queued", ErrOutboundFull, n)
@@ -282,7 +282,7 @@ func (s *Session) onTick(now time.Time) error {
 		}
 		return nil
 	}
-	if err := s.checkPartial(now); err != nil {
+	if err := s.checkPartial(); err != nil {
 		return err
 	}
 	active := false

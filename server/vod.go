@@ -355,7 +355,7 @@ func (v *vodPlay) drain(n, target int) bool {
 			continue
 		}
 		interval = min(interval*2, vodProbeMax)
-		if time.Since(progress) > v.srv.hub.Config().StallTimeout {
+		if time.Since(progress) > v.srv.cfg.Fanout.StallTimeout {
 			v.log.Warn("vod play closed: client reads nothing", "queued", n)
 			v.do(vodOpClose, 0, nil, nil)
 			return false

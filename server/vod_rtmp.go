@@ -138,7 +138,7 @@ func (v *vodPlay) paceRTMP(vf *recorder.File) {
 			if !ok {
 				return
 			}
-			if n > v.srv.hub.Config().HighWater && !v.drain(n, v.srv.hub.Config().LowWater) {
+			if n > v.srv.cfg.Fanout.HighWater && !v.drain(n, v.srv.cfg.Fanout.LowWater) {
 				return
 			}
 			continue
