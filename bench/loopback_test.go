@@ -84,17 +84,18 @@ type serverProc struct {
 
 func startServer(tb testing.TB, args ...string) *serverProc {
 	bin := buildRTMPD(tb)
+	// Both listeners stay open until both ports are known, so the OS hands out
+	// two different ports (closing the first could give it again).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	httpAddr := hl.Addr().String()
+	addr, httpAddr := ln.Addr().String(), hl.Addr().String()
+	ln.Close()
 	hl.Close()
 	cmd := exec.Command(bin, append([]string{"-rtmp", addr, "-http", httpAddr, "-loops", "1", "-log-level", "error", "-trusted-nets", "127.0.0.0/8"}, args...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")

@@ -97,16 +97,21 @@ func (l *lineLog) Tail(n int) []string {
 	return append([]string(nil), l.tail[len(l.tail)-n:]...)
 }
 
-// freeAddr returns a 127.0.0.1 address with a port the OS just handed out.
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n 127.0.0.1 addresses with distinct ports the OS just
+// handed out (every listener stays open until all are known, so no port comes
+// twice).
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
+	return addrs
 }
 
 // startRTMPD starts rtmpd on 127.0.0.1 with OS-chosen ports and stops it in
@@ -119,10 +124,11 @@ func startRTMPD(t *testing.T, o rtmpdOptions) *rtmpd {
 	}
 	var last error
 	for attempt := 0; attempt < startAttempts; attempt++ {
+		addrs := freeAddrs(t, 4)
 		d := &rtmpd{
-			rtmpAddr:  freeAddr(t),
-			httpAddr:  freeAddr(t),
-			pprofAddr: freeAddr(t),
+			rtmpAddr:  addrs[0],
+			httpAddr:  addrs[1],
+			pprofAddr: addrs[2],
 			recordDir: o.recordDir,
 			log:       &lineLog{},
 			done:      make(chan struct{}),
@@ -132,7 +138,7 @@ func startRTMPD(t *testing.T, o rtmpdOptions) *rtmpd {
 			"-record-dir", d.recordDir, "-web-dir", t.TempDir(), "-log-level", "warn",
 		}
 		if o.tlsCert != "" {
-			d.rtmpsAddr = freeAddr(t)
+			d.rtmpsAddr = addrs[3]
 			args = append(args, "-rtmps", d.rtmpsAddr, "-tls-cert", o.tlsCert, "-tls-key", o.tlsKey)
 		}
 		args = append(args, o.args...)

@@ -418,7 +418,7 @@ func TestListenerKinds(t *testing.T) {
 	if _, err := StartStd(bad, h, nil); !errors.Is(err, ErrBadKinds) {
 		t.Errorf("std: too many kinds: %v", err)
 	}
-	_, port, err := resolveAddr("127.0.0.1:0")
+	_, port, err := resolveAddr("127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

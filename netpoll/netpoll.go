@@ -278,18 +278,29 @@ func start(cfg Config, h Handler) (*Engine, error) {
 		done:   make(chan error, 1),
 	}
 	var proto []string
+	// Ports resolved from 0 stay held until every address is resolved, so two
+	// listeners never get the same port.
+	var held []net.Listener
+	release := func() { // before gnet binds the ports
+		for _, ln := range held {
+			_ = ln.Close()
+		}
+	}
 	for i, a := range cfg.Addrs {
-		resolved, port, err := resolveAddr(a)
+		resolved, port, err := resolveAddr(a, &held)
 		if err != nil {
+			release()
 			return nil, err
 		}
 		if k, ok := e.kinds[port]; ok && k != cfg.kind(i) {
+			release()
 			return nil, fmt.Errorf("%w: port %d has kinds %d and %d", ErrBadKinds, port, k, cfg.kind(i))
 		}
 		e.addrs = append(e.addrs, resolved)
 		e.kinds[port] = cfg.kind(i)
 		proto = append(proto, "tcp://"+resolved)
 	}
+	release()
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(cfg.Loops),
 		gnet.WithTicker(true),
@@ -354,8 +365,10 @@ func checkKinds(cfg Config) error {
 }
 
 // resolveAddr turns a port-0 address into a concrete free port (gnet cannot
-// report the port it bound). It returns the address and its port.
-func resolveAddr(a string) (string, int, error) {
+// report the port it bound). It returns the address and its port. The
+// listener that reserved the port is appended to hold for the caller to close
+// (nil: closed at once).
+func resolveAddr(a string, hold *[]net.Listener) (string, int, error) {
 	host, port, err := net.SplitHostPort(a)
 	if err != nil {
 		return "", 0, fmt.Errorf("netpoll: listen address %q: %w", a, err)
@@ -372,7 +385,11 @@ func resolveAddr(a string) (string, int, error) {
 		return "", 0, fmt.Errorf("netpoll: resolve %q: %w", a, err)
 	}
 	p := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
+	if hold != nil {
+		*hold = append(*hold, ln)
+	} else {
+		_ = ln.Close()
+	}
 	return net.JoinHostPort(host, strconv.Itoa(p)), p, nil
 }
 

@@ -231,11 +231,35 @@ func TestSweepClosesOnTickError(t *testing.T) {
 }
 
 func TestResolveAddrPortZero(t *testing.T) {
-	a, p, err := resolveAddr("127.0.0.1:0")
+	a, p, err := resolveAddr("127.0.0.1:0", nil)
 	if err != nil || p == 0 || a == "127.0.0.1:0" {
 		t.Fatalf("ResolveAddr: %q %d %v", a, p, err)
 	}
-	if _, _, err := resolveAddr("nonsense"); err == nil {
+	if _, _, err := resolveAddr("nonsense", nil); err == nil {
 		t.Fatal("bad address accepted")
+	}
+}
+
+// Port-0 addresses of one engine resolve to distinct ports: each reserving
+// listener stays open until all are resolved (closing the first at once let
+// the OS hand its port out again, and an RTMP and an HTTP listener got the
+// same port).
+func TestResolveHeldPortsDistinct(t *testing.T) {
+	for range 200 {
+		var held []net.Listener
+		_, a, err := resolveAddr("127.0.0.1:0", &held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := resolveAddr("127.0.0.1:0", &held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ln := range held {
+			_ = ln.Close()
+		}
+		if a == b {
+			t.Fatalf("both addresses resolved to port %d", a)
+		}
 	}
 }
