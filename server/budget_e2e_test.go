@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quaverlive/quaver/amf0"
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/client"
+	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/server"
 )
 
@@ -21,14 +21,7 @@ import (
 // scale against rtmpd.
 
 // rawCommand chunk-encodes an AMF0 command at the client's default chunk size.
-func rawCommand(streamID uint32, name string, tx float64, args ...any) []byte {
-	b := amf0.AppendCommandStart(nil, name, tx)
-	b = amf0.AppendNull(b)
-	for _, a := range args {
-		b, _ = amf0.AppendAny(b, a)
-	}
-	return chunkcodec.AppendMessage(nil, chunkcodec.Header{ChunkStreamID: 3, TypeID: chunkcodec.TypeCommandAMF0, StreamID: streamID}, b, client.DefaultChunkSize)
-}
+var rawCommand = enginetest.Command
 
 // closedWithin reports whether the server closes c within d (reading and
 // discarding whatever it sends).

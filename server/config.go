@@ -11,6 +11,8 @@ import (
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/admission"
+	"github.com/quaverlive/quaver/internal/engine"
+	"github.com/quaverlive/quaver/internal/vod"
 	"github.com/quaverlive/quaver/recorder"
 )
 
@@ -180,6 +182,13 @@ const (
 	// returned to the operating system, the server returns it (checked every
 	// few seconds), so memory comes back after an attack or a spike.
 	DefaultIdleHeapRelease = 32 << 20
+	// DefaultVODBufferLength is the player buffer (milliseconds) an RTMP
+	// play of a recording assumes until the player sends Set Buffer Length.
+	DefaultVODBufferLength = vod.DefaultBufferLength
+	// MaxVODBufferLength caps the buffer length a player may ask for: an
+	// RTMP play of a recording never runs further ahead of the wall clock
+	// than this.
+	MaxVODBufferLength = vod.MaxBufferLength
 )
 
 func (c *Config) setDefaults() {
@@ -317,5 +326,23 @@ func (c *Config) vodAdmission() admission.Config {
 		Rate:           c.VODStartRatePerIP,
 		Burst:          c.VODStartBurstPerIP,
 		Exempt:         c.TrustedNets,
+	}
+}
+
+// limits are the settings the sessions apply (engine.Limits), after
+// defaults; Fanout is the hub's effective policy.
+func (c *Config) limits() engine.Limits {
+	return engine.Limits{
+		ChunkSize:           c.ChunkSize,
+		WindowAckSize:       c.WindowAckSize,
+		HandshakeTimeout:    c.HandshakeTimeout,
+		IdleTimeout:         c.IdleTimeout,
+		MaxMessageSize:      c.MaxMessageSize,
+		MaxChunkStreams:     c.MaxChunkStreams,
+		MaxInboundChunkSize: c.MaxInboundChunkSize,
+		MaxStreamsPerConn:   c.MaxStreamsPerConn,
+		MaxNamesPerConn:     c.MaxNamesPerConn,
+		MaxControlBacklog:   c.MaxControlBacklog,
+		Fanout:              c.Fanout,
 	}
 }

@@ -11,10 +11,14 @@
 //	if err := srv.Start(); err != nil { ... }
 //	defer srv.Shutdown(ctx)
 //
-// Connections are served by the netpoll reactor; each RTMP session is a state
-// machine (handshake, chunk stream, commands) that runs on its connection's event
-// loop. Published media goes into a fanout.Stream, which encodes each message once
-// and delivers it to every player with merged writes.
+// Connections are served by the netpoll reactor. This package holds only the
+// API and the composition root: the sessions are state machines in internal
+// packages (internal/rtmp for RTMP, internal/httpflv for HTTP-FLV and
+// WebSocket-FLV, internal/vod for plays of recordings, all built on
+// internal/engine), which run on their connection's event loop and reach the
+// application through its Handler. Published media goes into a fanout.Stream,
+// which encodes each message once and delivers it to every player with merged
+// writes.
 //
 // # Goroutines
 //

@@ -37,7 +37,7 @@ func (s *Server) janitor() {
 		case now := <-t.C:
 			s.reg.Sweep(now)
 			s.admit.Sweep(now)
-			s.vodAdmit.Sweep(now)
+			s.sh.VODAdmit.Sweep(now)
 			if now.Sub(lastFlush) >= logFlushPeriod {
 				lastFlush = now
 				s.logLimit.Flush(context.Background())

@@ -3,8 +3,8 @@ package server
 import (
 	"fmt"
 
-	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/registry"
+	"github.com/quaverlive/quaver/internal/rtmp"
 )
 
 // The stream registry (internal/registry) as the server uses it: streams are
@@ -17,17 +17,6 @@ type StreamInfo = registry.Info
 // Streams lists known streams. Safe from any goroutine.
 func (s *Server) Streams() []StreamInfo { return s.reg.List() }
 
-// streamKey is the registry key of app/name.
-func streamKey(app, name string) string { return registry.Key(app, name) }
-
-// streamOptions are the fanout options of app's streams.
-func streamOptions(app *App) fanout.StreamOptions {
-	return fanout.StreamOptions{GOPCache: !app.DisableGOPCache}
-}
-
-// liveNow reports whether app/name has a publisher. Safe from any goroutine.
-func (s *Server) liveNow(app, name string) bool { return s.reg.Live(app, name) }
-
 // StartRecording starts recording a stream that is being published. It is
 // asynchronous and safe from any goroutine, including a handler or custom
 // command on the publisher's own event loop: the recording attaches on that
@@ -36,18 +25,14 @@ func (s *Server) liveNow(app, name string) bool { return s.reg.Live(app, name) }
 // being published or is already being recorded.
 func (s *Server) StartRecording(app, name string) error {
 	st, p := s.reg.Publisher(app, name)
-	pub, _ := p.(*Session)
+	pub, _ := p.(*rtmp.Session)
 	if pub == nil {
 		return fmt.Errorf("server: %s/%s is not being published", app, name)
 	}
 	if s.reg.Recording(st) != nil {
 		return fmt.Errorf("server: %s/%s is already being recorded", app, name)
 	}
-	return pub.conn.Loop().Execute(taskFunc(func() {
-		if !pub.closed && s.reg.IsPublisher(st, pub) {
-			_ = pub.startRecording(st) // errors are logged there
-		}
-	}))
+	return pub.RecordAsync(st)
 }
 
 // StopRecording stops recording a stream; the file is finished in the

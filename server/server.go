@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/valyala/bytebufferpool"
 
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/admission"
+	"github.com/quaverlive/quaver/internal/engine"
+	"github.com/quaverlive/quaver/internal/httpflv"
 	"github.com/quaverlive/quaver/internal/ratelog"
 	"github.com/quaverlive/quaver/internal/registry"
+	"github.com/quaverlive/quaver/internal/rtmp"
 	"github.com/quaverlive/quaver/netpoll"
 	"github.com/quaverlive/quaver/recorder"
 )
@@ -25,40 +25,40 @@ import (
 var (
 	ErrStarted        = errors.New("server: already started")
 	ErrNotStarted     = errors.New("server: not started")
-	ErrUnknownApp     = errors.New("server: unknown app")
+	ErrUnknownApp     = engine.ErrUnknownApp
 	ErrStreamBusy     = registry.ErrStreamBusy
-	ErrHandshakeSlow  = errors.New("server: handshake timeout")
-	ErrIdle           = errors.New("server: idle timeout")
-	ErrPublisherIdle  = errors.New("server: publisher sent no media within the idle timeout")
-	ErrTooManyStreams = errors.New("server: too many streams on one connection")
-	ErrReplaced       = errors.New("server: publisher replaced by a new one")
-	ErrProtocol       = errors.New("server: protocol violation")
-	ErrShutdown       = errors.New("server: shutting down")
+	ErrHandshakeSlow  = engine.ErrHandshakeSlow
+	ErrIdle           = engine.ErrIdle
+	ErrPublisherIdle  = engine.ErrPublisherIdle
+	ErrTooManyStreams = engine.ErrTooManyStreams
+	ErrReplaced       = engine.ErrReplaced
+	ErrProtocol       = engine.ErrProtocol
+	ErrShutdown       = engine.ErrShutdown
 	ErrTooManyNames   = registry.ErrTooManyNames
 	ErrTooManyIdle    = registry.ErrTooManyIdle
-	ErrOutboundFull   = errors.New("server: peer reads too slowly (outbound backlog over its cap)")
-	ErrPartialTimeout = errors.New("server: message not completed within the partial-message timeout")
+	ErrOutboundFull   = engine.ErrOutboundFull
+	ErrPartialTimeout = engine.ErrPartialTimeout
 )
 
 // Server is an RTMP server. Construct with New, register apps with Handle, then Start.
 type Server struct {
 	cfg  Config
 	log  *slog.Logger
-	hub  *fanout.Hub
 	apps map[string]*App
+
+	// sh is what the sessions share: limits, registry, hub, recorder, pools.
+	sh  *engine.Shared
+	hub *fanout.Hub
+	reg *registry.Registry
+	rec *recorder.Manager
 
 	eng     netpoll.Transport
 	tlsEng  netpoll.Transport
 	started atomic.Bool
 	closing atomic.Bool
-	loops   []*loopState
-	nextID  atomic.Uint64
-
-	reg *registry.Registry
 
 	// Budgets shared by all sessions (see Config).
 	admit    *admission.Limiter // connections per server, listener and peer
-	vodAdmit *admission.Limiter // recording plays per server and peer
 	refused  [admission.NumVerdicts]atomic.Uint64
 	logLimit *ratelog.Handler
 
@@ -67,32 +67,6 @@ type Server struct {
 
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
-
-	rec     *recorder.Manager
-	vodWG   sync.WaitGroup // one per recording play's goroutine (vod.go)
-	webLibs map[string][]byte
-
-	// Scratch pools, one per role so each calibrates to its own sizes:
-	// HTTP response bodies (/metrics, JSON) and custom-command replies.
-	httpBodies bytebufferpool.Pool
-	replies    bytebufferpool.Pool
-
-	// bufPool supplies the chunk decoders' payload buffers, shared by all
-	// sessions; partial is the server-wide budget for bytes held in partly
-	// received messages, and partialTicks the partial-message deadline in
-	// loop ticks.
-	bufPool      *chunkcodec.BufferPool
-	partial      *chunkcodec.Budget
-	partialTicks int64
-}
-
-// loopState is per-event-loop scratch (loop-only).
-type loopState struct {
-	fan   fanoutLoop // the loop as fanout sees it
-	out   []byte     // pending output of the session being served
-	body  []byte     // AMF0 body scratch
-	now   time.Time
-	ticks uint64 // OnLoopTick calls so far: the clock of partial-message deadlines
 }
 
 // New returns a server with the built-in "live" and "record" apps registered.
@@ -108,25 +82,37 @@ func New(cfg Config) *Server {
 		log:      cfg.Logger,
 		hub:      fanout.NewHub(cfg.Fanout),
 		apps:     map[string]*App{},
-		bufPool:  chunkcodec.NewBufferPool(),
-		partial:  chunkcodec.NewBudget(cfg.MaxPartialBytes),
 		rec:      recorder.NewManager(cfg.Recorder),
 		admit:    admission.New(cfg.admission()),
-		vodAdmit: admission.New(cfg.vodAdmission()),
 		logLimit: limit,
 	}
 	s.reg = registry.New(s.hub, registry.Limits{MaxIdle: cfg.MaxIdleStreams, Linger: cfg.StreamLinger})
 	s.cfg.Fanout = s.hub.Config() // the effective delivery policy, defaults applied
-	s.loops = make([]*loopState, cfg.Fanout.Loops)
-	for i := range s.loops {
-		s.loops[i] = &loopState{out: make([]byte, 0, 8<<10), body: make([]byte, 0, 4<<10), now: time.Now()}
+	s.sh = &engine.Shared{
+		Limits:   s.cfg.limits(),
+		Log:      s.log,
+		Hub:      s.hub,
+		Reg:      s.reg,
+		Rec:      s.rec,
+		Apps:     map[string]*engine.App{},
+		Loops:    make([]*engine.Loop, s.cfg.Fanout.Loops),
+		BufPool:  chunkcodec.NewBufferPool(),
+		Partial:  chunkcodec.NewBudget(cfg.MaxPartialBytes),
+		VODAdmit: admission.New(cfg.vodAdmission()),
+		Release:  s.release,
+		Metrics:  s.appendMetrics,
+	}
+	for i := range s.sh.Loops {
+		s.sh.Loops[i] = engine.NewLoop()
 	}
 	s.apps["live"] = &App{}
 	s.apps["record"] = &App{Record: true}
 	return s
 }
 
-// Handle registers (or replaces) the app name. Call before Start.
+// Handle registers (or replaces) the app name. Call before Start: the apps'
+// settings are read when the server starts (their custom commands and
+// message types may still be added after).
 func (s *Server) Handle(name string, app *App) {
 	if app == nil {
 		delete(s.apps, name)
@@ -135,13 +121,15 @@ func (s *Server) Handle(name string, app *App) {
 	s.apps[name] = app
 }
 
-// Config returns the effective configuration.
+// Config returns the effective configuration. Any goroutine.
 func (s *Server) Config() Config { return s.cfg }
 
-// Hub returns the fanout hub (for stats and for other transports).
+// Hub returns the fanout hub (for stats and for other transports). Any
+// goroutine.
 func (s *Server) Hub() *fanout.Hub { return s.hub }
 
-// Start listens and serves until Shutdown. It returns once the listeners accept.
+// Start listens and serves until Shutdown. It returns once the listeners
+// accept. Any goroutine except a loop; once.
 func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return ErrStarted
@@ -150,7 +138,10 @@ func (s *Server) Start() error {
 	if w := s.cfg.Fanout.BatchWindow; w > 0 && w < tick {
 		tick = w
 	}
-	s.partialTicks = int64(s.cfg.PartialMessageTimeout / tick)
+	s.sh.PartialTicks = int64(s.cfg.PartialMessageTimeout / tick)
+	for name, app := range s.apps {
+		s.sh.Apps[name] = engineApp(name, app)
+	}
 	if n, err := s.rec.RepairAll(); err != nil {
 		s.log.Warn("repairing unfinished recordings", "err", err)
 	} else if n > 0 {
@@ -220,6 +211,7 @@ func (s *Server) startTransport(tick time.Duration) (netpoll.Transport, error) {
 }
 
 // HTTPAddr returns the HTTP listen address with its port resolved, or "".
+// Any goroutine, after Start.
 func (s *Server) HTTPAddr() string {
 	if s.eng == nil || len(s.eng.Addrs()) < 2 {
 		return ""
@@ -227,7 +219,8 @@ func (s *Server) HTTPAddr() string {
 	return s.eng.Addrs()[1]
 }
 
-// RTMPSAddr returns the RTMPS listen address, or "".
+// RTMPSAddr returns the RTMPS listen address, or "". Any goroutine, after
+// Start.
 func (s *Server) RTMPSAddr() string {
 	if s.tlsEng == nil {
 		return ""
@@ -235,7 +228,8 @@ func (s *Server) RTMPSAddr() string {
 	return s.tlsEng.Addrs()[0]
 }
 
-// RTMPAddr returns the RTMP listen address with its port resolved.
+// RTMPAddr returns the RTMP listen address with its port resolved. Any
+// goroutine, after Start.
 func (s *Server) RTMPAddr() string {
 	if s.eng == nil {
 		return ""
@@ -244,7 +238,8 @@ func (s *Server) RTMPAddr() string {
 }
 
 // Shutdown ends every publish (players receive an end of stream), closes every
-// connection and stops the loops, or gives up when ctx ends.
+// connection and stops the loops, or gives up when ctx ends. Any goroutine
+// except a loop (it waits for the loops to stop).
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.started.Load() || s.eng == nil {
 		return ErrNotStarted
@@ -258,7 +253,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// NetStream.Play.UnpublishNotify before their connections close.
 	pubs := s.reg.Publishers()
 	for _, p := range pubs {
-		p.(*Session).closeWith(ErrShutdown)
+		p.(*rtmp.Session).CloseWith(ErrShutdown)
 	}
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) && s.Stats().Publishing > 0 {
@@ -275,7 +270,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.reg.Close()
 	s.rec.Wait()
 	vodDone := make(chan struct{})
-	go func() { s.vodWG.Wait(); close(vodDone) }()
+	go func() { s.sh.VODs.Wait(); close(vodDone) }()
 	select { // recording plays end once their connections are closed
 	case <-vodDone:
 	case <-ctx.Done():
@@ -333,34 +328,38 @@ func (s *Server) open(c netpoll.Conn) netpoll.Session {
 		s.log.Warn("connection refused", "peer", c.RemoteAddr(), "reason", v.String())
 		return nil
 	}
-	s.hub.AttachLoop(s.loops[c.Loop().Index()].bind(c.Loop()))
+	s.hub.AttachLoop(s.sh.Loops[c.Loop().Index()].Bind(c.Loop()))
 	s.connsOpen.Add(1)
 	s.connsAll.Add(1)
 	if kind == listenerHTTP {
-		return newHTTPSession(s, c, kind)
+		h := httpflv.New(s.sh, c, kind)
+		h.Handle = &Session{s: &h.Session}
+		return h
 	}
-	return (*rtmpPort)(newSession(s, c, kind))
+	r := rtmp.New(s.sh, c, kind)
+	r.Handle = &Session{s: &r.Session}
+	return r
+}
+
+// release returns a closed connection's slots in the connection budgets.
+func (s *Server) release(kind int, remote string) {
+	s.connsOpen.Add(-1)
+	s.admit.Release(kind, remote)
 }
 
 // loopTick runs on every loop every tick: it flushes the loop's pending
 // deliveries (once per batch window, or, without one, whatever audio is still
 // waiting for video).
 func (s *Server) loopTick(l netpoll.EventLoop, now time.Time) {
-	ls := s.loops[l.Index()]
-	ls.now = now
-	ls.ticks++
+	s.sh.Loops[l.Index()].Tick(now)
 	s.hub.FlushLoop(l.Index())
 }
 
+// String names the server. Any goroutine, after Start.
 func (s *Server) String() string { return fmt.Sprintf("quaver server %s", s.RTMPAddr()) }
 
-// Recorder returns the recording manager (list, find, repair).
+// Recorder returns the recording manager (list, find, repair). Any goroutine.
 func (s *Server) Recorder() *recorder.Manager { return s.rec }
-
-// taskFunc runs a function as a loop task.
-type taskFunc func()
-
-func (f taskFunc) Run(context.Context) error { f(); return nil }
 
 // browsable turns a listen address into one a local browser can open.
 func browsable(addr string) string {
@@ -372,24 +371,4 @@ func browsable(addr string) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// fanoutLoop presents a transport's event loop to fanout (fanout.Loop); the
-// composition root binds the two, so neither package imports the other.
-// Bound once, on the loop, before the hub learns of it (Hub.AttachLoop
-// publishes it to other goroutines); immutable after.
-type fanoutLoop struct{ l netpoll.EventLoop }
-
-// Index implements fanout.Loop.
-func (f *fanoutLoop) Index() int { return f.l.Index() }
-
-// Execute implements fanout.Loop; safe from any goroutine.
-func (f *fanoutLoop) Execute(t fanout.Task) error { return f.l.Execute(t) }
-
-// bind records l as this state's loop (loop-only) and returns it for fanout.
-func (ls *loopState) bind(l netpoll.EventLoop) *fanoutLoop {
-	if ls.fan.l == nil {
-		ls.fan.l = l
-	}
-	return &ls.fan
 }

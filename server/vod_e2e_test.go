@@ -1059,7 +1059,7 @@ func TestVODBackPressureAndClose(t *testing.T) {
 		defer c.Close()
 		fmt.Fprintf(c, "GET /record/big.flv HTTP/1.1\r\nHost: x\r\n\r\n")
 		// Read nothing: the play must stop reading the file and wait.
-		if !vxWait(10*time.Second, func() bool { return vxGoroutines("(*vodPlay).drain") == 1 }) {
+		if !vxWait(10*time.Second, func() bool { return vxGoroutines("vod.(*Play).drain") == 1 }) {
 			t.Fatal("the play never waited for its slow client")
 		}
 		_ = c.SetReadDeadline(time.Now().Add(vxStepTimeout))
@@ -1089,15 +1089,15 @@ func TestVODBackPressureAndClose(t *testing.T) {
 		fmt.Fprintf(h, "GET /record/big.flv HTTP/1.1\r\nHost: x\r\n\r\n")
 		if !vxWait(10*time.Second, func() bool {
 			n := vxOpenFDs(file)
-			return vxGoroutines("(*vodPlay).run") == 2 && (n == 2 || n == -1)
+			return vxGoroutines("vod.(*Play).run") == 2 && (n == 2 || n == -1)
 		}) {
 			t.Fatalf("%d VOD plays running with %d descriptors on the recording, want 2 and 2",
-				vxGoroutines("(*vodPlay).run"), vxOpenFDs(file))
+				vxGoroutines("vod.(*Play).run"), vxOpenFDs(file))
 		}
 		_ = p.c.Close()
 		_ = h.Close()
-		if !vxWait(5*time.Second, func() bool { return vxGoroutines("(*vodPlay).run") == 0 }) {
-			t.Fatalf("%d VOD plays still running after their clients left", vxGoroutines("(*vodPlay).run"))
+		if !vxWait(5*time.Second, func() bool { return vxGoroutines("vod.(*Play).run") == 0 }) {
+			t.Fatalf("%d VOD plays still running after their clients left", vxGoroutines("vod.(*Play).run"))
 		}
 		if n := vxOpenFDs(file); n > 0 {
 			t.Fatalf("%d descriptors still open on the recording", n)

@@ -1,4 +1,4 @@
-package server
+package rtmp
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/internal/engine"
+	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/internal/fakeloop"
 )
 
@@ -21,16 +23,16 @@ func TestCommands(t *testing.T) {
 		closes error // nil: the connection stays open
 	}{
 		{"connect", [][]byte{connectCmd("live")}, connect, nil},
-		{"connect to an unknown app", [][]byte{connectCmd("nope")}, []string{"_error NetConnection.Connect.Rejected"}, ErrUnknownApp},
-		{"command before connect", [][]byte{command(0, "createStream", 2)}, nil, ErrProtocol},
+		{"connect to an unknown app", [][]byte{connectCmd("nope")}, []string{"_error NetConnection.Connect.Rejected"}, engine.ErrUnknownApp},
+		{"command before connect", [][]byte{command(0, "createStream", 2)}, nil, engine.ErrProtocol},
 		{"connect twice", [][]byte{connectCmd("live"), connectCmd("live")}, append(slices.Clone(connect), "_error NetConnection.Call.Failed"), nil},
 		{"createStream", [][]byte{connectCmd("live"), command(0, "createStream", 2)}, append(slices.Clone(connect), "_result 1"), nil},
 		{"publish", [][]byte{connectCmd("live"), command(0, "releaseStream", 2, "cam"), command(0, "FCPublish", 3, "cam"), command(0, "createStream", 4), command(1, "publish", 5, "cam", "live")},
 			append(slices.Clone(connect), "_result", "onFCPublish NetStream.Publish.Start", "_result", "_result 1", "user-control stream-begin", "onStatus NetStream.Publish.Start"), nil},
 		{"publish without a name", [][]byte{connectCmd("live"), command(0, "createStream", 2), command(1, "publish", 3, "")},
-			append(slices.Clone(connect), "_result 1", "onStatus NetStream.Publish.BadName"), ErrProtocol},
+			append(slices.Clone(connect), "_result 1", "onStatus NetStream.Publish.BadName"), engine.ErrProtocol},
 		{"publish a name that climbs", [][]byte{connectCmd("live"), command(0, "createStream", 2), command(1, "publish", 3, "../x")},
-			append(slices.Clone(connect), "_result 1", "onStatus NetStream.Publish.BadName"), ErrProtocol},
+			append(slices.Clone(connect), "_result 1", "onStatus NetStream.Publish.BadName"), engine.ErrProtocol},
 		{"play a name nobody publishes (waits)", [][]byte{connectCmd("live"), command(0, "createStream", 2), command(1, "play", 3, "cam")},
 			append(slices.Clone(connect), "_result 1", "user-control stream-is-recorded", "user-control stream-begin", "onStatus NetStream.Play.Reset", "onStatus NetStream.Play.Start", "|RtmpSampleAccess"), nil},
 		{"getStreamLength of an unknown name", [][]byte{connectCmd("live"), command(0, "getStreamLength", 2, "cam")}, append(slices.Clone(connect), "_result 0"), nil},
@@ -44,7 +46,8 @@ func TestCommands(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			srv := newTestServer(t, Config{MaxStreamsPerConn: 2})
+			srv := enginetest.New(t)
+			srv.Limits.MaxStreamsPerConn = 2
 			p := dialPeer(t, srv, fakeloop.New(0), "127.0.0.1:5000")
 			for _, b := range c.in {
 				p.send(b)
@@ -61,7 +64,7 @@ func TestCommands(t *testing.T) {
 			if p.err == nil {
 				p.port.OnClose(nil)
 			}
-			if n, _ := srv.reg.Counts(); n > 1 {
+			if n, _ := srv.Reg.Counts(); n > 1 {
 				t.Errorf("%d streams left after the connection closed", n)
 			}
 		})

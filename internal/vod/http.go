@@ -1,4 +1,4 @@
-package server
+package vod
 
 import (
 	"errors"
@@ -14,12 +14,12 @@ import (
 // planFile decides what an HTTP or WebSocket play sends: the whole file as it
 // is now, or (with ?start=) the FLV header, the metadata and the sequence
 // headers followed by the file from the keyframe at or before the start.
-func (v *vodPlay) planFile(vf *recorder.File) {
+func (v *Play) planFile(vf *recorder.File) {
 	v.pos, v.end = 0, vf.Size()
-	if v.startMs <= 0 {
+	if v.StartMs <= 0 {
 		return
 	}
-	if kpos, k := vf.KeyframeAt(v.startMs); k >= 0 {
+	if kpos, k := vf.KeyframeAt(v.StartMs); k >= 0 {
 		hdr := vf.Header()
 		p := flvmux.AppendFileHeader(nil, hdr.HasAudio, hdr.HasVideo)
 		if meta := vf.OnMetaData(); len(meta) > 0 {
@@ -32,10 +32,10 @@ func (v *vodPlay) planFile(vf *recorder.File) {
 
 // sendFile sends what planFile decided as fast as the client reads it, then
 // ends the response.
-func (v *vodPlay) sendFile(vf *recorder.File) {
+func (v *Play) sendFile(vf *recorder.File) {
 	prefix, pos := v.prefix, v.pos
-	ws := v.kind == vodWS
-	rd := make([]byte, vodBatchBytes)
+	ws := v.kind == WS
+	rd := make([]byte, BatchBytes)
 	var frame []byte
 	for {
 		var chunk []byte
@@ -52,7 +52,7 @@ func (v *vodPlay) sendFile(vf *recorder.File) {
 					err = io.ErrUnexpectedEOF // the file shrank: the length sent is wrong
 				}
 				v.log.Warn("reading recording", "file", vf.Name(), "err", err)
-				v.do(vodOpClose, 0, nil, nil)
+				v.do(opClose, 0, nil, nil)
 				return
 			}
 			chunk = rd[:n]
@@ -62,23 +62,23 @@ func (v *vodPlay) sendFile(vf *recorder.File) {
 			frame = append(frame, chunk...)
 			chunk = frame
 		}
-		n, ok := v.do(vodOpWrite, 0, chunk, nil)
+		n, ok := v.do(opWrite, 0, chunk, nil)
 		if !ok {
 			return
 		}
-		if n > v.srv.cfg.Fanout.HighWater && !v.drain(n, v.srv.cfg.Fanout.LowWater) {
+		if !v.backlogOK(n) {
 			return
 		}
 	}
 	n := 0
 	if ws {
 		var ok bool
-		if n, ok = v.do(vodOpWSClose, 0, wsflv.AppendClose(frame[:0], wsflv.CloseNormal, "end of recording"), nil); !ok {
+		if n, ok = v.do(opWSClose, 0, wsflv.AppendClose(frame[:0], wsflv.CloseNormal, "end of recording"), nil); !ok {
 			return
 		}
 	} else {
 		var ok bool
-		if n, ok = v.do(vodOpProbe, 0, nil, nil); !ok {
+		if n, ok = v.do(opProbe, 0, nil, nil); !ok {
 			return
 		}
 	}
@@ -88,7 +88,7 @@ func (v *vodPlay) sendFile(vf *recorder.File) {
 		return
 	}
 	if ws {
-		v.timer.Reset(vodCloseGrace)
+		v.timer.Reset(closeGrace)
 		select {
 		case <-v.timer.C:
 		case <-v.ctx.Done(): // the client's close frame closed the connection
@@ -96,5 +96,8 @@ func (v *vodPlay) sendFile(vf *recorder.File) {
 			return
 		}
 	}
-	v.do(vodOpClose, 0, nil, nil)
+	v.do(opClose, 0, nil, nil)
 }
+
+// ContentLength is the length of what an HTTP play sends (known in OnBegin).
+func (v *Play) ContentLength() int64 { return int64(len(v.prefix)) + v.end - v.pos }

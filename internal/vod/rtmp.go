@@ -1,43 +1,33 @@
-package server
+package vod
 
 import (
 	"errors"
 	"io"
 	"time"
 
-	"github.com/quaverlive/quaver/amf0"
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/internal/rtmpmsg"
 	"github.com/quaverlive/quaver/recorder"
 )
 
 // RTMP VOD: the recording as RTMP messages, paced at real time.
 
 // appendTag encodes a tag as an RTMP message of the play.
-func (v *vodPlay) appendTag(dst []byte, typ uint8, ts uint32, data []byte) []byte {
+func (v *Play) appendTag(dst []byte, typ uint8, ts uint32, data []byte) []byte {
 	csid := chunkcodec.ChunkStreamFor(typ)
-	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: csid, Timestamp: ts, TypeID: typ, StreamID: v.sid}, data, v.chunk)
+	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: csid, Timestamp: ts, TypeID: typ, StreamID: v.StreamID}, data, v.ChunkSize)
 }
 
-// appendEnd encodes the end of the recording: Stream EOF, NetStream.Play.Stop
-// and onPlayStatus NetStream.Play.Complete.
-func (v *vodPlay) appendEnd(dst []byte, ts uint32) []byte {
-	dst = chunkcodec.AppendStreamEOF(dst, v.sid)
-	b := amf0.AppendOnStatus(nil, 0, "status", codePlayStop, "Stopped playing "+v.req.Name+".")
-	dst = chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: chunkcodec.ChunkStreamCommand, TypeID: chunkcodec.TypeCommandAMF0, StreamID: v.sid}, b, v.chunk)
-	b = amf0.AppendString(b[:0], "onPlayStatus")
-	b = amf0.AppendObjectStart(b)
-	b = amf0.AppendPropString(b, "level", "status")
-	b = amf0.AppendPropString(b, "code", codePlayComplete)
-	b = amf0.AppendPropNumber(b, "duration", v.file.Metadata().Duration)
-	b = amf0.AppendPropNumber(b, "bytes", float64(v.file.Size()))
-	b = amf0.AppendObjectEnd(b)
-	return chunkcodec.AppendMessage(dst, chunkcodec.Header{ChunkStreamID: chunkcodec.ChunkStreamData, Timestamp: ts, TypeID: chunkcodec.TypeDataAMF0, StreamID: v.sid}, b, v.chunk)
+// appendEnd encodes the end of the recording (rtmpmsg.AppendPlayEnd).
+func (v *Play) appendEnd(dst []byte, ts uint32) []byte {
+	var scratch []byte
+	return rtmpmsg.AppendPlayEnd(dst, &scratch, v.StreamID, v.ChunkSize, ts, v.req.Name, v.file.Metadata().Duration, v.file.Size())
 }
 
 // paceRTMP sends the recording at real time, following seeks, pauses and
 // buffer length changes, until the play is stopped.
-func (v *vodPlay) paceRTMP(vf *recorder.File) {
+func (v *Play) paceRTMP(vf *recorder.File) {
 	src := vf.Tags()
 	var batch []byte
 	var gen uint32
@@ -64,8 +54,8 @@ func (v *vodPlay) paceRTMP(vf *recorder.File) {
 		clockStart = time.Now()
 		atEnd, endSent = false, false
 	}
-	if v.startMs > 0 {
-		position(v.startMs)
+	if v.StartMs > 0 {
+		position(v.StartMs)
 	} else {
 		src.SeekTag(vf.FirstTag())
 	}
@@ -75,9 +65,9 @@ func (v *vodPlay) paceRTMP(vf *recorder.File) {
 		v.seekMs = -1
 		v.mu.Unlock()
 		if bufMs == 0 {
-			bufMs = DefaultVODBufferLength
+			bufMs = DefaultBufferLength
 		}
-		bufMs = min(bufMs, MaxVODBufferLength)
+		bufMs = min(bufMs, MaxBufferLength)
 		if seek >= 0 {
 			gen = sgen
 			batch = batch[:0]
@@ -96,8 +86,8 @@ func (v *vodPlay) paceRTMP(vf *recorder.File) {
 			paused = wantPause
 		}
 		if !paused {
-			horizon := playhead(now) + int64(bufMs) + vodLead
-			for !atEnd && len(batch) < vodBatchBytes {
+			horizon := playhead(now) + int64(bufMs) + lead
+			for !atEnd && len(batch) < BatchBytes {
 				if pending == nil {
 					t, _, err := src.Next()
 					if err != nil {
@@ -110,7 +100,7 @@ func (v *vodPlay) paceRTMP(vf *recorder.File) {
 					pending = t
 					if clockBase < 0 {
 						clockBase, clockStart = int64(t.Timestamp), now
-						horizon = playhead(now) + int64(bufMs) + vodLead
+						horizon = playhead(now) + int64(bufMs) + lead
 					}
 				}
 				if int64(pending.Timestamp) > horizon {
@@ -133,19 +123,19 @@ func (v *vodPlay) paceRTMP(vf *recorder.File) {
 			}
 		}
 		if len(batch) > 0 {
-			n, ok := v.do(vodOpWrite, gen, batch, nil)
+			n, ok := v.do(opWrite, gen, batch, nil)
 			batch = batch[:0]
 			if !ok {
 				return
 			}
-			if n > v.srv.cfg.Fanout.HighWater && !v.drain(n, v.srv.cfg.Fanout.LowWater) {
+			if !v.backlogOK(n) {
 				return
 			}
 			continue
 		}
 		wait := time.Duration(-1)
 		if !paused && !atEnd && pending != nil {
-			due := int64(pending.Timestamp) - int64(bufMs) - vodLead - clockBase
+			due := int64(pending.Timestamp) - int64(bufMs) - lead - clockBase
 			wait = max(time.Until(clockStart.Add(time.Duration(due)*time.Millisecond)), 0)
 		} else if !paused && atEnd && !endSent {
 			due := int64(lastTS) - clockBase

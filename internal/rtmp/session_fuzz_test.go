@@ -1,4 +1,4 @@
-package server
+package rtmp
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/internal/fakeloop"
 )
 
@@ -26,8 +27,7 @@ func FuzzSession(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s, uint64(0x9e3779b97f4a7c15))
 	}
-	srv := newTestServer(f, Config{StreamLinger: time.Nanosecond, MaxConnectionsPerIP: -1, AcceptRatePerIP: -1})
-	srv.Handle("record", nil) // no recordings (files, writer goroutines) from the fuzzer
+	srv := enginetest.New(f) // no "record" app: no recordings (files, writer goroutines) from the fuzzer
 	l := fakeloop.New(0)
 	run := func(data []byte, splits uint64) ([]string, error) {
 		p := dialPeer(f, srv, l, "127.0.0.1:5000")
@@ -45,7 +45,7 @@ func FuzzSession(f *testing.F) {
 		if err == nil {
 			p.port.OnClose(nil)
 		}
-		srv.reg.Sweep(time.Now().Add(time.Second))
+		srv.Reg.Sweep(time.Now().Add(time.Second))
 		return replies, err
 	}
 	f.Fuzz(func(t *testing.T, data []byte, splits uint64) {
@@ -57,11 +57,11 @@ func FuzzSession(f *testing.F) {
 		if (errWhole == nil) != (errSplit == nil) || (errWhole != nil && errors.Unwrap(errWhole) != nil && !errors.Is(errSplit, errors.Unwrap(errWhole)) && errWhole.Error() != errSplit.Error()) {
 			t.Fatalf("closed differently: whole %v, split %v", errWhole, errSplit)
 		}
-		if n, _ := srv.reg.Counts(); n != 0 {
+		if n, _ := srv.Reg.Counts(); n != 0 {
 			t.Fatalf("%d streams left behind", n)
 		}
-		if total, _ := srv.admit.Open(); total != 0 {
-			t.Fatalf("%d connection slots left behind", total)
+		if srv.Open != 0 {
+			t.Fatalf("%d connection slots left behind", srv.Open)
 		}
 	})
 }

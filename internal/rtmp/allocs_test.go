@@ -1,11 +1,12 @@
 //go:build !race
 
-package server
+package rtmp
 
 import (
 	"testing"
 
 	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/internal/fakeloop"
 )
 
@@ -13,7 +14,7 @@ import (
 // video message read by its session (OnData), published into the fanout and
 // delivered to a player session on the same loop (the flush task).
 func TestAllocsOnDataPublishFlush(t *testing.T) {
-	srv := newTestServer(t, Config{})
+	srv := enginetest.New(t)
 	l := fakeloop.New(0)
 	pub := dialPeer(t, srv, l, "127.0.0.1:5000")
 	pub.send(connectCmd("live"))

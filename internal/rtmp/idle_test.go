@@ -1,10 +1,12 @@
-package server
+package rtmp
 
 import (
 	"testing"
 	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/internal/engine"
+	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/netpoll"
 )
 
@@ -18,18 +20,18 @@ func (c *idleConn) Close() error                    { return nil }
 func (c *idleConn) RemoteAddr() string              { return "127.0.0.1:1" }
 func (c *idleConn) LocalPort() int                  { return 1935 }
 func (c *idleConn) Loop() netpoll.EventLoop         { return &c.loop }
-func (c *idleConn) ListenerKind() int               { return listenerRTMP }
+func (c *idleConn) ListenerKind() int               { return 0 }
 
 // A publisher is idle only when its peer sent no media for the idle timeout.
 // An overloaded loop whose cached clock fell behind used to stamp media with
 // that stale time, so every publisher on it was dropped as idle at the next
 // sweep (1,001 of them, the healthy one included).
 func TestPublisherIdleCountsMediaNotClock(t *testing.T) {
-	srv := New(Config{})
-	s := newSession(srv, &idleConn{}, listenerRTMP)
+	srv := enginetest.New(t)
+	s := New(srv.Shared, &idleConn{}, 0)
 	s.state = stateConnected
-	s.app = &App{PublisherIdleTimeout: 5 * time.Second}
-	e, _, err := srv.reg.AcquirePublish(s, "live", "cam", streamOptions(s.app), false, nil)
+	s.App = &engine.App{PublisherIdle: 5 * time.Second}
+	e, _, err := srv.Reg.AcquirePublish(s, "live", "cam", s.App.StreamOptions(), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func TestPublisherIdleCountsMediaNotClock(t *testing.T) {
 	s.streams = []*netStream{ns}
 
 	t0 := time.Now()
-	s.loop.now = t0.Add(-time.Minute) // the loop's cached clock is a minute behind
+	s.Loop.Now = t0.Add(-time.Minute) // the loop's cached clock is a minute behind
 	video := []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1}
 	step := func(at time.Duration, media bool) error {
 		if media {
@@ -45,7 +47,7 @@ func TestPublisherIdleCountsMediaNotClock(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		return s.onTick(t0.Add(at))
+		return s.OnTick(t0.Add(at))
 	}
 	// Media between every sweep: never idle, whatever the cached clock says.
 	for at := time.Duration(0); at <= 20*time.Second; at += 250 * time.Millisecond {
@@ -59,7 +61,7 @@ func TestPublisherIdleCountsMediaNotClock(t *testing.T) {
 		at += 250 * time.Millisecond
 		err = step(at, false)
 	}
-	if err != ErrPublisherIdle || at < 25*time.Second {
+	if err != engine.ErrPublisherIdle || at < 25*time.Second {
 		t.Fatalf("after media stopped at 20s: %v at %v, want ErrPublisherIdle after 25s", err, at)
 	}
 	e.Fanout.Close()

@@ -1,71 +1,44 @@
-package server
+package rtmp
 
 import (
-	"io"
-	"log/slog"
 	"strconv"
 	"testing"
 
 	"github.com/quaverlive/quaver/amf0"
 	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/internal/fakeloop"
-	"github.com/quaverlive/quaver/netpoll"
 )
 
 // Session tests from bytes: a real Session on a fake connection and loop (no
-// socket, no ffmpeg). The end-to-end tests (e2e_test.go and friends) stay as
-// the smoke layer with real clients.
+// socket, no ffmpeg). The end-to-end tests (server/e2e_test.go and friends)
+// stay as the smoke layer with real clients.
 
-// peer is a client driving one session through its transport port.
+// peer is a client driving one session through its netpoll.Session methods.
 type peer struct {
 	t    *testing.T
-	srv  *Server
+	srv  *enginetest.Server
 	loop *fakeloop.Loop
 	conn *fakeloop.Conn
-	port netpoll.Session
+	port *Session
 	dec  *chunkcodec.Decoder
 	err  error // the error that closed the session, if any
 }
 
-// newTestServer is a server that is not listening: sessions are opened on
-// fake connections.
-func newTestServer(t testing.TB, cfg Config) *Server {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if cfg.RecordDir == "" {
-		cfg.RecordDir = t.TempDir()
-	}
-	return New(cfg)
-}
-
 // dialPeer opens a session on srv and completes the simple handshake.
-func dialPeer(t testing.TB, srv *Server, l *fakeloop.Loop, remote string) *peer {
-	c := &fakeloop.Conn{L: l, Remote: remote, Kind: listenerRTMP}
+func dialPeer(t testing.TB, srv *enginetest.Server, l *fakeloop.Loop, remote string) *peer {
+	c := srv.Attach(l, remote)
 	p := &peer{srv: srv, loop: l, conn: c, dec: chunkcodec.NewDecoder(chunkcodec.DecoderConfig{})}
 	if tt, ok := t.(*testing.T); ok {
 		p.t = tt
 	}
-	p.port = srv.open(c)
-	if p.port == nil {
-		t.Fatalf("connection from %s refused", remote)
-	}
-	(*Session)(p.port.(*rtmpPort)).hs.Rand = zeroRand{} // S1 without crypto/rand: deterministic and fast
-	hs := make([]byte, 1+2*chunkcodec.HandshakeSize)    // C0, C1 (zero time, zero version: simple), C2
-	hs[0] = 3
-	p.send(hs)
+	p.port = New(srv.Shared, c, 0)
+	p.port.SetHandshakeRand(enginetest.Zeros{}) // S1 without crypto/rand: deterministic and fast
+	p.send(enginetest.Hello())
 	if got := len(c.Take()); got != 1+2*chunkcodec.HandshakeSize {
 		t.Fatalf("handshake reply of %d bytes", got)
 	}
 	return p
-}
-
-// zeroRand reads zeros.
-type zeroRand struct{}
-
-func (zeroRand) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
 }
 
 // send feeds client bytes to the session, as a read would.
@@ -77,30 +50,14 @@ func (p *peer) send(b []byte) {
 		p.err = err
 		p.port.OnClose(err)
 	}
-	p.loop.Run()
-	p.srv.hub.FlushLoop(p.loop.Idx) // the loop's tick: a batch window ends
+	p.srv.Flush(p.loop) // the loop's tick: a batch window ends
 }
 
-// command chunk-encodes an AMF0 command (chunk size 128, as a client starts).
-func command(streamID uint32, name string, tx float64, args ...any) []byte {
-	b := amf0.AppendCommandStart(nil, name, tx)
-	b = amf0.AppendNull(b)
-	for _, a := range args {
-		b, _ = amf0.AppendAny(b, a)
-	}
-	return chunkcodec.AppendMessage(nil, chunkcodec.Header{ChunkStreamID: 3, TypeID: chunkcodec.TypeCommandAMF0, StreamID: streamID}, b, chunkcodec.DefaultChunkSize)
-}
-
-// connectCmd is a connect command to app.
-func connectCmd(app string) []byte {
-	b := amf0.AppendCommandStart(nil, "connect", 1)
-	b = amf0.AppendObjectStart(b)
-	b = amf0.AppendPropString(b, "app", app)
-	b = amf0.AppendPropString(b, "tcUrl", "rtmp://127.0.0.1/"+app)
-	b = amf0.AppendPropNumber(b, "objectEncoding", 0)
-	b = amf0.AppendObjectEnd(b)
-	return chunkcodec.AppendMessage(nil, chunkcodec.Header{ChunkStreamID: 3, TypeID: chunkcodec.TypeCommandAMF0}, b, chunkcodec.DefaultChunkSize)
-}
+// command and connectCmd are what a client sends (enginetest).
+var (
+	command    = enginetest.Command
+	connectCmd = enginetest.Connect
+)
 
 // replies decodes what the session sent since the last call: one line per
 // message, "name code" for commands and statuses, the type id otherwise.

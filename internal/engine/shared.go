@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/internal/admission"
+	"github.com/quaverlive/quaver/internal/registry"
+	"github.com/quaverlive/quaver/recorder"
+)
+
+// Limits are the per-connection settings and budgets the sessions apply; the
+// server fills them from its Config (whose fields document each one).
+type Limits struct {
+	ChunkSize           uint32 // outbound RTMP chunk size
+	WindowAckSize       uint32
+	HandshakeTimeout    time.Duration
+	IdleTimeout         time.Duration
+	MaxMessageSize      uint32
+	MaxChunkStreams     int
+	MaxInboundChunkSize uint32
+	MaxStreamsPerConn   int
+	MaxNamesPerConn     int
+	MaxControlBacklog   int
+	// Fanout is the effective delivery policy (defaults applied): live and
+	// recorded plays share its watermarks, stall timeout and hard cap.
+	Fanout fanout.Config
+}
+
+// Shared is the server-wide state every session reads. The server builds it
+// before its transports start; its fields are not reassigned after (the
+// objects they point to are safe from any goroutine unless marked). It must
+// not be copied.
+type Shared struct {
+	_      noCopy
+	Limits Limits
+	Log    *slog.Logger
+	Hub    *fanout.Hub
+	Reg    *registry.Registry
+	Rec    *recorder.Manager
+	Apps   map[string]*App // read-only once the transports start
+	Loops  []*Loop         // indexed by loop index; each loop-only
+
+	// BufPool supplies the chunk decoders' payload buffers; Partial is the
+	// server-wide budget of bytes in partly received messages, and
+	// PartialTicks the partial-message deadline in loop ticks.
+	BufPool      *chunkcodec.BufferPool
+	Partial      *chunkcodec.Budget
+	PartialTicks int64
+
+	// Scratch pools, one per role so each calibrates to its own sizes:
+	// custom-command replies and HTTP response bodies.
+	Replies bytebufferpool.Pool
+	Bodies  bytebufferpool.Pool
+
+	// VODAdmit is the budget of recording plays; VODs counts their
+	// goroutines, which Shutdown waits for.
+	VODAdmit *admission.Limiter
+	VODs     sync.WaitGroup
+
+	// Release gives back a closed connection's slot in the connection
+	// budgets (any goroutine).
+	Release func(kind int, remote string)
+	// Metrics appends the Prometheus exposition (any goroutine).
+	Metrics func(dst []byte) []byte
+	// WebLibs are the player page's libraries by URL path (read-only).
+	WebLibs map[string][]byte
+
+	nextID atomic.Uint64
+}
+
+// NextID returns a process-unique connection id (any goroutine).
+func (sh *Shared) NextID() uint64 { return sh.nextID.Add(1) }
+
+// noCopy makes go vet's copylocks check report copies.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

@@ -1,0 +1,64 @@
+package httpflv
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/quaverlive/quaver/internal/engine"
+	"github.com/quaverlive/quaver/internal/vod"
+	"github.com/quaverlive/quaver/wsflv"
+)
+
+// startVOD is play's hook for a name that is not live: play its recording
+// (found in the recorder's index, without disk I/O on the loop) or fail with
+// 404 at once.
+func (h *Session) startVOD(req engine.StreamRequest, isWS bool) error {
+	rec, err := vod.Lookup(h.Shared.Rec, h.AppName, req.Name)
+	if err != nil {
+		return h.fail(isWS, 404, "Not Found", wsflv.CloseNotFound, "stream "+h.AppName+"/"+req.Name+" is not live")
+	}
+	if !vod.Admit(&h.Session) {
+		return h.fail(isWS, 503, "Service Unavailable", wsflv.CloseTryAgainLater, "too many recording plays, try again later")
+	}
+	kind := vod.HTTP
+	if isWS {
+		kind = vod.WS
+	}
+	v := vod.New(&h.Session, kind, req, rec)
+	head := string(h.req.Method) == "HEAD"
+	v.OnBegin = func(v *vod.Play) bool { return h.vodBegin(v, head) }
+	v.OnNotFound = func(v *vod.Play) {
+		h.vod = nil
+		_ = h.fail(isWS, 404, "Not Found", wsflv.CloseNotFound, "stream "+h.AppName+"/"+v.Request().Name+" is not live")
+	}
+	if q, err := url.ParseQuery(req.Query); err == nil {
+		if sec, err := strconv.ParseFloat(q.Get("start"), 64); err == nil && sec > 0 && sec < 1e9 {
+			v.StartMs = sec * 1000
+		}
+	}
+	h.vod = v
+	h.state = httpStream // ignore further input while the file opens
+	v.Start()
+	return nil
+}
+
+// vodBegin sends the response head (HTTP-FLV, with the length) or completes
+// the upgrade (WebSocket-FLV) once the recording is open (loop-only). It
+// returns false when the play ends here (a HEAD request, a failed upgrade).
+func (h *Session) vodBegin(v *vod.Play, head bool) bool {
+	if v.Kind() == vod.WS {
+		return h.upgrade() == nil
+	}
+	// The length is known, so it is sent: players can show progress, and
+	// FFmpeg reports a close-delimited body of unknown size as truncated.
+	b := fmt.Appendf(h.Loop.Out[:0], "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nContent-Length: %d\r\nCache-Control: no-cache, no-store\r\nConnection: close\r\n%s\r\n",
+		v.ContentLength(), corsHeaders)
+	_, _ = h.Conn.Write(b)
+	h.Loop.Out = b[:0]
+	if head {
+		h.state = httpDone
+		return false
+	}
+	return true
+}
