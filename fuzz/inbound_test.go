@@ -2,73 +2,82 @@ package fuzz
 
 import (
 	"bytes"
+	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/quaverlive/quaver/amf0"
 	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/internal/enginetest"
+	"github.com/quaverlive/quaver/internal/fakeloop"
+	"github.com/quaverlive/quaver/internal/rtmp"
 )
 
-// inbound consumes a client-to-server byte stream as the server does: handshake,
-// then chunks, decoding every command body. It reports how many messages and
-// commands it saw and the first error; it must never panic.
-func inbound(p []byte, splits []int) (msgs, cmds int, err error) {
-	var hs chunkcodec.ServerHandshake
-	hs.Rand = bytes.NewReader(make([]byte, 4096))
-	dec := chunkcodec.NewDecoder(chunkcodec.DecoderConfig{MaxMessageSize: 1 << 16, MaxChunkStreams: 8})
-	defer dec.Release()
-	var doc amf0.Document
-	var out []byte
-	done := false
-	feed := func(b []byte) error {
-		if !done {
-			n, reply, d, err := hs.Feed(b, out[:0])
-			out = reply
-			if err != nil {
-				return err
+// inbound feeds a client-to-server byte stream, from its first handshake
+// byte, to the server's real RTMP session (internal/rtmp) on a fake
+// connection, cut at splits as reads would cut it. It returns what the
+// session answered after the handshake, one line per message (sorted:
+// replies and media the same read produces may interleave differently), and
+// the error that closed the connection. It must never panic.
+func inbound(srv *enginetest.Server, p []byte, splits []int) (replies []string, err error) {
+	l := fakeloop.New(0)
+	c := srv.Attach(l, "127.0.0.1:7000")
+	s := rtmp.New(srv.Shared, c, 0)
+	s.SetHandshakeRand(bytes.NewReader(make([]byte, 8192)))
+	feed := func(b []byte) {
+		if err == nil {
+			if err = s.OnData(b); err != nil {
+				s.OnClose(err)
 			}
-			b, done = b[n:], d
-			if !done {
-				return nil
-			}
+			srv.Flush(l)
 		}
-		for len(b) > 0 {
-			n, m, err := dec.Feed(b)
-			b = b[n:]
-			if err != nil {
-				return err
-			}
-			if m == nil {
-				continue
-			}
-			msgs++
-			if m.TypeID == chunkcodec.TypeCommandAMF0 || m.TypeID == chunkcodec.TypeCommandAMF3 {
-				body := m.Payload
-				if m.TypeID == chunkcodec.TypeCommandAMF3 && len(body) > 0 {
-					body = body[1:]
-				}
-				if _, err := doc.Decode(body); err == nil {
-					cmds++
-					_ = doc.At(2).Get("app").Bytes()
-				}
-			}
-			if m.TypeID == chunkcodec.TypeUserControl {
-				_, _ = chunkcodec.ParseUserControl(m.Payload)
-			}
-		}
-		return nil
 	}
 	prev := 0
-	for _, s := range splits {
-		if s <= prev || s >= len(p) {
+	for _, at := range splits {
+		if at > prev && at < len(p) {
+			feed(p[prev:at])
+			prev = at
+		}
+	}
+	feed(p[prev:])
+	if err == nil {
+		s.OnClose(nil)
+	}
+	srv.Reg.Sweep(time.Now().Add(time.Second))
+	return decodeReplies(c.Take()), err
+}
+
+// decodeReplies skips S0, S1 and S2 and lists the messages that follow.
+func decodeReplies(out []byte) []string {
+	if len(out) < 1+2*chunkcodec.HandshakeSize {
+		return []string{"handshake " + strconv.Itoa(len(out))}
+	}
+	out = out[1+2*chunkcodec.HandshakeSize:]
+	dec := chunkcodec.NewDecoder(chunkcodec.DecoderConfig{})
+	defer dec.Release()
+	var doc amf0.Document
+	var lines []string
+	for len(out) > 0 {
+		n, m, err := dec.Feed(out)
+		out = out[n:]
+		if err != nil {
+			lines = append(lines, "undecodable reply: "+err.Error())
+			break
+		}
+		if m == nil {
 			continue
 		}
-		if err = feed(p[prev:s]); err != nil {
-			return
+		line := strconv.Itoa(int(m.TypeID))
+		if m.TypeID == chunkcodec.TypeCommandAMF0 {
+			if _, err := doc.Decode(m.Payload); err == nil || doc.Len() > 0 {
+				line += " " + doc.At(0).Str()
+			}
 		}
-		prev = s
+		lines = append(lines, line)
 	}
-	err = feed(p[prev:])
-	return
+	slices.Sort(lines)
+	return lines
 }
 
 // seedSession returns C0+C1+C2 followed by a connect and a createStream.
@@ -87,37 +96,53 @@ func seedSession() []byte {
 	body = amf0.AppendCommandStart(body[:0], "createStream", 2)
 	body = amf0.AppendNull(body)
 	b = chunkcodec.AppendMessage(b, chunkcodec.Header{ChunkStreamID: 3, TypeID: chunkcodec.TypeCommandAMF0}, body, 4096)
-	return b
+	body = amf0.AppendCommandStart(body[:0], "publish", 3)
+	body = amf0.AppendNull(body)
+	body = amf0.AppendString(body, "cam")
+	body = amf0.AppendString(body, "live")
+	b = chunkcodec.AppendMessage(b, chunkcodec.Header{ChunkStreamID: 3, TypeID: chunkcodec.TypeCommandAMF0, StreamID: 1}, body, 4096)
+	return chunkcodec.AppendMessage(b, chunkcodec.Header{ChunkStreamID: 6, TypeID: chunkcodec.TypeVideo, StreamID: 1}, []byte{0x17, 0, 0, 0, 0, 1, 2, 3}, 4096)
 }
 
 func TestInboundSeed(t *testing.T) {
+	srv := enginetest.New(t)
 	p := seedSession()
-	msgs, cmds, err := inbound(p, nil)
-	if err != nil || msgs != 3 || cmds != 2 {
-		t.Fatalf("msgs=%d cmds=%d err=%v", msgs, cmds, err)
+	want := []string{"1", "20 _result", "20 _result", "20 onStatus", "4", "5", "6"}
+	got, err := inbound(srv, p, nil)
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("replies %q, err %v; want %q", got, err, want)
 	}
 	// Split invariance on the seed, at every offset.
 	for i := 1; i < len(p); i += 7 {
-		m2, c2, err2 := inbound(p, []int{i})
-		if m2 != msgs || c2 != cmds || err2 != nil {
-			t.Fatalf("split at %d: msgs=%d cmds=%d err=%v", i, m2, c2, err2)
+		got, err := inbound(srv, p, []int{i})
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("split at %d: replies %q, err %v", i, got, err)
 		}
 	}
 }
 
-// FuzzInbound: no panic, and the same result however the bytes are split.
+// FuzzInbound drives the real session from the first handshake byte: no
+// panic, the same replies and the same verdict however the bytes are split,
+// and nothing left behind (streams, connection slots) once it closes.
 func FuzzInbound(f *testing.F) {
 	f.Add(seedSession(), uint16(1537), uint16(3000))
 	f.Add(seedSession()[:1600], uint16(1), uint16(2))
+	srv := enginetest.New(f)
 	f.Fuzz(func(t *testing.T, p []byte, s1, s2 uint16) {
-		m1, c1, e1 := inbound(p, nil)
+		r1, e1 := inbound(srv, p, nil)
 		a, b := int(s1), int(s2)
 		if a > b {
 			a, b = b, a
 		}
-		m2, c2, e2 := inbound(p, []int{a, b})
-		if m1 != m2 || c1 != c2 || (e1 == nil) != (e2 == nil) {
-			t.Fatalf("split at %d,%d changed the result: (%d,%d,%v) vs (%d,%d,%v)", a, b, m1, c1, e1, m2, c2, e2)
+		r2, e2 := inbound(srv, p, []int{a, b})
+		if !slices.Equal(r1, r2) || (e1 == nil) != (e2 == nil) {
+			t.Fatalf("split at %d,%d changed the result: %q, %v vs %q, %v", a, b, r1, e1, r2, e2)
+		}
+		if n, _ := srv.Reg.Counts(); n != 0 {
+			t.Fatalf("%d streams left behind", n)
+		}
+		if srv.Open != 0 {
+			t.Fatalf("%d connection slots left behind", srv.Open)
 		}
 	})
 }

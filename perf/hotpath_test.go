@@ -9,14 +9,17 @@ import (
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/internal/fakeloop"
+	"github.com/quaverlive/quaver/internal/rtmp"
 	"github.com/quaverlive/quaver/recorder"
 	"github.com/quaverlive/quaver/wsflv"
 )
 
 // hotPath is one round of steady-state work on every hot path.
 type hotPath struct {
-	dec    *chunkcodec.Decoder
+	srv    *enginetest.Server
+	pub    *rtmp.Session // the server's real RTMP session, publishing
 	wire   []byte
 	doc    amf0.Document
 	cmd    []byte
@@ -32,10 +35,20 @@ type hotPath struct {
 }
 
 func newHotPath(tb testing.TB) *hotPath {
-	h := &hotPath{l: fakeloop.New(0)}
-	// Chunk stream: interleaved audio and video at chunk size 4096.
-	h.dec = chunkcodec.NewDecoder(chunkcodec.DecoderConfig{Pool: chunkcodec.NewBufferPool()})
-	feed(tb, h.dec, chunkcodec.AppendSetChunkSize(nil, 4096))
+	h := &hotPath{l: fakeloop.New(0), srv: enginetest.New(tb)}
+	// A publisher's session, through the real inbound path (handshake,
+	// chunks, commands), then its media: interleaved audio and video at
+	// chunk size 4096.
+	conn := h.srv.Attach(h.l, "127.0.0.1:9000")
+	conn.Discard = true // the publisher's replies and acknowledgements
+	h.pub = rtmp.New(h.srv.Shared, conn, 0)
+	h.pub.SetHandshakeRand(enginetest.Zeros{})
+	for _, b := range [][]byte{enginetest.Hello(), enginetest.Connect("live"), chunkcodec.AppendSetChunkSize(nil, 4096),
+		enginetest.Command(0, "createStream", 2), enginetest.Command(1, "publish", 3, "demo", "live")} {
+		if err := h.pub.OnData(b); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	video := make([]byte, 12000)
 	video[0], video[1] = 0x27, 1
 	audio := make([]byte, 370)
@@ -49,19 +62,23 @@ func newHotPath(tb testing.TB) *hotPath {
 	h.cmd = amf0.AppendNull(h.cmd)
 	h.cmd = amf0.AppendString(h.cmd, "demo")
 	h.cmd = amf0.AppendNumber(h.cmd, -2000)
-	// Fanout: 100 subscribers of each form.
-	hub := fanout.NewHub(fanout.Config{Loops: 1})
-	hub.AttachLoop(h.l.Fanout())
-	h.st = hub.NewStream(fanout.StreamOptions{GOPCache: true})
-	h.st.BeginPublish()
-	h.st.Publish(9, 0, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f})
-	h.st.Publish(9, 0, append([]byte{0x17, 1, 0, 0, 0}, make([]byte, 5000)...))
+	// Fanout: 100 subscribers of each form on the published stream.
+	st, _ := h.srv.Reg.Publisher("live", "demo")
+	if st == nil {
+		tb.Fatal("publish refused")
+	}
+	h.st = st.Fanout
+	key := chunkcodec.AppendMessage(nil, chunkcodec.Header{ChunkStreamID: 7, TypeID: 9, StreamID: 1}, []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}, 4096)
+	key = chunkcodec.AppendMessage(key, chunkcodec.Header{ChunkStreamID: 7, TypeID: 9, StreamID: 1}, append([]byte{0x17, 1, 0, 0, 0}, make([]byte, 5000)...), 4096)
+	if err := h.pub.OnData(key); err != nil {
+		tb.Fatal(err)
+	}
 	for _, f := range []fanout.Format{fanout.FormatRTMP, fanout.FormatFLV, fanout.FormatWSFLV} {
 		for range 100 {
 			h.st.Subscribe(h.l.Fanout(), &fakeloop.Conn{L: h.l, Discard: true}, fanout.SubscriberOptions{Format: f})
 		}
 	}
-	h.l.Run()
+	h.srv.Flush(h.l)
 	h.frame = video
 	// An FLV byte stream for the reader.
 	h.flv = flvmux.AppendFileHeader(nil, true, true)
@@ -78,32 +95,26 @@ func newHotPath(tb testing.TB) *hotPath {
 	tb.Cleanup(func() { rec.Stop(); _ = rec.Wait() })
 	h.rec = rec
 	// A recording receives an FLV stream: header, a keyframe, then tags.
-	key := append([]byte{0x17, 1, 0, 0, 0}, video[5:]...)
-	if _, err := rec.Writev([][]byte{flvmux.AppendFileHeader(nil, true, true), flvmux.AppendTag(nil, flvmux.TagVideo, 0, key)}); err != nil {
+	recKey := append([]byte{0x17, 1, 0, 0, 0}, video[5:]...)
+	if _, err := rec.Writev([][]byte{flvmux.AppendFileHeader(nil, true, true), flvmux.AppendTag(nil, flvmux.TagVideo, 0, recKey)}); err != nil {
 		tb.Fatal(err)
 	}
 	h.recBuf = [][]byte{flvmux.AppendTag(nil, flvmux.TagAudio, 0, audio)}
 	return h
 }
 
-func feed(tb testing.TB, d *chunkcodec.Decoder, p []byte) {
-	for len(p) > 0 {
-		n, _, err := d.Feed(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		p = p[n:]
-	}
-}
-
 func (h *hotPath) round(tb testing.TB) {
-	feed(tb, h.dec, h.wire)
+	// 60 messages read, decoded and published by the session, and one
+	// more frame published directly; then the loop's tick delivers them.
+	if err := h.pub.OnData(h.wire); err != nil {
+		tb.Fatal(err)
+	}
 	if _, err := h.doc.Decode(h.cmd); err != nil {
 		tb.Fatal(err)
 	}
 	h.ts += 33
 	h.st.Publish(9, h.ts, h.frame)
-	h.l.Run()
+	h.srv.Flush(h.l)
 	h.rd.Reset()
 	for p := h.flv; len(p) > 0; {
 		n, _, err := h.rd.Feed(p)

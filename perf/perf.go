@@ -16,13 +16,14 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// HotPath lists the functions that must not allocate in steady state: chunk
-// decoding and encoding, AMF0 command decoding, fanout publishing and delivery,
+// HotPath lists the functions that must not allocate in steady state: the
+// RTMP session's read path, chunk decoding and encoding, AMF0 command decoding, fanout publishing and delivery,
 // FLV and WebSocket muxing, the transports' write paths and the recorder's queue.
 // An allocation is attributed to the first function on its stack that is not in
 // the Go runtime, so an append that grows a slice inside Subscriber.flush counts
 // against flush.
 var HotPath = []string{
+	`quaver/internal/rtmp\.\(\*Session\)\.(OnData|feed|handle|media|data|publisherFor)$`,
 	`quaver/chunkcodec\.\(\*Decoder\)\.(Feed|step|parseHeader|applyHeader|copyPayload|complete)$`,
 	`quaver/chunkcodec\.AppendMessage$`,
 	`quaver/amf0\.\(\*Document\)\.(Decode|DecodeOne|decodeTop|value|props|strictArray)$`,
