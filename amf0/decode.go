@@ -25,7 +25,10 @@ type node struct {
 //
 // A Document is not safe for concurrent use. Values of a Document that no
 // goroutine is decoding into may be read from several goroutines at once.
+// A Document owns its storage and must not be copied: use a pointer.
 type Document struct {
+	_ noCopy
+
 	in    []byte   // input, extended by DecodeOne
 	nodes []node   // values in pre-order (serialization order)
 	kids  []uint32 // children of every container, contiguous per container

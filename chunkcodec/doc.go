@@ -5,7 +5,7 @@
 // It follows Adobe's "Real Time Messaging Protocol" specification 1.0
 // (December 2012):
 //
-//   - section 5.2, the handshake (handshake.go);
+//   - section 5.2, the handshake (handshake.go and handshake_*.go);
 //   - section 5.3, chunking: the chunk basic header (5.3.1.1), the four
 //     message header formats (5.3.1.2.1 to 5.3.1.2.4), the extended
 //     timestamp (5.3.1.3); see [Decoder], [AppendMessage];

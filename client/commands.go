@@ -171,12 +171,8 @@ func (c *Conn) createStream(ctx context.Context) (uint32, error) {
 func (c *Conn) awaitResult(ctx context.Context, what string, tx float64) (*amf0.Document, error) {
 	err := c.withDeadline(ctx, 0, what, func() error {
 		for {
-			m, err := c.next()
-			if err != nil {
+			if err := c.nextCommand(); err != nil {
 				return err
-			}
-			if !c.decodeCommand(m) {
-				continue
 			}
 			name := c.doc.At(0).Bytes()
 			if c.doc.At(1).Number() != tx || (string(name) != "_result" && string(name) != "_error") {
@@ -200,12 +196,8 @@ func (c *Conn) awaitResult(ctx context.Context, what string, tx float64) (*amf0.
 func (c *Conn) awaitStatus(ctx context.Context, what, want string) error {
 	return c.withDeadline(ctx, 0, what, func() error {
 		for {
-			m, err := c.next()
-			if err != nil {
+			if err := c.nextCommand(); err != nil {
 				return err
-			}
-			if !c.decodeCommand(m) {
-				continue
 			}
 			st, ok := statusOf(&c.doc)
 			switch {
@@ -218,6 +210,21 @@ func (c *Conn) awaitStatus(ctx context.Context, what, want string) error {
 			}
 		}
 	})
+}
+
+// nextCommand reads messages until a command arrives that decodeCommand
+// accepts, leaving it decoded in c.doc. Messages in between (media of a stream
+// being played, other commands' replies) are dropped.
+func (c *Conn) nextCommand() error {
+	for {
+		m, err := c.next()
+		if err != nil {
+			return err
+		}
+		if c.decodeCommand(m) {
+			return nil
+		}
+	}
 }
 
 // decodeCommand decodes a command message into c.doc and reports whether it

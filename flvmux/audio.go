@@ -109,25 +109,16 @@ func ReadAudioHeader(payload []byte) (AudioHeader, error) {
 		return h, nil
 	}
 	h.Enhanced = true
-	h.PacketType = b0 & 0x0f
-	i, ok := 1, true
-	if h.PacketType == AudioPacketModEx {
-		if i, h.PacketType, h.TimestampOffsetNano, ok = skipModEx(payload, i, AudioPacketModEx); !ok {
-			return h, ErrShortAudioHeader
-		}
+	var i int
+	var ok bool
+	if h.PacketType, h.TimestampOffsetNano, i, ok = readExPacketType(payload, AudioPacketModEx); !ok {
+		return h, ErrShortAudioHeader
 	}
-	if h.PacketType == AudioPacketMultitrack {
-		i, ok = readMultitrack(payload, i, &h.MultitrackType, &h.PacketType, &h.FourCC, &h.TrackID, &h.TrackSize)
-		h.Multitrack = true
-		if !ok {
-			return h, ErrShortAudioHeader
-		}
-	} else {
-		if len(payload) < i+4 {
-			return h, ErrShortAudioHeader
-		}
-		h.FourCC = readFourCC(payload[i:])
-		i += 4
+	t, i, ok := readExTrack(payload, i, h.PacketType, AudioPacketMultitrack)
+	h.PacketType, h.FourCC, h.Multitrack = t.packetType, t.fourCC, t.multitrack
+	h.MultitrackType, h.TrackID, h.TrackSize = t.multitrackType, t.trackID, t.trackSize
+	if !ok {
+		return h, ErrShortAudioHeader
 	}
 	h.HeaderLen = i
 	return h, nil

@@ -39,8 +39,11 @@ type Tag struct {
 //
 // The zero value is ready to use with the defaults. Set the exported
 // fields before the first Feed (or right after Reset). A Reader is not safe
-// for concurrent use; one goroutine (or event loop) owns it.
+// for concurrent use; one goroutine (or event loop) owns it. It owns its tag
+// buffer and must not be copied.
 type Reader struct {
+	_ noCopy
+
 	// MaxTagSize caps a tag's DataSize; a larger tag fails Feed with
 	// ErrTagTooLarge. 0 means DefaultMaxTagSize.
 	MaxTagSize uint32
@@ -89,13 +92,11 @@ func (r *Reader) Feed(p []byte) (n int, tag *Tag, err error) {
 			r.start()
 
 		case stFileHeader:
-			k := copy(r.fixed[r.nfixed:FileHeaderSize], p[n:])
-			r.nfixed += k
+			k, full := r.fill(p[n:], FileHeaderSize)
 			n += k
-			if r.nfixed < FileHeaderSize {
+			if !full {
 				return n, nil, nil
 			}
-			r.nfixed = 0
 			h, err := parseFileHeader(r.fixed[:FileHeaderSize])
 			if err != nil {
 				return n, nil, r.fail(err)
@@ -125,13 +126,11 @@ func (r *Reader) Feed(p []byte) (n int, tag *Tag, err error) {
 				hb = p[n : n+need]
 				n += need
 			} else {
-				k := copy(r.fixed[r.nfixed:need], p[n:])
-				r.nfixed += k
+				k, full := r.fill(p[n:], need)
 				n += k
-				if r.nfixed < need {
+				if !full {
 					return n, nil, nil
 				}
-				r.nfixed = 0
 				hb = r.fixed[:need]
 			}
 			if pre > 0 && binary.BigEndian.Uint32(hb) != r.prevSize {
@@ -169,6 +168,20 @@ func (r *Reader) Feed(p []byte) (n int, tag *Tag, err error) {
 			return n, &r.tag, nil
 		}
 	}
+}
+
+// fill copies bytes from p into r.fixed until it holds need bytes (a file
+// header, or a tag header with the PreviousTagSize before it). It returns
+// the bytes of p consumed and whether r.fixed[:need] is complete; nfixed then
+// starts again from 0 for the next unit.
+func (r *Reader) fill(p []byte, need int) (k int, full bool) {
+	k = copy(r.fixed[r.nfixed:need], p)
+	r.nfixed += k
+	if r.nfixed < need {
+		return k, false
+	}
+	r.nfixed = 0
+	return k, true
 }
 
 // start leaves the initial state according to SkipFileHeader.

@@ -44,21 +44,6 @@ const (
 	VideoPacketModEx                uint8 = 7 // packet modifier/extension (v2)
 )
 
-// AvMultitrackType values (Enhanced RTMP v2), shared by audio and video.
-const (
-	MultitrackOneTrack             uint8 = 0 // one track; no per-track size
-	MultitrackManyTracks           uint8 = 1 // many tracks, one codec
-	MultitrackManyTracksManyCodecs uint8 = 2 // many tracks, a FourCC per track
-)
-
-// ModEx types (Enhanced RTMP v2 VideoPacketModExType and
-// AudioPacketModExType).
-const (
-	// ModExTimestampOffsetNano carries a UI24 nanosecond offset added to
-	// the message timestamp.
-	ModExTimestampOffsetNano uint8 = 0
-)
-
 // Video command values carried by command frames (FrameCommand).
 const (
 	VideoCommandStartSeek uint8 = 0
@@ -133,12 +118,10 @@ func ReadVideoHeader(payload []byte) (VideoHeader, error) {
 		return readLegacyVideo(payload, h)
 	}
 	h.Enhanced = true
-	h.PacketType = b0 & 0x0f
-	i, ok := 1, true
-	if h.PacketType == VideoPacketModEx {
-		if i, h.PacketType, h.TimestampOffsetNano, ok = skipModEx(payload, i, VideoPacketModEx); !ok {
-			return h, ErrShortVideoHeader
-		}
+	var i int
+	var ok bool
+	if h.PacketType, h.TimestampOffsetNano, i, ok = readExPacketType(payload, VideoPacketModEx); !ok {
+		return h, ErrShortVideoHeader
 	}
 	if h.FrameType == FrameCommand && h.PacketType != VideoPacketMetadata {
 		if len(payload) < i+1 {
@@ -148,22 +131,15 @@ func ReadVideoHeader(payload []byte) (VideoHeader, error) {
 		h.HeaderLen = i + 1
 		return h, nil
 	}
-	if h.PacketType == VideoPacketMultitrack {
-		i, ok = readMultitrack(payload, i, &h.MultitrackType, &h.PacketType, &h.FourCC, &h.TrackID, &h.TrackSize)
-		h.Multitrack = true
-		if !ok {
-			return h, ErrShortVideoHeader
-		}
-		if h.MultitrackType > MultitrackManyTracksManyCodecs {
-			h.HeaderLen = i
-			return h, nil
-		}
-	} else {
-		if len(payload) < i+4 {
-			return h, ErrShortVideoHeader
-		}
-		h.FourCC = readFourCC(payload[i:])
-		i += 4
+	t, i, ok := readExTrack(payload, i, h.PacketType, VideoPacketMultitrack)
+	h.PacketType, h.FourCC, h.Multitrack = t.packetType, t.fourCC, t.multitrack
+	h.MultitrackType, h.TrackID, h.TrackSize = t.multitrackType, t.trackID, t.trackSize
+	if !ok {
+		return h, ErrShortVideoHeader
+	}
+	if h.Multitrack && h.MultitrackType > MultitrackManyTracksManyCodecs {
+		h.HeaderLen = i
+		return h, nil
 	}
 	if h.PacketType == VideoPacketCodedFrames && (h.FourCC == FourCCAVC1 || h.FourCC == FourCCHVC1) {
 		if len(payload) < i+3 {
@@ -202,73 +178,6 @@ func readLegacyVideo(payload []byte, h VideoHeader) (VideoHeader, error) {
 	}
 	h.HeaderLen = i
 	return h, nil
-}
-
-// skipModEx consumes ModEx packets starting at b[i] (just after the
-// nibble that said ModEx) until the packet type is no longer modEx. It
-// returns the index after them, the real packet type and the last
-// TimestampOffsetNano found; ok is false when b is truncated.
-func skipModEx(b []byte, i int, modEx uint8) (next int, packetType uint8, nano uint32, ok bool) {
-	packetType = modEx
-	for packetType == modEx {
-		if len(b) < i+1 {
-			return i, packetType, nano, false
-		}
-		size := int(b[i]) + 1
-		i++
-		if size == 256 {
-			if len(b) < i+2 {
-				return i, packetType, nano, false
-			}
-			size = (int(b[i])<<8 | int(b[i+1])) + 1
-			i += 2
-		}
-		if len(b) < i+size+1 {
-			return i, packetType, nano, false
-		}
-		data := b[i : i+size]
-		i += size
-		modExType := b[i] >> 4
-		packetType = b[i] & 0x0f
-		i++
-		if modExType == ModExTimestampOffsetNano && size >= 3 {
-			nano = uint32(data[0])<<16 | uint32(data[1])<<8 | uint32(data[2])
-		}
-	}
-	return i, packetType, nano, true
-}
-
-// readMultitrack parses the multitrack prefix at b[i] (the byte holding
-// AvMultitrackType and the packet type) and the first track's FourCC, id
-// and size. For an unknown multitrack type it stops after that byte. ok is
-// false when b is truncated.
-func readMultitrack(b []byte, i int, mtType, packetType *uint8, fourCC *FourCC, trackID *uint8, trackSize *uint32) (int, bool) {
-	if len(b) < i+1 {
-		return i, false
-	}
-	*mtType = b[i] >> 4
-	*packetType = b[i] & 0x0f
-	i++
-	if *mtType > MultitrackManyTracksManyCodecs {
-		return i, true
-	}
-	// The shared FourCC (one codec) or the first track's FourCC (many
-	// codecs) sits at the same place.
-	if len(b) < i+4+1 {
-		return i, false
-	}
-	*fourCC = readFourCC(b[i:])
-	i += 4
-	*trackID = b[i]
-	i++
-	if *mtType != MultitrackOneTrack {
-		if len(b) < i+3 {
-			return i, false
-		}
-		*trackSize = uint32(b[i])<<16 | uint32(b[i+1])<<8 | uint32(b[i+2])
-		i += 3
-	}
-	return i, true
 }
 
 // readSI24 decodes a big-endian signed 24-bit integer at b[0:3].

@@ -82,6 +82,21 @@ type ReportConfig struct {
 	FloorBatchSeconds float64 `json:"floor_batch_seconds,omitempty"`
 }
 
+// reportConfig is the part of cfg shown in reports.
+func reportConfig(cfg Config) ReportConfig {
+	rc := ReportConfig{
+		URL: cfg.URL, HTTPURL: cfg.HTTPURL, WSURL: cfg.WSURL, Publish: cfg.Publish, Input: cfg.Input,
+		FPS: cfg.FPS, Bitrate: cfg.Bitrate, AudioBitrate: cfg.AudioBitrate, GOP: cfg.GOP, Fast: cfg.Fast,
+		RTMPPlayers: cfg.RTMPPlayers, HTTPPlayers: cfg.HTTPPlayers, WSPlayers: cfg.WSPlayers,
+		Ramp: cfg.Ramp, WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
+		PID: cfg.PID,
+	}
+	if cfg.Floor {
+		rc.FloorBatchSeconds = cfg.FloorBatch.Seconds()
+	}
+	return rc
+}
+
 // PlayersReport counts players by outcome.
 type PlayersReport struct {
 	Requested int `json:"requested"`

@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
-	"github.com/quaverlive/quaver/client"
 )
 
 // runner is the state of one load run shared by the publisher and players.
@@ -37,45 +33,6 @@ type runner struct {
 
 	connectErrs errorCounts
 	dropErrs    errorCounts
-}
-
-// errorCounts counts errors by message. Safe for concurrent use.
-type errorCounts struct {
-	mu sync.Mutex
-	m  map[string]int
-}
-
-// maxErrorKinds bounds the distinct messages kept; later ones count as "other".
-const maxErrorKinds = 50
-
-// portRE matches the ephemeral ports in network error messages, so the same
-// failure on different connections counts once.
-var portRE = regexp.MustCompile(`:\d+->`)
-
-func (e *errorCounts) add(err error) {
-	if err == nil {
-		return
-	}
-	msg := portRE.ReplaceAllString(err.Error(), ":*->")
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.m == nil {
-		e.m = map[string]int{}
-	}
-	if _, ok := e.m[msg]; !ok && len(e.m) >= maxErrorKinds {
-		msg = "other"
-	}
-	e.m[msg]++
-}
-
-func (e *errorCounts) snapshot() map[string]int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make(map[string]int, len(e.m))
-	for k, v := range e.m {
-		out[k] = v
-	}
-	return out
 }
 
 // Run runs one load test (or, with cfg.Floor, the kernel floor measurement)
@@ -365,97 +322,6 @@ func (r *runner) launch(ctx context.Context, players []*player) int {
 	return len(players)
 }
 
-// source returns the publisher's stream: the -input file or the generated one.
-func (r *runner) source() (source, error) {
-	if r.cfg.Input != "" {
-		return newFileSource(r.cfg.Input)
-	}
-	return newGenSource(r.cfg.Bitrate, r.cfg.AudioBitrate, r.cfg.FPS, r.cfg.GOP), nil
-}
-
-// startPublisher connects, publishes, and sends metadata and sequence headers.
-func (r *runner) startPublisher(ctx context.Context, src source) (*client.Conn, error) {
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	defer cancel()
-	pub, err := client.Dial(cctx, r.cfg.URL, r.clientConfig())
-	if err != nil {
-		return nil, err
-	}
-	if pub.StreamName() == "" {
-		pub.Close()
-		return nil, errors.New("-url names no stream (rtmp://HOST/APP/STREAM)")
-	}
-	if err := pub.Publish(cctx, pub.StreamName()); err != nil {
-		pub.Close()
-		return nil, err
-	}
-	if md := src.metadata(); md != nil {
-		if err := pub.WriteMetaData(md); err != nil {
-			pub.Close()
-			return nil, err
-		}
-	}
-	for _, h := range src.headers() {
-		if err := pub.WriteMessage(h.TypeID, 0, h.Body); err != nil {
-			pub.Close()
-			return nil, err
-		}
-	}
-	return pub, nil
-}
-
-// publish sends src's media until ctx ends, paced by the messages' due times
-// unless cfg.Fast. A reader goroutine drains what the server sends.
-func (r *runner) publish(ctx context.Context, pub *client.Conn, src source) error {
-	defer pub.Close()
-	stop := context.AfterFunc(ctx, func() { pub.Close() })
-	defer stop()
-	r.wg.Add(1)
-	go func() { // answer pings, take acknowledgements; ends when pub closes
-		defer r.wg.Done()
-		for {
-			if _, err := pub.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	start := time.Now()
-	var buf []byte
-	var seq uint64
-	for ctx.Err() == nil {
-		m := src.next()
-		if !r.cfg.Fast {
-			if d := m.Due - time.Since(start); d > 0 {
-				timer.Reset(d)
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
-					return nil
-				}
-			}
-		}
-		payload := m.Body
-		if m.Stamp || len(m.Prefix) > 0 {
-			buf = append(buf[:0], m.Prefix...)
-			if m.Stamp {
-				buf = AppendStamp(buf, time.Now().UnixNano(), seq)
-			}
-			buf = append(buf, m.Body...)
-			payload = buf
-		}
-		if err := pub.WriteMessage(m.TypeID, m.Timestamp, payload); err != nil {
-			return err
-		}
-		if m.Frame {
-			seq++
-			r.published.Add(1)
-		}
-	}
-	return nil
-}
-
 // countState counts players in state s.
 func countState(players []*player, s int32) int {
 	n := 0
@@ -493,96 +359,4 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	defer cancel()
 	waitCtx(ctx, wg)
 	return ctx.Err() == nil
-}
-
-// treeSampler samples the server's process tree: on demand, and every
-// treeSampleEvery in the background for the peak RSS.
-type treeSampler struct {
-	pid      int
-	mu       sync.Mutex
-	max      int64
-	err      error
-	done     chan struct{}
-	stopOnce sync.Once
-}
-
-// treeSampleEvery is the background sampling period for the peak RSS.
-const treeSampleEvery = 500 * time.Millisecond
-
-func (s *treeSampler) start(ctx context.Context) error {
-	if s.pid <= 0 {
-		return nil
-	}
-	if _, err := sampleTree(s.pid); err != nil {
-		return err
-	}
-	s.done = make(chan struct{})
-	go func() {
-		t := time.NewTicker(treeSampleEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				s.sample()
-			case <-ctx.Done():
-				return
-			case <-s.done:
-				return
-			}
-		}
-	}()
-	return nil
-}
-
-func (s *treeSampler) stop() {
-	if s.done != nil {
-		s.stopOnce.Do(func() { close(s.done) })
-	}
-}
-
-// sample takes one sample (a zero sample without a pid).
-func (s *treeSampler) sample() treeSample {
-	if s.pid <= 0 {
-		return treeSample{}
-	}
-	ts, err := sampleTree(s.pid)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil && s.err == nil {
-		s.err = err
-	}
-	s.max = max(s.max, ts.RSS)
-	return ts
-}
-
-// peak returns the largest RSS sum sampled.
-func (s *treeSampler) peak() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.max
-}
-
-// reportConfig is the part of cfg shown in reports.
-func reportConfig(cfg Config) ReportConfig {
-	rc := ReportConfig{
-		URL: cfg.URL, HTTPURL: cfg.HTTPURL, WSURL: cfg.WSURL, Publish: cfg.Publish, Input: cfg.Input,
-		FPS: cfg.FPS, Bitrate: cfg.Bitrate, AudioBitrate: cfg.AudioBitrate, GOP: cfg.GOP, Fast: cfg.Fast,
-		RTMPPlayers: cfg.RTMPPlayers, HTTPPlayers: cfg.HTTPPlayers, WSPlayers: cfg.WSPlayers,
-		Ramp: cfg.Ramp, WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
-		PID: cfg.PID,
-	}
-	if cfg.Floor {
-		rc.FloorBatchSeconds = cfg.FloorBatch.Seconds()
-	}
-	return rc
-}
-
-// allocCounts are cumulative heap allocation counters of this process.
-type allocCounts struct{ objects, bytes uint64 }
-
-// heapAllocs reads the cumulative heap allocations (it stops the world briefly).
-func heapAllocs() allocCounts {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return allocCounts{ms.Mallocs, ms.TotalAlloc}
 }
