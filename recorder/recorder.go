@@ -127,6 +127,9 @@ type Manager struct {
 	mu   sync.Mutex // guards root
 	root *os.Root   // the record directory, opened on first use; guarded by mu
 
+	runMu   sync.Mutex              // guards running; held for no I/O
+	running map[*Recording]struct{} // recordings whose writer runs
+
 	walkMu sync.Mutex // one walk (Open, Rescan) at a time
 }
 
@@ -143,6 +146,28 @@ func (m *Manager) Config() Config { return m.cfg }
 
 // Wait blocks until every recording's writer has finished. Safe from any goroutine.
 func (m *Manager) Wait() { m.wg.Wait() }
+
+// finished forgets r, whose writer is returning.
+func (m *Manager) finished(r *Recording) {
+	m.runMu.Lock()
+	delete(m.running, r)
+	m.runMu.Unlock()
+}
+
+// StopAll stops every running recording (each finishes its file with what
+// it has received), for a shutdown once nothing more will reach them. Safe
+// from any goroutine.
+func (m *Manager) StopAll() {
+	m.runMu.Lock()
+	rs := make([]*Recording, 0, len(m.running))
+	for r := range m.running {
+		rs = append(rs, r)
+	}
+	m.runMu.Unlock()
+	for _, r := range rs {
+		r.Stop()
+	}
+}
 
 // MaxNameLength caps a stream or app name.
 const MaxNameLength = 1024
@@ -238,6 +263,12 @@ func (m *Manager) Start(app, stream string) (*Recording, error) {
 	r.w.r = r
 	r.q = make([]byte, 0, 256<<10)
 	r.w.buf = make([]byte, 0, 256<<10) // swapped with q: both start sized
+	m.runMu.Lock()
+	if m.running == nil {
+		m.running = map[*Recording]struct{}{}
+	}
+	m.running[r] = struct{}{}
+	m.runMu.Unlock()
 	m.wg.Add(1)
 	go r.w.run()
 	return r, nil

@@ -41,6 +41,7 @@ type writer struct {
 func (w *writer) run() {
 	r := w.r
 	defer r.m.wg.Done()
+	defer r.m.finished(r)
 	defer close(r.done)
 	f, rel, err := r.m.create(r.app, r.stream, r.start)
 	if err != nil {
