@@ -33,6 +33,10 @@ const (
 	// FlagEOS marks the end of a publisher's session (a KindControl packet).
 	// FLV subscribers end their response there.
 	FlagEOS
+	// FlagSuspend marks where a publisher left while its players wait for the
+	// next one (a KindControl packet without bytes). Only subscribers with
+	// SubscriberOptions.EndOnSuspend (recordings) end there.
+	FlagSuspend
 )
 
 const invalidSeq = ^uint64(0)

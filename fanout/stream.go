@@ -68,6 +68,8 @@ type Stream struct {
 	rebase     bool
 	tsOffset   uint32
 	publishing bool
+	suspended  bool   // the publisher left (SuspendPublishAs); players wait
+	waitEOF    []byte // what players receive if no publisher comes (EndWaiting)
 
 	// Subscriber count across loops.
 	subs atomic.Int32
@@ -129,6 +131,7 @@ func (s *Stream) BeginPublish() uint64 {
 	s.allocRingLocked()
 	s.epoch++
 	s.publishing = true
+	s.suspended, s.waitEOF = false, nil
 	s.rebase = true
 	s.hasVideo = false
 	s.audioSeen.Store(false)
@@ -160,8 +163,47 @@ func (s *Stream) EndPublishAs(epoch uint64, eof []byte) bool {
 	return true
 }
 
+// SuspendPublishAs ends the session of the publisher whose BeginPublish
+// returned epoch, like EndPublishAs, but keeps the players attached: they
+// receive nothing until the next publisher, whose timestamps continue theirs
+// and whose sequence headers reach them before its first frame, or until
+// EndWaiting gives them eof (copied). Subscribers with
+// SubscriberOptions.EndOnSuspend end here. It reports false, and does
+// nothing, when that publisher is no longer the current one. Safe from any
+// goroutine.
+func (s *Stream) SuspendPublishAs(epoch uint64, eof []byte) bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !s.publishing || s.epoch != epoch {
+		return false
+	}
+	s.publishing, s.suspended = false, true
+	s.waitEOF = append(s.waitEOF[:0], eof...)
+	s.appendControlLocked(nil, FlagSuspend)
+	s.dropCodecState()
+	s.trimLocked(s.head.Load() - 1)
+	s.accountLocked()
+	return true
+}
+
+// EndWaiting gives the players of a stream whose publisher left with
+// SuspendPublishAs the end of stream it was given there, unless a publisher
+// has begun since, and reports whether it did. Safe from any goroutine.
+func (s *Stream) EndWaiting() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.publishing || !s.suspended {
+		return false
+	}
+	s.suspended = false
+	s.appendControlLocked(s.waitEOF, FlagEOS)
+	s.waitEOF = nil
+	s.accountLocked()
+	return true
+}
+
 func (s *Stream) endPublishLocked(eof []byte) {
-	s.publishing = false
+	s.publishing, s.suspended, s.waitEOF = false, false, nil
 	s.appendControlLocked(eof, FlagEOS)
 	s.dropCodecState()
 	// The GOP is no longer served: keep only the lag allowance for viewers still

@@ -58,6 +58,10 @@ type SubscriberOptions struct {
 	Format  Format
 	NoAudio bool // receiveAudio(false)
 	NoVideo bool // receiveVideo(false)
+	// EndOnSuspend ends the subscription where the publisher leaves, even when
+	// the stream's players wait for the next publisher (Stream.SuspendPublishAs):
+	// a recording is one publisher's session.
+	EndOnSuspend bool
 }
 
 // EndOfStreamer is implemented by sinks that want to end their own way when the
@@ -96,16 +100,17 @@ type Subscriber struct {
 	// socket take nothing in between, and the stall clock runs from stallAt.
 	// This sees a viewer that stopped reading once its socket's send buffer
 	// is full, before its backlog reaches the high watermark.
-	queued  int
-	stallAt int64
-	stalled bool
-	waitKey bool
-	headers bool // send metadata and sequence headers before the next packet
-	paused  bool
-	noAudio bool
-	noVideo bool
-	closed  bool
-	err     error
+	queued       int
+	stallAt      int64
+	stalled      bool
+	waitKey      bool
+	headers      bool // send metadata and sequence headers before the next packet
+	paused       bool
+	noAudio      bool
+	noVideo      bool
+	endOnSuspend bool
+	closed       bool
+	err          error
 }
 
 // Subscribe attaches sink as a subscriber on loop l. It must run on l. A stream
@@ -124,19 +129,20 @@ func (s *Stream) Subscribe(l Loop, sink Sink, opts SubscriberOptions) *Subscribe
 		}
 	}
 	sub := &Subscriber{
-		stream:   s,
-		g:        g,
-		loop:     ll,
-		sink:     sink,
-		pos:      len(g.subs),
-		sentMeta: invalidSeq,
-		ctlFrom:  invalidSeq,
-		sentV:    invalidSeq,
-		sentA:    invalidSeq,
-		headers:  true,
-		noAudio:  opts.NoAudio,
-		noVideo:  opts.NoVideo,
-		format:   opts.Format,
+		stream:       s,
+		g:            g,
+		loop:         ll,
+		sink:         sink,
+		pos:          len(g.subs),
+		sentMeta:     invalidSeq,
+		ctlFrom:      invalidSeq,
+		sentV:        invalidSeq,
+		sentA:        invalidSeq,
+		headers:      true,
+		noAudio:      opts.NoAudio,
+		noVideo:      opts.NoVideo,
+		format:       opts.Format,
+		endOnSuspend: opts.EndOnSuspend,
 	}
 	g.subs = append(g.subs, sub)
 	g.n.Add(1)
@@ -339,8 +345,8 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 				p.Release()
 				continue
 			}
-			if flv {
-				eos = eos || p.Flags&FlagEOS != 0
+			if flv || len(p.RTMP) == 0 {
+				eos = eos || p.Flags&FlagEOS != 0 || (p.Flags&FlagSuspend != 0 && sub.endOnSuspend)
 				p.Release()
 				continue
 			}
@@ -396,9 +402,9 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		case p.Kind == KindAudio && sub.noAudio, p.Kind == KindVideo && sub.noVideo:
 			p.Release()
 			continue
-		case flv && p.Kind == KindControl:
+		case p.Kind == KindControl && (flv || len(p.RTMP) == 0):
 			p.Release()
-			if p.Flags&FlagEOS != 0 {
+			if p.Flags&FlagEOS != 0 || (p.Flags&FlagSuspend != 0 && sub.endOnSuspend) {
 				eos = true
 				seq++
 				goto gathered
