@@ -116,9 +116,17 @@ type Config struct {
 	// registry over its life by playing or publishing names nobody else had
 	// (default DefaultMaxNamesPerConn); past it the connection is closed.
 	MaxNamesPerConn int
-	// StreamLinger keeps an unpublished stream's players attached this long so a
-	// quick republish continues to them (default 10s). A stream that never had
-	// a publisher is forgotten as soon as its last player leaves.
+	// RepublishGrace is how long the players of a stream whose publisher
+	// left (cleanly or not) wait for the next publisher of the same name
+	// (default DefaultRepublishGrace): an encoder that reconnects continues
+	// to the same players, whose timestamps continue and who receive the new
+	// publisher's sequence headers before its first frame. Past it they
+	// receive the end of stream; negative: at once. A recording ends with its
+	// publisher either way.
+	RepublishGrace time.Duration
+	// StreamLinger keeps a stream with neither publisher nor players known
+	// this long after its publisher left (default 10s). A stream that never
+	// had a publisher is forgotten as soon as its last player leaves.
 	StreamLinger time.Duration
 
 	// MaxVODPlays caps recordings played at once server-wide (default
@@ -161,6 +169,7 @@ const (
 	DefaultIdleTimeout           = 60 * time.Second
 	DefaultMaxStreamsPerConn     = 8
 	DefaultStreamLinger          = 10 * time.Second
+	DefaultRepublishGrace        = 5 * time.Second
 	DefaultMaxPartialBytes       = 256 << 20
 	DefaultPartialMessageTimeout = 30 * time.Second
 	DefaultMaxControlBacklog     = 1 << 20
@@ -245,6 +254,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StreamLinger <= 0 {
 		c.StreamLinger = DefaultStreamLinger
+	}
+	if c.RepublishGrace == 0 {
+		c.RepublishGrace = DefaultRepublishGrace
 	}
 	if c.MaxVODPlays <= 0 {
 		c.MaxVODPlays = DefaultMaxVODPlays
@@ -343,6 +355,7 @@ func (c *Config) limits() engine.Limits {
 		MaxStreamsPerConn:   c.MaxStreamsPerConn,
 		MaxNamesPerConn:     c.MaxNamesPerConn,
 		MaxControlBacklog:   c.MaxControlBacklog,
+		RepublishGrace:      c.RepublishGrace,
 		Fanout:              c.Fanout,
 	}
 }

@@ -208,8 +208,10 @@ func TestE2EPublisherDisconnectEndsPlayers(t *testing.T) {
 }
 
 // TestE2ERepublishContinues stops publisher A and starts publisher B on the
-// same name within the linger time: the same player keeps its connection and
-// B's media continues with timestamps that do not go backwards.
+// same name after the republish grace, once the player has had the end of
+// A's stream: the same player keeps its connection and B's media continues
+// with timestamps that do not go backwards. (Within the grace the player
+// hears nothing between the two: republish_e2e_test.go.)
 func TestE2ERepublishContinues(t *testing.T) {
 	t.Parallel()
 	ffmpeg, _ := requireFFmpeg(t)
@@ -459,7 +461,8 @@ func TestE2EEnhancedRTMPHEVC(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	seqStart, frames := hevcTestPayloads(t)
-	ts := startServer(t, server.Config{}, nil)
+	// The players read until the publisher's end: no republish grace.
+	ts := startServer(t, server.Config{RepublishGrace: -1}, nil)
 	cfg := client.Config{FourCCList: []string{"hvc1"}}
 
 	early := player(t, ctx, ts, "live", "hevc", cfg)
@@ -923,7 +926,8 @@ func TestE2EPlayBeforePublish(t *testing.T) {
 func TestE2EUnpublishReachesWaitingPlayer(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	ts := startServer(t, server.Config{}, map[string]*server.App{"nocache": {DisableGOPCache: true}})
+	// The end of stream at once, not after the republish grace.
+	ts := startServer(t, server.Config{RepublishGrace: -1}, map[string]*server.App{"nocache": {DisableGOPCache: true}})
 	pub := publisher(t, ctx, ts, "nocache", "w", client.Config{})
 	// One keyframe, then inter frames only (a 10 s GOP).
 	if _, err := synthPublish(ctx, pub, 50, 500, 500, 10); err != nil {

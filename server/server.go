@@ -86,7 +86,7 @@ func New(cfg Config) *Server {
 		admit:    admission.New(cfg.admission()),
 		logLimit: limit,
 	}
-	s.reg = registry.New(s.hub, registry.Limits{MaxIdle: cfg.MaxIdleStreams, Linger: cfg.StreamLinger})
+	s.reg = registry.New(s.hub, registry.Limits{MaxIdle: cfg.MaxIdleStreams, Linger: cfg.StreamLinger, Grace: cfg.RepublishGrace})
 	s.cfg.Fanout = s.hub.Config() // the effective delivery policy, defaults applied
 	s.sh = &engine.Shared{
 		Limits:   s.cfg.limits(),
@@ -247,6 +247,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil
 	}
+	s.sh.ShuttingDown.Store(true)
 	close(s.stopJanitor)
 	<-s.janitorDone
 	// End every publish first so players receive Stream EOF and
@@ -266,8 +267,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tlsEng != nil {
 		_ = s.tlsEng.Stop(ctx)
 	}
-	// Recordings whose end of stream could not be delivered are finished here.
+	// Recordings whose end of stream could not be delivered are finished
+	// here: the loops have stopped, so nothing more reaches them.
 	s.reg.Close()
+	s.rec.StopAll()
 	s.rec.Wait()
 	vodDone := make(chan struct{})
 	go func() { s.sh.VODs.Wait(); close(vodDone) }()

@@ -100,6 +100,7 @@ type options struct {
 	GOPCache        bool          `json:"gop-cache"`
 	Republish       string        `json:"republish"`
 	PublisherIdle   time.Duration `json:"publisher-idle"`
+	RepublishGrace  time.Duration `json:"republish-grace"`
 	HandshakeTime   time.Duration `json:"handshake-timeout"`
 	IdleTimeout     time.Duration `json:"idle-timeout"`
 	MaxConnections  int           `json:"max-connections"`
@@ -190,6 +191,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.HardCap, "hard-cap", o.HardCap, "per-player queued bytes above which it is disconnected (0 = 16 MiB)")
 	fs.StringVar(&o.Transport, "transport", o.Transport, "RTMP transport: gnet (event loops) or std (standard library, baseline)")
 	fs.IntVar(&o.SendBuffer, "send-buffer", o.SendBuffer, "SO_SNDBUF per connection in bytes: the kernel memory a viewer that stops reading can hold (0 = 256 KiB, -1 = the kernel's autotuning)")
+	fs.DurationVar(&o.RepublishGrace, "republish-grace", o.RepublishGrace, "players of a stream whose publisher left wait this long for the next publisher of the name (0 = 5s; negative: end at once)")
 	fs.DurationVar(&o.StallTimeout, "stall-timeout", o.StallTimeout, "disconnect a viewer whose queued bytes stay above the low watermark this long (0 = 15s)")
 	fs.StringVar(&o.Pprof, "pprof", o.Pprof, "serve net/http/pprof on this loopback `address` (e.g. 127.0.0.1:6060; off when empty)")
 	fs.StringVar(&o.RTMPS, "rtmps", o.RTMPS, "RTMPS (TLS) listen `address`; needs -tls-cert and -tls-key")
@@ -343,6 +345,7 @@ func run(args []string, stderr io.Writer) error {
 	cfg.Fanout.HighWater = o.HighWater
 	cfg.Fanout.HardCap = o.HardCap
 	cfg.Fanout.StallTimeout = o.StallTimeout
+	cfg.RepublishGrace = o.RepublishGrace
 	srv := server.New(cfg)
 	for _, name := range []string{"live", "record"} {
 		srv.Handle(name, &server.App{

@@ -28,6 +28,7 @@ type Limits struct {
 	MaxStreamsPerConn   int
 	MaxNamesPerConn     int
 	MaxControlBacklog   int
+	RepublishGrace      time.Duration // negative: a publisher's leave ends its stream at once
 	// Fanout is the effective delivery policy (defaults applied): live and
 	// recorded plays share its watermarks, stall timeout and hard cap.
 	Fanout fanout.Config
@@ -71,6 +72,11 @@ type Shared struct {
 	Metrics func(dst []byte) []byte
 	// WebLibs are the player page's libraries by URL path (read-only).
 	WebLibs map[string][]byte
+
+	// ShuttingDown is set when the server starts to shut down: a publisher
+	// that leaves then ends its stream at once instead of letting its
+	// players wait for the next one.
+	ShuttingDown atomic.Bool
 
 	nextID atomic.Uint64
 }

@@ -28,7 +28,8 @@ type Server struct {
 }
 
 // New returns shared state whose recordings go to a temporary directory of
-// t, with streams forgotten as soon as their last player leaves.
+// t, with streams forgotten as soon as their last player leaves and the
+// server's default republish grace (5 s).
 func New(t testing.TB) *Server {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub := fanout.NewHub(fanout.Config{Loops: 1, ChunkSize: fanout.DefaultChunkSize})
@@ -49,7 +50,7 @@ func New(t testing.TB) *Server {
 		},
 		Log:          log,
 		Hub:          hub,
-		Reg:          registry.New(hub, registry.Limits{MaxIdle: 4096, Linger: time.Nanosecond}),
+		Reg:          registry.New(hub, registry.Limits{MaxIdle: 4096, Linger: time.Nanosecond, Grace: 5 * time.Second}),
 		Rec:          recorder.NewManager(recorder.Config{Dir: t.TempDir(), Logger: log}),
 		Apps:         map[string]*engine.App{"live": {Name: "live", GOPCache: true, PublisherIdle: 5 * time.Second}},
 		Loops:        []*engine.Loop{engine.NewLoop()},

@@ -9,9 +9,13 @@
 // connection may bring at most NameBudget's cap of names in over its life; a
 // stream that never had a publisher is forgotten as soon as its last player
 // leaves. The fanout stream allocates its ring only when a publisher starts,
-// so a waiting stream costs a few hundred bytes. A stream whose publisher left
-// lingers (Limits.Linger) so a reconnecting encoder continues to the same
-// players; Sweep forgets it after that, closing its ring outside the lock.
+// so a waiting stream costs a few hundred bytes.
+//
+// Republish: the players of a stream whose publisher left wait for the next
+// publisher of the name for Limits.Grace, so an encoder that reconnects
+// continues to the same audience; Sweep then ends their wait. A stream with
+// neither publisher nor players lingers (Limits.Linger) and is then
+// forgotten, its ring closed outside the lock.
 //
 // Concurrency: every Registry method is safe from any goroutine, event loops
 // included: none blocks, touches the disk or calls out while holding the
@@ -43,6 +47,11 @@ type Limits struct {
 	// Linger keeps a stream whose publisher left (and that has no players)
 	// this long, so a quick republish continues where it stopped.
 	Linger time.Duration
+	// Grace is how long the players of a stream whose publisher left wait
+	// for the next publisher of the name (the session suspends the stream's
+	// fanout, fanout.Stream.SuspendPublishAs); past it, Sweep ends their
+	// wait (fanout.Stream.EndWaiting).
+	Grace time.Duration
 }
 
 // Publisher is whoever publishes a stream (a session). The registry only
@@ -60,6 +69,8 @@ type Stream struct {
 	players   int
 	published bool // had a publisher: lingers after it leaves
 	idleSince time.Time
+	leftAt    time.Time // when the last publisher left
+	waiting   bool      // its players wait for the next publisher (Grace)
 	recording *recorder.Recording
 }
 
@@ -193,6 +204,7 @@ func (r *Registry) AcquirePublish(pub Publisher, app, name string, opts fanout.S
 	}
 	st.publisher = pub
 	st.published = true
+	st.waiting = false
 	if old == pub {
 		old = nil
 	}
@@ -210,8 +222,10 @@ func (r *Registry) ReleasePublish(pub Publisher, st *Stream) (released bool, rec
 	}
 	st.publisher = nil
 	r.publishing--
+	now := time.Now()
+	st.leftAt, st.waiting = now, true
 	if st.players == 0 {
-		st.idleSince = time.Now()
+		st.idleSince = now
 	}
 	rec, st.recording = st.recording, nil
 	return true, rec
@@ -267,18 +281,27 @@ func (r *Registry) TakeRecording(app, name string) *recorder.Recording {
 	return rec
 }
 
-// Sweep forgets streams that have had neither publisher nor players for the
-// linger time; their rings are closed after the lock is released.
+// Sweep ends the wait of players whose publisher left more than the grace
+// ago, and forgets streams that have had neither publisher nor players for
+// the linger time; both happen on the fanout streams after the lock is
+// released.
 func (r *Registry) Sweep(now time.Time) {
-	var doomed []*fanout.Stream
+	var doomed, ended []*fanout.Stream
 	r.mu.Lock()
 	for k, st := range r.streams {
+		if st.publisher == nil && st.waiting && now.Sub(st.leftAt) > r.limits.Grace {
+			st.waiting = false
+			ended = append(ended, st.Fanout)
+		}
 		if st.publisher == nil && st.players == 0 && now.Sub(st.idleSince) > r.limits.Linger {
 			doomed = append(doomed, st.Fanout)
 			delete(r.streams, k)
 		}
 	}
 	r.mu.Unlock()
+	for _, f := range ended {
+		f.EndWaiting() // a publisher that began since keeps its players
+	}
 	for _, f := range doomed {
 		f.Close()
 	}

@@ -156,3 +156,35 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("%d streams, %d publishing left", n, p)
 	}
 }
+
+// Players of a stream whose publisher left wait for the grace: Sweep ends
+// their wait past it, once, and never when a publisher came back.
+func TestGraceEndsTheWait(t *testing.T) {
+	r := newTestRegistry(Limits{Linger: time.Minute, Grace: 5 * time.Second})
+	pub := new(int)
+	st, _, err := r.AcquirePublish(pub, "live", "cam", gop, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := st.Fanout.BeginPublish()
+	if _, err := r.AcquirePlay("live", "cam", gop, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.ReleasePublish(pub, st)
+	st.Fanout.SuspendPublishAs(epoch, nil)
+	r.Sweep(time.Now().Add(time.Second))
+	if !st.Fanout.EndWaiting() {
+		t.Fatal("the wait ended within the grace")
+	}
+
+	st, _, _ = r.AcquirePublish(pub, "live", "cam", gop, false, nil)
+	epoch = st.Fanout.BeginPublish()
+	r.ReleasePublish(pub, st)
+	st.Fanout.SuspendPublishAs(epoch, nil)
+	st, _, _ = r.AcquirePublish(new(int), "live", "cam", gop, false, nil) // back within the grace
+	st.Fanout.BeginPublish()
+	r.Sweep(time.Now().Add(time.Hour))
+	if !st.Fanout.Publishing() {
+		t.Fatal("the sweep ended a stream whose publisher came back")
+	}
+}

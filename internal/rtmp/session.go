@@ -373,8 +373,14 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 		e := ns.pub
 		ns.pub = nil
 		if released, _ := s.Shared.Reg.ReleasePublish(s, e); released {
-			// The end of stream also finishes the recording, after its last tag.
-			e.Fanout.EndPublishAs(ns.epoch, s.eofBytes(e))
+			// Players wait for the next publisher of the name (the
+			// registry's grace), unless the server is shutting down; the
+			// recording ends here either way, after its last tag.
+			if s.Shared.ShuttingDown.Load() || s.Shared.Limits.RepublishGrace < 0 {
+				e.Fanout.EndPublishAs(ns.epoch, s.eofBytes(e))
+			} else {
+				e.Fanout.SuspendPublishAs(ns.epoch, s.eofBytes(e))
+			}
 			s.Log.Info("unpublish", "stream", e.Key)
 		}
 		if s.App != nil {
@@ -417,7 +423,7 @@ func (s *Session) startRecording(e *registry.Stream) error {
 	}
 	// The recording is an FLV subscriber: it starts at the next keyframe (or the
 	// cached one) and ends with the stream's end of stream.
-	e.Fanout.Subscribe(&s.Loop.Fan, rec, fanout.SubscriberOptions{Format: fanout.FormatFLV})
+	e.Fanout.Subscribe(&s.Loop.Fan, rec, fanout.SubscriberOptions{Format: fanout.FormatFLV, EndOnSuspend: true})
 	return nil
 }
 
