@@ -42,6 +42,11 @@ type App struct {
 	// Record records every publish of the app (handlers can change it per
 	// stream in OnPublish, or use Server.StartRecording / StopRecording).
 	Record bool
+	// Publish and Play say who may publish and play (keys, signed tokens,
+	// networks); checked before Handler. The zero value lets everyone in.
+	Publish, Play Access
+	// Hooks are HTTP callbacks for connect, publish, play and their ends.
+	Hooks HTTPHooks
 
 	commands map[string]CommandFunc
 	messages map[uint8]MessageFunc
