@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -43,6 +44,9 @@ type Session struct {
 	// receive.
 	Handle any
 
+	deferred *Decision // set by Defer during a hook
+	pending  *Decision // the step held for a decision
+
 	values map[string]any
 }
 
@@ -67,22 +71,43 @@ func (s *Session) Hooks() Hooks {
 	return s.App.Hooks
 }
 
+// Verdict is the outcome of Authorize.
+type Verdict struct {
+	Refused error     // the hook's refusal
+	BadName bool      // the name the hook left is not one the server accepts
+	Pending *Decision // the hook deferred: hold the step (Hold) until it resolves
+}
+
 // Authorize runs the app's OnPublish (publish) or OnPlay hook for req, which
 // may rewrite the name, then checks the name the hook left (recorder.ValidName:
-// one path element, no climbing). It returns the hook's refusal, or
-// badName when the name is not one the server accepts; each protocol answers
-// in its own words. Loop-only.
-func (s *Session) Authorize(req *StreamRequest, publish bool) (refused error, badName bool) {
+// one path element, no climbing). Each protocol answers a refusal in its own
+// words, and holds the step of a pending verdict. Loop-only.
+func (s *Session) Authorize(req *StreamRequest, publish bool) Verdict {
 	var err error
 	if publish {
 		err = s.Hooks().OnPublish(s, req)
 	} else {
 		err = s.Hooks().OnPlay(s, req)
 	}
-	if err != nil {
-		return err, false
+	return s.verdict(err, req)
+}
+
+// AuthorizeConnect runs the app's OnConnect hook (loop-only).
+func (s *Session) AuthorizeConnect(req *ConnectRequest) Verdict {
+	return s.verdict(s.Hooks().OnConnect(s, req), nil)
+}
+
+func (s *Session) verdict(err error, req *StreamRequest) Verdict {
+	d := s.takeDeferred()
+	switch {
+	case errors.Is(err, ErrPending) && d != nil:
+		return Verdict{Pending: d}
+	case errors.Is(err, ErrPending):
+		return Verdict{Refused: errors.New("server: hook returned ErrPending without Defer")}
+	case err != nil:
+		return Verdict{Refused: err}
 	}
-	return nil, !recorder.ValidName(req.Name)
+	return Verdict{BadName: req != nil && !recorder.ValidName(req.Name)}
 }
 
 // Set stores a value for handlers.

@@ -24,6 +24,7 @@ const (
 	httpStream              // HTTP-FLV response body is being sent
 	httpWS                  // WebSocket-FLV
 	httpDone                // response written, closing
+	httpPending             // a play waits for its hook's deferred decision
 )
 
 // Why an HTTP session closes.
@@ -97,6 +98,7 @@ func (h *Session) serve(p []byte) error {
 }
 
 func (h *Session) OnTick(now time.Time) error {
+	h.CheckDeadline(now) // a deferred decision that did not come in time refuses
 	if h.state == httpHead && now.Sub(h.Created) > h.Shared.Limits.HandshakeTimeout {
 		return errHTTPSlow
 	}
@@ -245,11 +247,35 @@ func (h *Session) play(path string) error {
 	}
 	h.App, h.AppName = app, appName
 	req := engine.StreamRequest{App: appName, Name: name, Query: string(h.req.RawQuery), Type: kind}
-	if refused, badName := h.Authorize(&req, false); refused != nil {
+	v := h.Authorize(&req, false)
+	if v.Pending == nil {
+		return h.playDecided(req, isWS, v.Refused, v.BadName)
+	}
+	h.state = httpPending // input is ignored until the decision
+	h.Hold(v.Pending, func(refused error, rename string) {
+		if refused == nil && rename != "" {
+			req.Name = rename
+		}
+		if err := h.playDecided(req, isWS, refused, refused == nil && !recorder.ValidName(req.Name)); err != nil {
+			h.Log.Debug("play failed", "reason", err)
+			_ = h.Conn.Close()
+		}
+	})
+	return nil
+}
+
+// playDecided answers a play once the app's hook has decided (loop-only).
+func (h *Session) playDecided(req engine.StreamRequest, isWS bool, refused error, badName bool) error {
+	fail := func(code int, status string, wsCode uint16, reason string) error {
+		return h.fail(isWS, code, status, wsCode, reason)
+	}
+	switch {
+	case refused != nil:
 		return fail(403, "Forbidden", wsflv.ClosePolicy, refused.Error())
-	} else if badName {
+	case badName:
 		return fail(404, "Not Found", wsflv.CloseNotFound, "no such stream")
 	}
+	appName, kind := req.App, req.Type
 	e := h.Shared.Reg.AcquireLive(appName, req.Name)
 	if e == nil {
 		// Not live: play a recording of that name, or 404 (vod.go).

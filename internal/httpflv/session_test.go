@@ -1,10 +1,13 @@
 package httpflv
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/internal/engine"
 	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/internal/fakeloop"
 	"github.com/quaverlive/quaver/wsflv"
@@ -180,5 +183,48 @@ func TestWebSocketClientFrames(t *testing.T) {
 	}
 	if c.err == nil {
 		t.Fatal("session still open after a protocol error")
+	}
+}
+
+// deferringHooks defers every play; the test resolves it.
+type deferringHooks struct {
+	engine.AcceptAll
+	d *engine.Decision
+}
+
+func (h *deferringHooks) OnPlay(s *engine.Session, req *engine.StreamRequest) error {
+	h.d = s.Defer(time.Second)
+	return engine.ErrPending
+}
+
+// A play whose hook defers gets no response until the decision: then the
+// stream, or the refusal; no decision refuses at the deadline.
+func TestDeferredPlay(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		resolve func(d *engine.Decision, c *client)
+		want    string
+	}{
+		{"accepted", func(d *engine.Decision, c *client) { d.Resolve(nil, "") }, "HTTP/1.1 200 OK"},
+		{"refused", func(d *engine.Decision, c *client) { d.Resolve(errors.New("no"), "") }, "HTTP/1.1 403"},
+		{"deadline", func(d *engine.Decision, c *client) { _ = c.s.OnTick(time.Now().Add(2 * time.Second)) }, "HTTP/1.1 403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := enginetest.New(t)
+			hooks := &deferringHooks{}
+			srv.Apps["live"].Hooks = hooks
+			publish(t, srv)
+			c := dial(t, srv)
+			c.send("GET /live/cam.flv HTTP/1.1\r\n\r\n")
+			if got := c.conn.Take(); len(got) != 0 || hooks.d == nil {
+				t.Fatalf("response before the decision: %q", got)
+			}
+			tc.resolve(hooks.d, c)
+			c.srv.Flush(c.loop)
+			if got := string(c.conn.Take()); !strings.HasPrefix(got, tc.want) {
+				t.Fatalf("response %.60q, want %q", got, tc.want)
+			}
+			c.s.OnClose(nil)
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/quaverlive/quaver/internal/engine"
 	"github.com/quaverlive/quaver/internal/registry"
 	"github.com/quaverlive/quaver/internal/rtmpmsg"
+	"github.com/quaverlive/quaver/recorder"
 )
 
 // Server identity reported in the connect reply.
@@ -171,14 +172,28 @@ func (s *Session) cmdConnect(txid float64, out *[]byte) error {
 		return nil
 	}
 	s.App = app // the hooks run with the app known; unset again on refusal
-	if err := s.Hooks().OnConnect(&s.Session, &req); err != nil {
-		s.App = nil
-		s.sendError(out, txid, 0, rtmpmsg.CodeConnectRejected, err.Error())
-		s.closeErr = fmt.Errorf("connect rejected: %w", err)
+	v := s.AuthorizeConnect(&req)
+	if v.Pending != nil {
+		s.Hold(v.Pending, func(refused error, _ string) {
+			s.resumeWith(func(out *[]byte) { s.connectDecided(txid, appName, &req, refused, out) })
+		})
 		return nil
 	}
+	s.connectDecided(txid, appName, &req, v.Refused, out)
+	return nil
+}
+
+// connectDecided answers connect once its hook has decided (loop-only).
+func (s *Session) connectDecided(txid float64, appName string, req *engine.ConnectRequest, refused error, out *[]byte) {
+	if refused != nil {
+		s.App = nil
+		s.sendError(out, txid, 0, rtmpmsg.CodeConnectRejected, refused.Error())
+		s.closeErr = fmt.Errorf("connect rejected: %w", refused)
+		return
+	}
+	obj := req.Object
 	req.Object = amf0.Value{}
-	s.AppName, s.Connect = appName, req
+	s.AppName, s.Connect = appName, *req
 	s.state = stateConnected
 
 	cfg := &s.Shared.Limits
@@ -209,7 +224,6 @@ func (s *Session) cmdConnect(txid float64, out *[]byte) error {
 	s.appendCommand(out, 0, b)
 	s.Loop.Body = b[:0]
 	s.Log.Debug("connect", "app", appName, "tcUrl", req.TCURL, "flashVer", req.FlashVer)
-	return nil
 }
 
 func (s *Session) cmdCreateStream(txid float64, out *[]byte) error {
@@ -274,9 +288,13 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 		s.closeErr = fmt.Errorf("%w: empty publish name", engine.ErrProtocol)
 		return nil
 	}
-	if !s.authorize(ns, &req, true, out) {
-		return nil
-	}
+	s.authorize(ns, &req, true, out, func(out *[]byte) { s.publishAuthorized(ns, req, out) })
+	return nil
+}
+
+// publishAuthorized makes ns publish req once its hook has accepted it
+// (loop-only).
+func (s *Session) publishAuthorized(ns *netStream, req engine.StreamRequest, out *[]byte) {
 	e, prev, err := s.Shared.Reg.AcquirePublish(s, req.App, req.Name, s.App.StreamOptions(), s.App.Replace, &s.Names)
 	if err != nil {
 		desc := req.Name + " is already being published"
@@ -285,7 +303,7 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 		}
 		s.sendStatus(out, ns.id, "error", rtmpmsg.CodePublishBadName, desc)
 		s.closeErr = fmt.Errorf("publish %s: %w", registry.Key(req.App, req.Name), err)
-		return nil
+		return
 	}
 	if old, _ := prev.(*Session); old != nil {
 		s.Log.Info("publisher replaced", "stream", e.Key, "old_conn", old.ID)
@@ -300,18 +318,40 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 	}
 	*out = chunkcodec.AppendStreamBegin(*out, ns.id)
 	s.sendStatus(out, ns.id, "status", rtmpmsg.CodePublishStart, req.Name+" is now published.")
-	s.Log.Info("publish", "stream", e.Key, "type", typ, "record", req.Record)
+	s.Log.Info("publish", "stream", e.Key, "type", req.Type, "record", req.Record)
 	if req.Record {
 		_ = s.startRecording(e) // a failure is logged; the live stream goes on
 	}
-	return nil
+	return
 }
 
 // authorize runs the app's hook for a publish or play on ns and checks the
-// name it leaves (engine.Session.Authorize). On refusal it has sent the
-// error status, set the reason to close, and returns false.
-func (s *Session) authorize(ns *netStream, req *engine.StreamRequest, publish bool, out *[]byte) bool {
-	refused, badName := s.Authorize(req, publish)
+// name it leaves (engine.Session.Authorize), then runs then, or answers the
+// refusal (the error status, and the reason to close). A hook that defers
+// holds the step (and the bytes that follow) until its decision (loop-only).
+func (s *Session) authorize(ns *netStream, req *engine.StreamRequest, publish bool, out *[]byte, then func(out *[]byte)) {
+	v := s.Authorize(req, publish)
+	if v.Pending == nil {
+		if s.accepted(ns, req, publish, v.Refused, v.BadName, out) {
+			then(out)
+		}
+		return
+	}
+	s.Hold(v.Pending, func(refused error, rename string) {
+		if refused == nil && rename != "" {
+			req.Name = rename
+		}
+		s.resumeWith(func(out *[]byte) {
+			if s.accepted(ns, req, publish, refused, refused == nil && !recorder.ValidName(req.Name), out) {
+				then(out)
+			}
+		})
+	})
+}
+
+// accepted reports whether a publish or play may go on, answering it when
+// it may not.
+func (s *Session) accepted(ns *netStream, req *engine.StreamRequest, publish bool, refused error, badName bool, out *[]byte) bool {
 	verb, rejected, bad := "play", rtmpmsg.CodePlayFailed, rtmpmsg.CodePlayFailed
 	if publish {
 		verb, rejected, bad = "publish", rtmpmsg.CodePublishRejected, rtmpmsg.CodePublishBadName
@@ -344,15 +384,14 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 		s.sendStatus(out, ns.id, "error", rtmpmsg.CodePlayFailed, "stream is busy on this connection")
 		return nil
 	}
-	if !s.authorize(ns, &req, false, out) {
-		return nil
-	}
-	// VOD (vodcmd.go): a name that is not live plays its newest recording; the
-	// lookup runs off the loop and falls back to playLive when there is none.
-	if s.startVOD(ns, req, reset, out) {
-		return nil
-	}
-	s.playLive(ns, req, reset, out)
+	s.authorize(ns, &req, false, out, func(out *[]byte) {
+		// VOD (vodcmd.go): a name that is not live plays its newest
+		// recording; the lookup runs off the loop and falls back to
+		// playLive when there is none.
+		if !s.startVOD(ns, req, reset, out) {
+			s.playLive(ns, req, reset, out)
+		}
+	})
 	return nil
 }
 

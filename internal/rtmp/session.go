@@ -48,6 +48,10 @@ type Session struct {
 
 	closeErr error // set when the session decided to close after flushing
 
+	// held are the bytes received while a step waits for its hook's
+	// deferred decision (at most maxHeldBytes), read once it resolves.
+	held []byte
+
 	streams []*netStream // index = message stream id - 1
 }
 
@@ -107,12 +111,16 @@ func (s *Session) checkPartial() error {
 // OnData consumes bytes read from the socket (netpoll.Session; loop-only).
 func (s *Session) OnData(p []byte) error {
 	s.Reads++
-	out := s.Loop.Out[:0]
-	err := s.feed(p, &out)
-	if len(out) > 0 {
-		_, _ = s.Conn.Write(out)
+	// The output accumulates in the loop's scratch, reached through a
+	// pointer into it: a pointer to a local would escape into the steps a
+	// deferred decision holds and cost an allocation per read.
+	out := &s.Loop.Out
+	*out = (*out)[:0]
+	err := s.feed(p, out)
+	if len(*out) > 0 {
+		_, _ = s.Conn.Write(*out)
 	}
-	s.Loop.Out = out[:0]
+	*out = (*out)[:0]
 	if err == nil {
 		err = s.closeErr
 	}
@@ -165,6 +173,9 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 			Budget:              s.Shared.Partial,
 		})
 	}
+	if s.Pending() != nil {
+		return s.hold(p)
+	}
 	// Messages that begin now are stamped with the loop's tick count, which
 	// the partial-message deadline is measured in (checkPartial).
 	s.dec.SetNow(int64(s.Loop.Ticks))
@@ -181,6 +192,9 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 			if s.closeErr != nil {
 				return nil
 			}
+			if s.Pending() != nil {
+				return s.hold(p)
+			}
 		}
 	}
 	if seq, due := s.dec.AckDue(); due {
@@ -191,6 +205,10 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 
 // OnTick enforces the session's deadlines (netpoll.Session; loop-only).
 func (s *Session) OnTick(now time.Time) error {
+	s.CheckDeadline(now) // a deferred decision that did not come in time refuses
+	if s.closeErr != nil {
+		return s.closeErr
+	}
 	if s.Reads != s.readsAtTick || s.lastReadAt.IsZero() {
 		s.readsAtTick, s.lastReadAt = s.Reads, now
 	}
@@ -229,6 +247,9 @@ func (s *Session) OnTick(now time.Time) error {
 // OnClose ends every play and publish of the connection (netpoll.Session;
 // loop-only).
 func (s *Session) OnClose(err error) {
+	if err == nil {
+		err = s.closeErr // decided in a loop task (resumeWith)
+	}
 	s.ReleaseSlot()
 	s.Closed = true // checked by VOD tasks
 	for _, ns := range s.streams {
@@ -448,3 +469,46 @@ func (s *Session) RecordAsync(st *registry.Stream) error {
 type taskFunc func()
 
 func (f taskFunc) Run(context.Context) error { f(); return nil }
+
+// maxHeldBytes bounds what a client may send while one of its steps waits
+// for a deferred decision: a publisher that starts its media at once is
+// held a few seconds of it, not more.
+const maxHeldBytes = 4 << 20
+
+// hold keeps p until the pending decision resolves.
+func (s *Session) hold(p []byte) error {
+	if len(s.held)+len(p) > maxHeldBytes {
+		return fmt.Errorf("%w: over %d bytes sent while a decision was pending", engine.ErrProtocol, maxHeldBytes)
+	}
+	s.held = append(s.held, p...)
+	return nil
+}
+
+// resumeWith runs a held step's continuation once its decision came (a loop
+// task), writes what it produced, then reads the bytes held since; a reason
+// to close closes the connection (loop-only).
+func (s *Session) resumeWith(fn func(out *[]byte)) {
+	out := &s.Loop.Out
+	*out = (*out)[:0]
+	fn(out)
+	var err error
+	if s.closeErr == nil && s.Pending() == nil && len(s.held) > 0 {
+		held := s.held
+		s.held = nil
+		err = s.feed(held, out)
+	}
+	if len(*out) > 0 {
+		_, _ = s.Conn.Write(*out)
+	}
+	*out = (*out)[:0]
+	if err == nil {
+		err = s.closeErr
+	}
+	if err == nil {
+		err = s.CheckBacklog(s.playing())
+	}
+	if err != nil {
+		s.closeErr = err
+		_ = s.Conn.Close()
+	}
+}
