@@ -20,11 +20,11 @@ import (
 
 // HTTP session states.
 const (
-	httpHead   uint8 = iota // reading the request head
-	httpStream              // HTTP-FLV response body is being sent
-	httpWS                  // WebSocket-FLV
-	httpDone                // response written, closing
-	httpPending             // a play waits for its hook's deferred decision
+	httpHead    uint8 = iota // reading the request head
+	httpStream               // HTTP-FLV response body is being sent
+	httpWS                   // WebSocket-FLV
+	httpDone                 // response written, closing
+	httpPending              // a play waits for its hook's deferred decision
 )
 
 // Why an HTTP session closes.
