@@ -67,6 +67,10 @@ type Config struct {
 	RotateSize     int64
 	// Logger receives recording events (default slog.Default()).
 	Logger *slog.Logger
+	// OnFinish, when set, is called with each file's final description once
+	// it is closed (after a rotation too), on the recording's writer
+	// goroutine; it must not block for long.
+	OnFinish func(Info)
 }
 
 // Defaults.

@@ -119,7 +119,7 @@ func (w *writer) setFile(f *os.File, rel string) {
 
 // publish tells the index what the file is: while active, its size on disk
 // with the metadata's duration 0; once finished, what the final metadata says.
-func (w *writer) publish(active bool) {
+func (w *writer) publish(active bool) Info {
 	start := w.r.start
 	if w.started {
 		start = time.UnixMilli(w.md.StartMs)
@@ -129,6 +129,7 @@ func (w *writer) publish(active bool) {
 		in.Duration, in.Complete = w.md.Duration, w.md.Complete
 	}
 	w.r.m.idx.put(entry{info: in, ours: true, active: active})
+	return in
 }
 
 // consume parses FLV bytes from the subscription and handles each whole tag.
@@ -316,9 +317,12 @@ func (w *writer) finalize() {
 	}
 	_ = w.f.Sync()
 	_ = w.f.Close()
-	w.publish(false)
+	info := w.publish(false)
 	w.r.log.Info("recording finished", "file", w.path, "duration", w.md.Duration, "bytes", w.pos,
 		"keyframes", len(w.md.Keyframes.Times))
+	if f := w.r.m.cfg.OnFinish; f != nil {
+		f(info)
+	}
 }
 
 // rotate finishes the current file and opens the next one at timestamp ts.
