@@ -23,6 +23,8 @@ type App struct {
 	PublisherIdle time.Duration
 	// Record records every publish unless OnPublish says otherwise.
 	Record bool
+	// VOD plays the app's recordings to players of names nobody publishes.
+	VOD bool
 }
 
 // StreamOptions are the fanout options of the app's streams.
@@ -37,6 +39,8 @@ type Hooks interface {
 	OnPublish(s *Session, req *StreamRequest) error
 	OnPlay(s *Session, req *StreamRequest) error
 	OnUnpublish(s *Session, req *StreamRequest)
+	// OnPlayDone runs when a play that started ends (live or recorded).
+	OnPlayDone(s *Session, req *StreamRequest)
 	OnClose(s *Session)
 	// Command runs the app's custom command c.Name; handled is false when the
 	// app has none of that name.
@@ -62,6 +66,9 @@ func (AcceptAll) OnPlay(*Session, *StreamRequest) error { return nil }
 // OnUnpublish does nothing.
 func (AcceptAll) OnUnpublish(*Session, *StreamRequest) {}
 
+// OnPlayDone does nothing.
+func (AcceptAll) OnPlayDone(*Session, *StreamRequest) {}
+
 // OnClose does nothing.
 func (AcceptAll) OnClose(*Session) {}
 
@@ -85,11 +92,12 @@ type ConnectRequest struct {
 // StreamRequest describes a publish or play. Its fields match
 // server.StreamRequest exactly, so the server converts between the two.
 type StreamRequest struct {
-	App    string
-	Name   string
-	Query  string
-	Type   string
-	Record bool
+	App     string
+	Name    string
+	Query   string
+	Type    string
+	Record  bool
+	Started time.Time
 }
 
 // Call is a custom command invocation (loop-only, valid during the hook).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/quaverlive/quaver/internal/registry"
@@ -28,6 +29,8 @@ type Session struct {
 	Names registry.NameBudget
 	// Reads counts OnData calls: the idle clock (see IdleClock).
 	Reads uint64
+	// BytesIn counts the bytes read from the peer (any goroutine may read it).
+	BytesIn atomic.Uint64
 
 	App     *App // set by connect (RTMP) or the play route (HTTP)
 	AppName string

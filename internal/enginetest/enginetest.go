@@ -52,7 +52,7 @@ func New(t testing.TB) *Server {
 		Hub:          hub,
 		Reg:          registry.New(hub, registry.Limits{MaxIdle: 4096, Linger: time.Nanosecond, Grace: 5 * time.Second}),
 		Rec:          recorder.NewManager(recorder.Config{Dir: t.TempDir(), Logger: log}),
-		Apps:         map[string]*engine.App{"live": {Name: "live", GOPCache: true, PublisherIdle: 5 * time.Second}},
+		Apps:         map[string]*engine.App{"live": {Name: "live", GOPCache: true, PublisherIdle: 5 * time.Second, VOD: true}},
 		Loops:        []*engine.Loop{engine.NewLoop()},
 		BufPool:      chunkcodec.NewBufferPool(),
 		Partial:      chunkcodec.NewBudget(256 << 20),

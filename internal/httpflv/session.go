@@ -42,6 +42,7 @@ type Session struct {
 	head           []byte
 	req            wsflv.Request
 	entry          *registry.Stream
+	playReq        engine.StreamRequest // the live play of entry
 	sub            *fanout.Subscriber
 	vod            *vod.Play // play of a recording (vod.go)
 
@@ -63,6 +64,7 @@ const corsHeaders = "Access-Control-Allow-Origin: *\r\n"
 
 func (h *Session) OnData(p []byte) error {
 	h.Reads++
+	h.BytesIn.Add(uint64(len(p)))
 	err := h.serve(p)
 	if err == nil {
 		err = h.CheckBacklog(h.sub != nil || h.vod != nil)
@@ -110,6 +112,7 @@ func (h *Session) OnClose(err error) {
 	h.Closed = true   // checked by VOD tasks
 	if h.vod != nil { // play of a recording: its goroutine stops and closes the file
 		h.vod.Stop()
+		h.Hooks().OnPlayDone(&h.Session, h.vod.Request())
 		h.vod = nil
 	}
 	if h.sub != nil {
@@ -120,6 +123,7 @@ func (h *Session) OnClose(err error) {
 		h.sub = nil
 	}
 	if h.entry != nil {
+		h.Hooks().OnPlayDone(&h.Session, &h.playReq)
 		h.Shared.Reg.ReleasePlay(h.entry)
 		h.entry = nil
 	}
@@ -246,7 +250,7 @@ func (h *Session) play(path string) error {
 		kind = "ws"
 	}
 	h.App, h.AppName = app, appName
-	req := engine.StreamRequest{App: appName, Name: name, Query: string(h.req.RawQuery), Type: kind}
+	req := engine.StreamRequest{App: appName, Name: name, Query: string(h.req.RawQuery), Type: kind, Started: time.Now()}
 	v := h.Authorize(&req, false)
 	if v.Pending == nil {
 		return h.playDecided(req, isWS, v.Refused, v.BadName)
@@ -281,7 +285,7 @@ func (h *Session) playDecided(req engine.StreamRequest, isWS bool, refused error
 		// Not live: play a recording of that name, or 404 (vod.go).
 		return h.startVOD(req, isWS)
 	}
-	h.entry = e
+	h.entry, h.playReq = e, req
 	format := fanout.FormatFLV
 	var sink fanout.Sink = h.Conn
 	if isWS {

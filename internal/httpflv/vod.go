@@ -15,7 +15,7 @@ import (
 // 404 at once.
 func (h *Session) startVOD(req engine.StreamRequest, isWS bool) error {
 	rec, err := vod.Lookup(h.Shared.Rec, h.AppName, req.Name)
-	if err != nil {
+	if err != nil || !h.App.VOD {
 		return h.fail(isWS, 404, "Not Found", wsflv.CloseNotFound, "stream "+h.AppName+"/"+req.Name+" is not live")
 	}
 	if !vod.Admit(&h.Session) {

@@ -278,7 +278,7 @@ func (s *Session) cmdPublish(streamID uint32, txid float64, out *[]byte) error {
 	if typ == "" {
 		typ = "live"
 	}
-	req := engine.StreamRequest{App: s.AppName, Name: name, Query: query, Type: typ, Record: s.App.Record}
+	req := engine.StreamRequest{App: s.AppName, Name: name, Query: query, Type: typ, Record: s.App.Record, Started: time.Now()}
 	if ns.pub != nil || ns.sub != nil {
 		s.sendStatus(out, ns.id, "error", rtmpmsg.CodePublishBadName, "stream is busy on this connection")
 		return nil
@@ -379,7 +379,7 @@ func (s *Session) cmdPlay(streamID uint32, out *[]byte) error {
 	if v := s.doc.At(6); v.Kind() == amf0.KindBoolean {
 		reset = v.Bool()
 	}
-	req := engine.StreamRequest{App: s.AppName, Name: name, Query: query, Type: "rtmp"}
+	req := engine.StreamRequest{App: s.AppName, Name: name, Query: query, Type: "rtmp", Started: time.Now()}
 	if ns.pub != nil || ns.sub != nil || ns.vod != nil {
 		s.sendStatus(out, ns.id, "error", rtmpmsg.CodePlayFailed, "stream is busy on this connection")
 		return nil

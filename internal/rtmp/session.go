@@ -111,6 +111,7 @@ func (s *Session) checkPartial() error {
 // OnData consumes bytes read from the socket (netpoll.Session; loop-only).
 func (s *Session) OnData(p []byte) error {
 	s.Reads++
+	s.BytesIn.Add(uint64(len(p)))
 	// The output accumulates in the loop's scratch, reached through a
 	// pointer into it: a pointer to a local would escape into the steps a
 	// deferred decision holds and cost an allocation per read.
@@ -417,9 +418,11 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 	}
 	if ns.vod != nil { // VOD play (vodcmd.go): its goroutine stops and closes the file
 		ns.vod.Stop()
+		s.Hooks().OnPlayDone(&s.Session, ns.vod.Request())
 		ns.vod = nil
 	}
 	if ns.play != nil {
+		s.Hooks().OnPlayDone(&s.Session, &ns.playReq)
 		s.Shared.Reg.ReleasePlay(ns.play)
 		s.Log.Debug("play stopped", "stream", ns.play.Key)
 		ns.play = nil

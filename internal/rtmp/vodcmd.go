@@ -24,7 +24,7 @@ import (
 // recording, or refused it when the VOD budget is spent.
 func (s *Session) startVOD(ns *netStream, req engine.StreamRequest, reset bool, out *[]byte) bool {
 	start := s.doc.At(4).Number()
-	if start == -1000 || start == -1 {
+	if !s.App.VOD || start == -1000 || start == -1 {
 		return false
 	}
 	if s.Shared.Reg.Live(s.AppName, req.Name) {
@@ -133,7 +133,7 @@ func (s *Session) cmdGetStreamLength(txid float64, streamID uint32, out *[]byte)
 	d := 0.0
 	if ns := s.netStream(streamID); ns != nil && ns.vod != nil && ns.vod.Request().Name == name && ns.vod.Duration() > 0 {
 		d = ns.vod.Duration()
-	} else if name != "" && recorder.ValidName(name) && !s.Shared.Reg.Live(s.AppName, name) {
+	} else if s.App.VOD && name != "" && recorder.ValidName(name) && !s.Shared.Reg.Live(s.AppName, name) {
 		if rec, err := vod.Lookup(s.Shared.Rec, s.AppName, name); err == nil {
 			d = rec.Duration
 		}
