@@ -123,6 +123,8 @@ func startServerWith(t *testing.T, dir string, adjust func(*server.Config)) *ser
 		adjust(&cfg)
 	}
 	srv := server.New(cfg)
+	srv.Handle("live", &server.App{})
+	srv.Handle("record", &server.App{Record: true, VOD: true})
 	if err := srv.Start(); err != nil {
 		t.Fatalf("server start: %v", err)
 	}

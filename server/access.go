@@ -1,7 +1,10 @@
 package server
 
 import (
+	"crypto/subtle"
 	"net/netip"
+	"net/url"
+	"slices"
 	"time"
 )
 
@@ -61,4 +64,62 @@ type HookEvent struct {
 	DurationSeconds float64 `json:"duration_seconds,omitempty"`
 	Bytes           int64   `json:"bytes,omitempty"`
 	File            string  `json:"file,omitempty"` // on_record_done
+}
+
+// check reports why a client at peer ("ip:port") asking for app/stream with
+// the query arguments q may not pass ("" when it may). Loop-safe: no I/O.
+func (a *Access) check(app, stream, peer string, q url.Values, now time.Time) string {
+	if len(a.Allow) > 0 || len(a.Deny) > 0 {
+		ap, err := netip.ParseAddrPort(peer)
+		if err != nil {
+			return "address not allowed"
+		}
+		ip := ap.Addr().Unmap()
+		for _, p := range a.Deny {
+			if p.Contains(ip) {
+				return "address not allowed"
+			}
+		}
+		if len(a.Allow) > 0 && !slices.ContainsFunc(a.Allow, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+			return "address not allowed"
+		}
+	}
+	if len(a.Keys) > 0 {
+		key := q.Get("key")
+		if key == "" || !slices.ContainsFunc(a.Keys, func(k string) bool { return subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 }) {
+			return "a valid key is required"
+		}
+	}
+	if a.TokenSecret != "" {
+		ip := ""
+		if a.TokenBindsIP {
+			if ap, err := netip.ParseAddrPort(peer); err == nil {
+				ip = ap.Addr().Unmap().String()
+			}
+		}
+		if why := checkToken(a.TokenSecret, q.Get("token"), app, stream, now, ip); why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// open reports whether the rules let everyone in.
+func (a *Access) open() bool {
+	return len(a.Keys) == 0 && a.TokenSecret == "" && len(a.Allow) == 0 && len(a.Deny) == 0
+}
+
+// requestQuery merges a publish or play's own query with the connect's (an
+// RTMP client may put ?key= on the tcUrl or on the stream name).
+func requestQuery(streamQuery, connectQuery string) url.Values {
+	q, _ := url.ParseQuery(streamQuery)
+	if connectQuery != "" {
+		cq, _ := url.ParseQuery(connectQuery)
+		for k, v := range cq {
+			if _, ok := q[k]; !ok {
+				q[k] = v
+			}
+		}
+	}
+	return q
 }

@@ -47,6 +47,10 @@ type App struct {
 	Publish, Play Access
 	// Hooks are HTTP callbacks for connect, publish, play and their ends.
 	Hooks HTTPHooks
+	// VOD serves the app's recordings: a play (RTMP, HTTP-FLV or
+	// WebSocket-FLV) of a name nobody publishes plays its newest recording.
+	// Off by default: recordings are not public unless the app says so.
+	VOD bool
 
 	commands map[string]CommandFunc
 	messages map[uint8]MessageFunc
@@ -150,6 +154,8 @@ type StreamRequest struct {
 	// Record, for a publish, says whether to record it. It starts as the app's
 	// Record setting; OnPublish may change it for this stream.
 	Record bool
+	// Started is when the publish or play was asked for.
+	Started time.Time
 }
 
 // RejectError is returned by handlers to refuse a step with a reason.

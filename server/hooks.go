@@ -1,48 +1,140 @@
 package server
 
 import (
+	"time"
+
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/internal/engine"
+	"github.com/quaverlive/quaver/recorder"
 )
 
-// appHooks adapts an App and its Handler to the sessions' engine.Hooks: it
-// turns the engine's session into the public handle and the engine's
+// appHooks adapts an App to the sessions' engine.Hooks: its Access rules,
+// then its Handler, then its HTTP hooks, in that order, each able to refuse.
+// It turns the engine's session into the public handle and the engine's
 // requests into the public ones (identical structs, converted in place).
 type appHooks struct {
-	app *App
-	h   Handler
+	app   *App
+	h     Handler
+	calls *hookCaller
 }
 
 // engineApp returns the policy the sessions apply for app, with its hooks.
-func engineApp(name string, app *App) *engine.App {
+func engineApp(name string, app *App, calls *hookCaller) *engine.App {
 	h := app.Handler
 	if h == nil {
 		h = BaseHandler{}
 	}
 	return &engine.App{
 		Name:          name,
-		Hooks:         &appHooks{app: app, h: h},
+		Hooks:         &appHooks{app: app, h: h, calls: calls},
 		GOPCache:      !app.DisableGOPCache,
 		Replace:       app.Republish == RepublishReplace,
 		PublisherIdle: app.publisherIdle(),
 		Record:        app.Record,
+		VOD:           app.VOD,
 	}
 }
 
 func (a *appHooks) OnConnect(s *engine.Session, req *engine.ConnectRequest) error {
-	return a.h.OnConnect(handleOf(s), (*ConnectRequest)(req))
+	h := handleOf(s)
+	h.last = nil
+	err := a.h.OnConnect(h, (*ConnectRequest)(req))
+	return a.then(s, err, a.app.Hooks.OnConnect, a.event(s, "on_connect", req.App, "", "rtmp", req.Query))
 }
 
 func (a *appHooks) OnPublish(s *engine.Session, req *engine.StreamRequest) error {
-	return a.h.OnPublish(handleOf(s), (*StreamRequest)(req))
+	return a.step(s, req, &a.app.Publish, a.h.OnPublish, a.app.Hooks.OnPublish, "on_publish")
 }
 
 func (a *appHooks) OnPlay(s *engine.Session, req *engine.StreamRequest) error {
-	return a.h.OnPlay(handleOf(s), (*StreamRequest)(req))
+	return a.step(s, req, &a.app.Play, a.h.OnPlay, a.app.Hooks.OnPlay, "on_play")
+}
+
+// step checks the access rules, runs the handler, then the HTTP hook.
+func (a *appHooks) step(s *engine.Session, req *engine.StreamRequest, rules *Access, handler func(*Session, *StreamRequest) error, url, event string) error {
+	if !rules.open() {
+		if why := rules.check(req.App, req.Name, s.Conn.RemoteAddr(), requestQuery(req.Query, s.Connect.Query), time.Now()); why != "" {
+			s.Log.Info(event+" refused", "stream", req.Name, "reason", why)
+			return &RejectError{Reason: why}
+		}
+	}
+	h := handleOf(s)
+	h.last = nil
+	err := handler(h, (*StreamRequest)(req))
+	return a.then(s, err, url, a.event(s, event, req.App, req.Name, protocolOf(req), req.Query))
+}
+
+// protocolOf names how a publish or play reaches the server.
+func protocolOf(req *engine.StreamRequest) string {
+	if req.Type == "http" || req.Type == "ws" {
+		return req.Type
+	}
+	return "rtmp"
+}
+
+// then chains the HTTP hook url after the handler's answer err: a refusal
+// stands, an acceptance (now or deferred) goes on to the hook, whose answer
+// decides.
+func (a *appHooks) then(s *engine.Session, err error, url string, ev HookEvent) error {
+	if url == "" || (err != nil && !isPending(err)) {
+		return err
+	}
+	h := handleOf(s)
+	timeout := a.app.Hooks.Timeout
+	if timeout <= 0 {
+		timeout = DefaultHookTimeout
+	}
+	if isPending(err) {
+		// The application deferred: once it accepts, the hook decides.
+		user := h.last
+		if user == nil {
+			return err
+		}
+		user.chain(func(_ error, rename string) {
+			if rename != "" {
+				ev.Stream = rename
+			}
+			a.calls.decideRenamed(url, timeout, ev, user.d, rename)
+		})
+		return err
+	}
+	d := s.Defer(timeout + time.Second) // the call's own timeout answers first
+	a.calls.decide(url, timeout, ev, d)
+	return ErrPending
+}
+
+// event describes a hook event of session s.
+func (a *appHooks) event(s *engine.Session, event, app, stream, proto, query string) HookEvent {
+	ev := HookEvent{Event: event, App: app, Stream: stream, ClientID: s.ID, Peer: s.Conn.RemoteAddr(), Protocol: proto}
+	if q := requestQuery(query, s.Connect.Query); len(q) > 0 {
+		ev.Query = make(map[string]string, len(q))
+		for k, v := range q {
+			ev.Query[k] = v[0]
+		}
+	}
+	return ev
 }
 
 func (a *appHooks) OnUnpublish(s *engine.Session, req *engine.StreamRequest) {
 	a.h.OnUnpublish(handleOf(s), (*StreamRequest)(req))
+	a.done(s, req, a.app.Hooks.OnPublishDone, "on_publish_done", int64(s.BytesIn.Load()))
+}
+
+func (a *appHooks) OnPlayDone(s *engine.Session, req *engine.StreamRequest) {
+	a.done(s, req, a.app.Hooks.OnPlayDone, "on_play_done", 0)
+}
+
+// done sends a *_done notification.
+func (a *appHooks) done(s *engine.Session, req *engine.StreamRequest, url, event string, bytes int64) {
+	if url == "" {
+		return
+	}
+	ev := a.event(s, event, req.App, req.Name, protocolOf(req), req.Query)
+	if !req.Started.IsZero() {
+		ev.DurationSeconds = time.Since(req.Started).Seconds()
+	}
+	ev.Bytes = bytes
+	a.calls.notify(url, a.app.Hooks.Timeout, ev)
 }
 
 func (a *appHooks) OnClose(s *engine.Session) { a.h.OnClose(handleOf(s)) }
@@ -61,4 +153,21 @@ func (a *appHooks) Message(s *engine.Session, m *chunkcodec.Message) (bool, erro
 		return false, nil
 	}
 	return true, fn(handleOf(s), m)
+}
+
+// recordDone sends on_record_done for a finished recording file (on the
+// recording's writer goroutine).
+func (s *Server) recordDone(in recorder.Info) {
+	ea := s.sh.Apps[in.App]
+	if ea == nil {
+		return
+	}
+	a, _ := ea.Hooks.(*appHooks)
+	if a == nil || a.app.Hooks.OnRecordDone == "" {
+		return
+	}
+	s.hooks.notify(a.app.Hooks.OnRecordDone, a.app.Hooks.Timeout, HookEvent{
+		Event: "on_record_done", App: in.App, Stream: in.Stream, Protocol: "rtmp",
+		DurationSeconds: in.Duration, Bytes: in.Size, File: in.File,
+	})
 }

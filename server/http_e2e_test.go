@@ -87,6 +87,7 @@ func hxStart(t *testing.T, cfg server.Config, apps map[string]*server.App) *hxSe
 	cfg.WebDir = t.TempDir()
 	cfg.Logger = slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv := server.New(cfg)
+	handleDefaultApps(srv)
 	for name, app := range apps {
 		srv.Handle(name, app)
 	}

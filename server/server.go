@@ -67,9 +67,13 @@ type Server struct {
 
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
+
+	hooks *hookCaller // HTTP hook calls (App.Hooks)
 }
 
-// New returns a server with the built-in "live" and "record" apps registered.
+// New returns a server with no app: nothing is served until apps are
+// registered with Handle (rtmpd declares "live" and "record" in its default
+// configuration).
 func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -77,7 +81,11 @@ func New(cfg Config) *Server {
 	limit := ratelog.New(cfg.Logger.Handler(), cfg.LogRate, cfg.LogBurst)
 	cfg.Logger = slog.New(limit)
 	cfg.setDefaults()
-	s := &Server{
+	hooks := newHookCaller(cfg.Logger)
+	var s *Server
+	cfg.Recorder.OnFinish = func(in recorder.Info) { s.recordDone(in) }
+	s = &Server{
+		hooks:    hooks,
 		cfg:      cfg,
 		log:      cfg.Logger,
 		hub:      fanout.NewHub(cfg.Fanout),
@@ -105,8 +113,6 @@ func New(cfg Config) *Server {
 	for i := range s.sh.Loops {
 		s.sh.Loops[i] = engine.NewLoop()
 	}
-	s.apps["live"] = &App{}
-	s.apps["record"] = &App{Record: true}
 	return s
 }
 
@@ -140,7 +146,7 @@ func (s *Server) Start() error {
 	}
 	s.sh.PartialTicks = int64(s.cfg.PartialMessageTimeout / tick)
 	for name, app := range s.apps {
-		s.sh.Apps[name] = engineApp(name, app)
+		s.sh.Apps[name] = engineApp(name, app, s.hooks)
 	}
 	if n, err := s.rec.RepairAll(); err != nil {
 		s.log.Warn("repairing unfinished recordings", "err", err)
@@ -267,6 +273,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tlsEng != nil {
 		_ = s.tlsEng.Stop(ctx)
 	}
+	s.hooks.stop() // calls in flight are cancelled; their sessions are gone
 	// Recordings whose end of stream could not be delivered are finished
 	// here: the loops have stopped, so nothing more reaches them.
 	s.reg.Close()

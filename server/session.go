@@ -13,7 +13,8 @@ import (
 // Close, which is safe from any goroutine. A Session must not be used after
 // its Handler.OnClose returns.
 type Session struct {
-	s *engine.Session
+	s    *engine.Session
+	last *Decision // the decision the running hook deferred, if any
 }
 
 // handleOf returns the public handle of a session.

@@ -103,6 +103,7 @@ func startServer(t *testing.T, cfg server.Config, apps map[string]*server.App) *
 	cfg.RTMPAddr = "127.0.0.1:0"
 	cfg.Logger = slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv := server.New(cfg)
+	handleDefaultApps(srv)
 	for name, app := range apps {
 		srv.Handle(name, app)
 	}
@@ -491,4 +492,11 @@ func readMessages(c *client.Conn, d time.Duration, stop func(r *received) bool) 
 func isClosed(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe")
+}
+
+// handleDefaultApps registers what rtmpd declares by default: "live", and
+// "record", which records every publish and plays its recordings.
+func handleDefaultApps(srv *server.Server) {
+	srv.Handle("live", &server.App{})
+	srv.Handle("record", &server.App{Record: true, VOD: true})
 }

@@ -90,6 +90,7 @@ func vxServer(t *testing.T, dir string) *server.Server {
 		WebDir:    t.TempDir(),
 		Logger:    slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+	handleDefaultApps(srv)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}

@@ -23,6 +23,7 @@ func startServer(t *testing.T) *server.Server {
 		RecordDir: t.TempDir(),
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	srv.Handle("live", &server.App{})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

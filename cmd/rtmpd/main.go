@@ -353,6 +353,7 @@ func run(args []string, stderr io.Writer) error {
 			Republish:            policy,
 			PublisherIdleTimeout: o.PublisherIdle,
 			Record:               name == "record",
+			VOD:                  name == "record",
 		})
 	}
 	if o.Pprof != "" {
