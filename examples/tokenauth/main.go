@@ -1,12 +1,17 @@
-// Command tokenauth embeds Quaver with an app that authorises publishing by a
-// token in the stream name, the way Harmonic's README overrides Publish:
+// Command tokenauth embeds Quaver with one app, "secure", whose publishers
+// and players must all present the token, the way Harmonic's README
+// overrides Publish:
 //
 //	go run ./examples/tokenauth -token s3cret
 //	ffmpeg -re -i in.mp4 -c copy -f flv 'rtmp://127.0.0.1/secure/cam1?token=s3cret'   # accepted
 //	ffmpeg -re -i in.mp4 -c copy -f flv 'rtmp://127.0.0.1/secure/cam1'                # rejected
-//	ffplay rtmp://127.0.0.1/secure/cam1
+//	ffplay 'rtmp://127.0.0.1/secure/cam1?token=s3cret'
 //
-// It also registers a custom RPC, "whoami", that answers with the caller's address.
+// Publishing is checked on the event loop; playing is checked off it, as a
+// check against a database or another service would be: OnPlay defers the
+// decision and answers it from a goroutine (server.Session.Defer). The app
+// also registers a custom RPC, "whoami", that answers with the caller's
+// address. The server serves no other app.
 package main
 
 import (
@@ -23,24 +28,45 @@ import (
 	"github.com/quaverlive/quaver/server"
 )
 
-// TokenAuth rejects publishers that do not present the shared token. Players are
-// not checked. It embeds server.BaseHandler to accept every other step.
+// TokenAuth rejects publishers and players that do not present the shared
+// token. It embeds server.BaseHandler to accept every other step.
 type TokenAuth struct {
 	server.BaseHandler
 	Token string
 }
 
-// OnPublish checks ?token=... on the stream name.
+// valid reports whether the query carries the token.
+func (a TokenAuth) valid(query string) bool {
+	q, _ := url.ParseQuery(query)
+	return subtle.ConstantTimeCompare([]byte(q.Get("token")), []byte(a.Token)) == 1
+}
+
+// OnPublish checks ?token=... on the stream name, on the event loop.
 func (a TokenAuth) OnPublish(s *server.Session, req *server.StreamRequest) error {
-	q, _ := url.ParseQuery(req.Query)
-	if subtle.ConstantTimeCompare([]byte(q.Get("token")), []byte(a.Token)) != 1 {
+	if !a.valid(req.Query) {
 		s.Logger().Warn("publish refused: bad token", "stream", req.Name)
 		return server.Reject("publishing to %s needs a valid token", req.Name)
 	}
 	return nil
 }
 
-// NewApp returns the "secure" app with the token check and the whoami command.
+// OnPlay decides off the event loop: it defers, checks in a goroutine (here
+// the same token; in a real service a lookup that may take a while), and
+// answers the decision.
+func (a TokenAuth) OnPlay(s *server.Session, req *server.StreamRequest) error {
+	d := s.Defer(3 * time.Second)
+	query, name := req.Query, req.Name
+	go func() {
+		if a.valid(query) {
+			d.Accept()
+			return
+		}
+		d.Reject("playing " + name + " needs a valid token")
+	}()
+	return server.ErrPending
+}
+
+// NewApp returns the "secure" app with the token checks and the whoami command.
 func NewApp(token string) *server.App {
 	app := &server.App{Handler: TokenAuth{Token: token}}
 	app.HandleCommand("whoami", func(c *server.Call) error {
@@ -51,7 +77,7 @@ func NewApp(token string) *server.App {
 
 func main() {
 	addr := flag.String("rtmp", ":1935", "RTMP listen address")
-	token := flag.String("token", "", "publish token (required)")
+	token := flag.String("token", "", "publish and play token (required)")
 	flag.Parse()
 	if *token == "" {
 		slog.Error("-token is required")
