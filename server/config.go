@@ -43,7 +43,13 @@ type Config struct {
 	// RTMPSAddr, with TLS set, also serves RTMP over TLS (rtmps://) on the
 	// standard-library transport (gnet has no TLS).
 	RTMPSAddr string
-	// TLS is the certificate configuration for RTMPSAddr.
+	// HTTPSAddr, with TLS set, also serves the HTTP side over TLS: HTTPS-FLV,
+	// WSS-FLV and the player page (on the standard-library transport, as
+	// RTMPS).
+	HTTPSAddr string
+	// TLS is the certificate configuration for RTMPSAddr and HTTPSAddr. To
+	// pick up renewed certificates without a restart, set its
+	// GetCertificate (CertReloader.GetCertificate does).
 	TLS *tls.Config
 	// Logger receives structured logs (default slog.Default()). The server
 	// rate-limits what it logs per message (LogRate, LogBurst), so no peer can
@@ -295,8 +301,8 @@ func (c *Config) setDefaults() {
 		c.Fanout.BatchWindow = 0 // fanout: send at once
 	}
 	c.Fanout.Loops = c.Loops
-	if c.RTMPSAddr != "" && c.TLS != nil {
-		c.Fanout.Loops = 2 * c.Loops // RTMPS loops follow the plain ones
+	if c.tlsListeners() {
+		c.Fanout.Loops = 2 * c.Loops // the TLS transport's loops follow the plain ones
 	}
 	c.Fanout.ChunkSize = c.ChunkSize
 }
@@ -317,6 +323,7 @@ const (
 	listenerRTMP = iota
 	listenerHTTP
 	listenerRTMPS
+	listenerHTTPS
 	numListeners
 )
 
@@ -358,4 +365,9 @@ func (c *Config) limits() engine.Limits {
 		RepublishGrace:      c.RepublishGrace,
 		Fanout:              c.Fanout,
 	}
+}
+
+// tlsListeners reports whether a TLS listener (RTMPS, HTTPS) is configured.
+func (c *Config) tlsListeners() bool {
+	return c.TLS != nil && (c.RTMPSAddr != "" || c.HTTPSAddr != "")
 }

@@ -166,17 +166,12 @@ func (s *Server) Start() error {
 	if len(eng.Addrs()) > 1 {
 		s.log.Info("http listening", "addr", eng.Addrs()[1], "player", "http://"+browsable(eng.Addrs()[1])+"/")
 	}
-	if s.cfg.RTMPSAddr != "" && s.cfg.TLS != nil {
-		tcfg := ncfg
-		tcfg.Addrs = []string{s.cfg.RTMPSAddr} // RTMP only over TLS
-		tcfg.Kinds = []int{listenerRTMPS}
-		tcfg.IndexBase = s.cfg.Loops
-		if s.tlsEng, err = netpoll.StartStd(tcfg, (*transportPort)(s), s.cfg.TLS); err != nil {
+	if s.cfg.tlsListeners() {
+		if err := s.startTLS(ncfg); err != nil {
 			_ = eng.Stop(context.Background())
 			s.started.Store(false)
 			return err
 		}
-		s.log.Info("rtmps listening", "addr", s.tlsEng.Addrs()[0])
 	}
 	s.applyMemoryLimit()
 	s.stopJanitor = make(chan struct{})
@@ -216,6 +211,32 @@ func (s *Server) startTransport(tick time.Duration) (netpoll.Transport, error) {
 	return nil, fmt.Errorf("server: unknown transport %q (want gnet or std)", s.cfg.Transport)
 }
 
+// startTLS starts the TLS listeners (RTMPS, HTTPS) on the standard-library
+// transport (gnet has no TLS), whose loops follow the plain ones.
+func (s *Server) startTLS(ncfg netpoll.Config) error {
+	tcfg := ncfg
+	tcfg.Addrs, tcfg.Kinds = nil, nil
+	if s.cfg.RTMPSAddr != "" {
+		tcfg.Addrs, tcfg.Kinds = append(tcfg.Addrs, s.cfg.RTMPSAddr), append(tcfg.Kinds, listenerRTMPS)
+	}
+	if s.cfg.HTTPSAddr != "" {
+		tcfg.Addrs, tcfg.Kinds = append(tcfg.Addrs, s.cfg.HTTPSAddr), append(tcfg.Kinds, listenerHTTPS)
+	}
+	tcfg.IndexBase = s.cfg.Loops
+	eng, err := netpoll.StartStd(tcfg, (*transportPort)(s), s.cfg.TLS)
+	if err != nil {
+		return err
+	}
+	s.tlsEng = eng
+	if a := s.RTMPSAddr(); a != "" {
+		s.log.Info("rtmps listening", "addr", a)
+	}
+	if a := s.HTTPSAddr(); a != "" {
+		s.log.Info("https listening", "addr", a, "player", "https://"+browsable(a)+"/")
+	}
+	return nil
+}
+
 // HTTPAddr returns the HTTP listen address with its port resolved, or "".
 // Any goroutine, after Start.
 func (s *Server) HTTPAddr() string {
@@ -228,10 +249,20 @@ func (s *Server) HTTPAddr() string {
 // RTMPSAddr returns the RTMPS listen address, or "". Any goroutine, after
 // Start.
 func (s *Server) RTMPSAddr() string {
-	if s.tlsEng == nil {
+	if s.tlsEng == nil || s.cfg.RTMPSAddr == "" {
 		return ""
 	}
 	return s.tlsEng.Addrs()[0]
+}
+
+// HTTPSAddr returns the HTTPS/WSS listen address with its port resolved, or
+// "". Any goroutine, after Start.
+func (s *Server) HTTPSAddr() string {
+	if s.tlsEng == nil || s.cfg.HTTPSAddr == "" {
+		return ""
+	}
+	a := s.tlsEng.Addrs()
+	return a[len(a)-1]
 }
 
 // RTMPAddr returns the RTMP listen address with its port resolved. Any
@@ -341,7 +372,7 @@ func (s *Server) open(c netpoll.Conn) netpoll.Session {
 	s.hub.AttachLoop(s.sh.Loops[c.Loop().Index()].Bind(c.Loop()))
 	s.connsOpen.Add(1)
 	s.connsAll.Add(1)
-	if kind == listenerHTTP {
+	if kind == listenerHTTP || kind == listenerHTTPS {
 		h := httpflv.New(s.sh, c, kind)
 		h.Handle = &Session{s: &h.Session}
 		return h
