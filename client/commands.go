@@ -47,6 +47,7 @@ const (
 	CodePublishRejected  = "NetStream.Publish.Rejected"
 	CodePublishBadName   = "NetStream.Publish.BadName"
 	CodePlayFailed       = "NetStream.Play.Failed"
+	CodePlayNotFound     = "NetStream.Play.StreamNotFound"
 	CodeCallFailed       = "NetConnection.Call.Failed"
 	CodeUnpublishSuccess = "NetStream.Unpublish.Success"
 )

@@ -48,6 +48,21 @@ type HTTPHooks struct {
 	Timeout time.Duration
 }
 
+// Pull makes an app an edge: a play (RTMP, HTTP-FLV or WebSocket-FLV) of a
+// stream that is not published here plays it from the first of Origins
+// that has it, through one upstream connection per stream however many
+// players; players wait for it (a stream no origin has is refused at once
+// with NetStream.Play.StreamNotFound, or 404). The upstream closes Linger
+// after the last player left (default 5 s) and nothing is pulled while
+// nobody watches. If the upstream fails, the origins are tried again with
+// backoff while players wait (within the republish grace).
+type Pull struct {
+	// Origins are app URLs such as rtmp://origin:1935/live (rtmps://
+	// too); the stream name is appended.
+	Origins []string
+	Linger  time.Duration
+}
+
 // DefaultHookTimeout bounds an HTTP hook call.
 const DefaultHookTimeout = 3 * time.Second
 

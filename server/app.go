@@ -51,6 +51,8 @@ type App struct {
 	// WebSocket-FLV) of a name nobody publishes plays its newest recording.
 	// Off by default: recordings are not public unless the app says so.
 	VOD bool
+	// Pull, when set, makes the app an edge of the origins it lists.
+	Pull *Pull
 
 	commands map[string]CommandFunc
 	messages map[uint8]MessageFunc

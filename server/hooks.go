@@ -5,6 +5,7 @@ import (
 
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/internal/engine"
+	"github.com/quaverlive/quaver/internal/relay"
 	"github.com/quaverlive/quaver/recorder"
 )
 
@@ -13,45 +14,50 @@ import (
 // It turns the engine's session into the public handle and the engine's
 // requests into the public ones (identical structs, converted in place).
 type appHooks struct {
-	app   *App
-	h     Handler
-	calls *hookCaller
+	app    *App
+	ea     *engine.App
+	h      Handler
+	calls  *hookCaller
+	relays *relay.Manager
 }
 
 // engineApp returns the policy the sessions apply for app, with its hooks.
-func engineApp(name string, app *App, calls *hookCaller) *engine.App {
+func engineApp(name string, app *App, calls *hookCaller, relays *relay.Manager) *engine.App {
 	h := app.Handler
 	if h == nil {
 		h = BaseHandler{}
 	}
-	return &engine.App{
+	hooks := &appHooks{app: app, h: h, calls: calls, relays: relays}
+	hooks.ea = &engine.App{
 		Name:          name,
-		Hooks:         &appHooks{app: app, h: h, calls: calls},
+		Hooks:         hooks,
 		GOPCache:      !app.DisableGOPCache,
 		Replace:       app.Republish == RepublishReplace,
 		PublisherIdle: app.publisherIdle(),
 		Record:        app.Record,
 		VOD:           app.VOD,
 	}
+	return hooks.ea
 }
 
 func (a *appHooks) OnConnect(s *engine.Session, req *engine.ConnectRequest) error {
 	h := handleOf(s)
 	h.last = nil
 	err := a.h.OnConnect(h, (*ConnectRequest)(req))
-	return a.then(s, err, a.app.Hooks.OnConnect, a.event(s, "on_connect", req.App, "", "rtmp", req.Query))
+	return a.then(s, err, a.app.Hooks.OnConnect, a.event(s, "on_connect", req.App, "", "rtmp", req.Query), nil)
 }
 
 func (a *appHooks) OnPublish(s *engine.Session, req *engine.StreamRequest) error {
-	return a.step(s, req, &a.app.Publish, a.h.OnPublish, a.app.Hooks.OnPublish, "on_publish")
+	return a.step(s, req, &a.app.Publish, a.h.OnPublish, a.app.Hooks.OnPublish, "on_publish", false)
 }
 
 func (a *appHooks) OnPlay(s *engine.Session, req *engine.StreamRequest) error {
-	return a.step(s, req, &a.app.Play, a.h.OnPlay, a.app.Hooks.OnPlay, "on_play")
+	return a.step(s, req, &a.app.Play, a.h.OnPlay, a.app.Hooks.OnPlay, "on_play", a.app.Pull != nil)
 }
 
-// step checks the access rules, runs the handler, then the HTTP hook.
-func (a *appHooks) step(s *engine.Session, req *engine.StreamRequest, rules *Access, handler func(*Session, *StreamRequest) error, url, event string) error {
+// step checks the access rules, runs the handler, then the HTTP hook, then,
+// for a play on an edge (pull), waits for the upstream.
+func (a *appHooks) step(s *engine.Session, req *engine.StreamRequest, rules *Access, handler func(*Session, *StreamRequest) error, url, event string, pull bool) error {
 	if !rules.open() {
 		if why := rules.check(req.App, req.Name, s.Conn.RemoteAddr(), requestQuery(req.Query, s.Connect.Query), time.Now()); why != "" {
 			s.Log.Info(event+" refused", "stream", req.Name, "reason", why)
@@ -61,7 +67,22 @@ func (a *appHooks) step(s *engine.Session, req *engine.StreamRequest, rules *Acc
 	h := handleOf(s)
 	h.last = nil
 	err := handler(h, (*StreamRequest)(req))
-	return a.then(s, err, url, a.event(s, event, req.App, req.Name, protocolOf(req), req.Query))
+	var upstream func(d *engine.Decision, rename string)
+	if pull {
+		reg, name := s.Shared.Reg, req.Name
+		upstream = func(d *engine.Decision, rename string) {
+			n := name
+			if rename != "" {
+				n = rename
+			}
+			if reg.Live(a.ea.Name, n) {
+				d.Resolve(nil, rename)
+				return
+			}
+			a.relays.Want(a.ea, relay.Pull{Origins: a.app.Pull.Origins, Linger: a.app.Pull.Linger}, n, rename != "", d)
+		}
+	}
+	return a.then(s, err, url, a.event(s, event, req.App, req.Name, protocolOf(req), req.Query), upstream)
 }
 
 // protocolOf names how a publish or play reaches the server.
@@ -72,34 +93,42 @@ func protocolOf(req *engine.StreamRequest) string {
 	return "rtmp"
 }
 
-// then chains the HTTP hook url after the handler's answer err: a refusal
-// stands, an acceptance (now or deferred) goes on to the hook, whose answer
-// decides.
-func (a *appHooks) then(s *engine.Session, err error, url string, ev HookEvent) error {
-	if url == "" || (err != nil && !isPending(err)) {
+// then chains what must still accept a step after the handler's answer
+// err: the HTTP hook url, then upstream (an edge's pull), each of which
+// may refuse. A refusal stands; an acceptance, now or deferred, goes on.
+func (a *appHooks) then(s *engine.Session, err error, url string, ev HookEvent, upstream func(d *engine.Decision, rename string)) error {
+	if (url == "" && upstream == nil) || (err != nil && !isPending(err)) {
 		return err
 	}
-	h := handleOf(s)
 	timeout := a.app.Hooks.Timeout
 	if timeout <= 0 {
 		timeout = DefaultHookTimeout
 	}
-	if isPending(err) {
-		// The application deferred: once it accepts, the hook decides.
-		user := h.last
-		if user == nil {
-			return err
-		}
-		user.chain(func(_ error, rename string) {
+	// rest runs once the handler accepted (under rename, if set).
+	rest := func(d *engine.Decision, rename string) {
+		switch {
+		case url != "":
 			if rename != "" {
 				ev.Stream = rename
 			}
-			a.calls.decideRenamed(url, timeout, ev, user.d, rename)
-		})
+			a.calls.decideThen(url, timeout, ev, d, rename, upstream)
+		case upstream != nil:
+			upstream(d, rename)
+		default:
+			d.Resolve(nil, rename)
+		}
+	}
+	if isPending(err) {
+		// The application deferred: once it accepts, the rest decides.
+		user := handleOf(s).last
+		if user == nil {
+			return err
+		}
+		user.chain(func(_ error, rename string) { rest(user.d, rename) })
 		return err
 	}
-	d := s.Defer(timeout + time.Second) // the call's own timeout answers first
-	a.calls.decide(url, timeout, ev, d)
+	d := s.Defer(timeout + relay.DefaultFailover) // the steps' own bounds answer first
+	rest(d, "")
 	return ErrPending
 }
 

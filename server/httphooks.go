@@ -72,16 +72,21 @@ func (c *hookCaller) start(fn func()) bool {
 // JSON body {"name": "..."} renames), anything else refuses with the body's
 // first line, no answer in time refuses. Any goroutine; never blocks.
 func (c *hookCaller) decide(url string, timeout time.Duration, ev HookEvent, d *engine.Decision) {
-	c.decideRenamed(url, timeout, ev, d, "")
+	c.decideThen(url, timeout, ev, d, "", nil)
 }
 
-// decideRenamed is decide after the application accepted under rename (""
-// for none): the hook's own rename, if any, wins.
-func (c *hookCaller) decideRenamed(url string, timeout time.Duration, ev HookEvent, d *engine.Decision, rename string) {
+// decideThen is decide after the application accepted under rename (""
+// for none): the hook's own rename, if any, wins; on acceptance, then (when
+// set) decides instead of accepting at once.
+func (c *hookCaller) decideThen(url string, timeout time.Duration, ev HookEvent, d *engine.Decision, rename string, then func(d *engine.Decision, rename string)) {
 	if !c.start(func() {
 		r, err := c.call(url, timeout, ev)
 		if r == "" {
 			r = rename
+		}
+		if err == nil && then != nil {
+			then(d, r)
+			return
 		}
 		d.Resolve(err, r)
 	}) {

@@ -16,6 +16,7 @@ import (
 	"github.com/quaverlive/quaver/internal/httpflv"
 	"github.com/quaverlive/quaver/internal/ratelog"
 	"github.com/quaverlive/quaver/internal/registry"
+	"github.com/quaverlive/quaver/internal/relay"
 	"github.com/quaverlive/quaver/internal/rtmp"
 	"github.com/quaverlive/quaver/netpoll"
 	"github.com/quaverlive/quaver/recorder"
@@ -68,7 +69,8 @@ type Server struct {
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
 
-	hooks *hookCaller // HTTP hook calls (App.Hooks)
+	hooks  *hookCaller    // HTTP hook calls (App.Hooks)
+	relays *relay.Manager // pulls of edge apps (App.Pull)
 }
 
 // New returns a server with no app: nothing is served until apps are
@@ -113,6 +115,7 @@ func New(cfg Config) *Server {
 	for i := range s.sh.Loops {
 		s.sh.Loops[i] = engine.NewLoop()
 	}
+	s.relays = relay.NewManager(s.sh)
 	return s
 }
 
@@ -146,7 +149,7 @@ func (s *Server) Start() error {
 	}
 	s.sh.PartialTicks = int64(s.cfg.PartialMessageTimeout / tick)
 	for name, app := range s.apps {
-		s.sh.Apps[name] = engineApp(name, app, s.hooks)
+		s.sh.Apps[name] = engineApp(name, app, s.hooks, s.relays)
 	}
 	if n, err := s.rec.RepairAll(); err != nil {
 		s.log.Warn("repairing unfinished recordings", "err", err)
@@ -285,6 +288,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.sh.ShuttingDown.Store(true)
+	s.relays.Stop() // pulled streams end: their players get the end of stream
 	close(s.stopJanitor)
 	<-s.janitorDone
 	// End every publish first so players receive Stream EOF and

@@ -14,4 +14,8 @@ var (
 	ErrShutdown       = errors.New("server: shutting down")
 	ErrOutboundFull   = errors.New("server: peer reads too slowly (outbound backlog over its cap)")
 	ErrPartialTimeout = errors.New("server: message not completed within the partial-message timeout")
+	// ErrStreamNotFound refuses a play of a stream nobody has (an edge's
+	// origins included): RTMP players get NetStream.Play.StreamNotFound,
+	// HTTP players 404.
+	ErrStreamNotFound = errors.New("stream not found")
 )

@@ -274,6 +274,8 @@ func (h *Session) playDecided(req engine.StreamRequest, isWS bool, refused error
 		return h.fail(isWS, code, status, wsCode, reason)
 	}
 	switch {
+	case errors.Is(refused, engine.ErrStreamNotFound):
+		return fail(404, "Not Found", wsflv.CloseNotFound, "stream "+req.App+"/"+req.Name+" not found")
 	case refused != nil:
 		return fail(403, "Forbidden", wsflv.ClosePolicy, refused.Error())
 	case badName:

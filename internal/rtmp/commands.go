@@ -357,6 +357,9 @@ func (s *Session) accepted(ns *netStream, req *engine.StreamRequest, publish boo
 		verb, rejected, bad = "publish", rtmpmsg.CodePublishRejected, rtmpmsg.CodePublishBadName
 	}
 	switch {
+	case errors.Is(refused, engine.ErrStreamNotFound) && !publish:
+		s.sendStatus(out, ns.id, "error", rtmpmsg.CodePlayNotFound, "stream "+req.Name+" not found")
+		s.closeErr = fmt.Errorf("play %s: %w", req.Name, refused)
 	case refused != nil:
 		s.sendStatus(out, ns.id, "error", rejected, refused.Error())
 		s.closeErr = fmt.Errorf("%s rejected: %w", verb, refused)

@@ -1,0 +1,206 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/client"
+	"github.com/quaverlive/quaver/server"
+)
+
+// Edges: rtmpd servers pulling from rtmpd origins, all in-process on
+// 127.0.0.1.
+
+// origin starts a server publishing live/name with synthetic video (a
+// keyframe a second) until the test ends.
+func origin(t *testing.T, ctx context.Context, name string) *testServer {
+	t.Helper()
+	ts := startServer(t, server.Config{}, nil)
+	pub := publisher(t, ctx, ts, "live", name, client.Config{})
+	go func() { _, _ = synthPublish(ctx, pub, 25, 25, 1500, 0) }()
+	if !waitFor(5*time.Second, func() bool { return ts.publishing("live", name) }) {
+		t.Fatal("origin not publishing")
+	}
+	return ts
+}
+
+// edge starts a server whose live app pulls from origins.
+func edge(t *testing.T, linger time.Duration, origins ...string) *testServer {
+	t.Helper()
+	return startServer(t, server.Config{HTTPAddr: "127.0.0.1:0"}, map[string]*server.App{
+		"live": {Pull: &server.Pull{Origins: origins, Linger: linger}},
+	})
+}
+
+// videoArrives reads from c until a video message comes.
+func videoArrives(c *client.Conn, d time.Duration) error {
+	_, err := readMessages(c, d, func(r *received) bool { return r.typ == chunkcodec.TypeVideo })
+	return err
+}
+
+// TestPullSharesOneUpstream: 200 RTMP players and an HTTP-FLV player joining
+// an edge together share one upstream play at the origin; the upstream
+// closes one linger after the last player leaves, and nothing is pulled
+// while nobody watches. A stream no origin has is refused at once.
+func TestPullSharesOneUpstream(t *testing.T) {
+	ctx := testContext(t)
+	org := origin(t, ctx, "cam")
+	e := edge(t, time.Second, "rtmp://"+org.addr+"/live")
+
+	const players = 200
+	conns := make([]*client.Conn, players)
+	errs := make([]error, players)
+	var wg sync.WaitGroup
+	for i := range players {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := client.Dial(ctx, e.url("live/cam"), client.Config{Timeout: 10 * time.Second})
+			if err == nil {
+				conns[i] = c
+				if err = c.Play(ctx, "cam"); err == nil {
+					err = videoArrives(c, 10*time.Second)
+				}
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("player %d: %v", i, err)
+		}
+	}
+	resp, err := http.Get("http://" + e.HTTPAddr() + "/live/cam.flv")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HTTP-FLV player at the edge: %v %v", err, resp)
+	}
+	if n := org.subscribers("live", "cam"); n != 1 {
+		t.Errorf("%d upstream plays at the origin for %d players, want 1", n, players+1)
+	}
+	resp.Body.Close()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	left := time.Now()
+	if !waitFor(10*time.Second, func() bool { return org.subscribers("live", "cam") == 0 }) {
+		t.Fatal("upstream still open long after the last player left")
+	}
+	t.Logf("upstream closed %v after the last player left (linger 1 s)", time.Since(left).Round(100*time.Millisecond))
+	total := org.Stats().ConnectionsTotal
+	time.Sleep(2500 * time.Millisecond)
+	if n := org.Stats().ConnectionsTotal; n != total {
+		t.Errorf("%d connections to the origin while nobody watched", n-total)
+	}
+
+	c := dial(t, ctx, e.url("live/nobody"), client.Config{Timeout: 10 * time.Second})
+	start := time.Now()
+	var se *client.StatusError
+	if err := c.Play(ctx, "nobody"); !errors.As(err, &se) || se.Code != client.CodePlayNotFound {
+		t.Errorf("play of a stream no origin has: %v", err)
+	}
+	t.Logf("stream unknown everywhere refused in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestPullFailover: the edge's first origin is down, so it pulls from the
+// second; when the network to that origin dies mid-stream (a proxy that
+// drops every connection), the edge fails over to a third and its players
+// resume.
+func TestPullFailover(t *testing.T) {
+	ctx := testContext(t)
+	dead := freeAddr(t)
+	second := origin(t, ctx, "cam")
+	link := newCutProxy(t, second.addr)
+	third := origin(t, ctx, "cam")
+	e := edge(t, 5*time.Second, "rtmp://"+dead+"/live", "rtmp://"+link.addr()+"/live", "rtmp://"+third.addr+"/live")
+	p := player(t, ctx, e, "live", "cam", client.Config{Timeout: 20 * time.Second})
+	if err := videoArrives(p, 10*time.Second); err != nil {
+		t.Fatalf("player at the edge: %v", err)
+	}
+	if second.subscribers("live", "cam") != 1 || third.subscribers("live", "cam") != 0 {
+		t.Fatal("the edge does not pull from the second origin (only)")
+	}
+	killed := time.Now()
+	link.cut()
+	if !waitFor(20*time.Second, func() bool { return third.subscribers("live", "cam") == 1 }) {
+		t.Fatal("the edge does not pull from the third origin")
+	}
+	// Frames the player had not read yet may still be queued: the next
+	// keyframe after the failover is the third origin's.
+	_, err := readMessages(p, 20*time.Second, func(r *received) bool {
+		return r.typ == chunkcodec.TypeVideo && len(r.payload) > 0 && r.payload[0]>>4 == 1
+	})
+	if err != nil {
+		t.Fatalf("player after the failover: %v", err)
+	}
+	t.Logf("failover: the third origin serves the edge %v after the second died", time.Since(killed).Round(time.Millisecond))
+}
+
+// cutProxy forwards TCP connections to a target until cut, which closes
+// its listener and every connection at once: a network failure, as the
+// target sees none of it.
+type cutProxy struct {
+	l     net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{l: l}
+	t.Cleanup(p.cut)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.l.Addr().String() }
+
+func (p *cutProxy) cut() {
+	p.l.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
