@@ -63,6 +63,13 @@ type Pull struct {
 	Linger  time.Duration
 }
 
+// Push forwards every publish of an app to other servers: each target is an
+// RTMP URL (rtmp:// or rtmps://) whose {stream} and {app} are replaced by the
+// stream's names, published while the stream is, reconnected with backoff,
+// behind its own bounded queue (a slow or dead target never touches the
+// publisher, the viewers or the other targets).
+type Push []string
+
 // DefaultHookTimeout bounds an HTTP hook call.
 const DefaultHookTimeout = 3 * time.Second
 

@@ -53,6 +53,8 @@ type App struct {
 	VOD bool
 	// Pull, when set, makes the app an edge of the origins it lists.
 	Pull *Pull
+	// Push forwards every publish to these targets.
+	Push Push
 
 	commands map[string]CommandFunc
 	messages map[uint8]MessageFunc

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"strings"
 	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
+	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/engine"
 	"github.com/quaverlive/quaver/internal/relay"
 	"github.com/quaverlive/quaver/recorder"
@@ -147,6 +149,15 @@ func (a *appHooks) event(s *engine.Session, event, app, stream, proto, query str
 func (a *appHooks) OnUnpublish(s *engine.Session, req *engine.StreamRequest) {
 	a.h.OnUnpublish(handleOf(s), (*StreamRequest)(req))
 	a.done(s, req, a.app.Hooks.OnPublishDone, "on_publish_done", int64(s.BytesIn.Load()))
+}
+
+// OnPublished starts the app's push relays: fanout subscribers on the
+// publisher's loop.
+func (a *appHooks) OnPublished(s *engine.Session, req *engine.StreamRequest, st *fanout.Stream) {
+	for _, target := range a.app.Push {
+		u := strings.NewReplacer("{stream}", req.Name, "{app}", req.App).Replace(target)
+		st.Subscribe(&s.Loop.Fan, a.relays.Push(u), fanout.SubscriberOptions{Format: fanout.FormatFLV, EndOnSuspend: true})
+	}
 }
 
 func (a *appHooks) OnPlayDone(s *engine.Session, req *engine.StreamRequest) {

@@ -150,6 +150,7 @@ type cutProxy struct {
 	l     net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
+	n     int // connections accepted
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -173,6 +174,7 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 			}
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
+			p.n++
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(u, c); u.Close() }()
 			go func() { _, _ = io.Copy(c, u); c.Close() }()
@@ -182,6 +184,23 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 }
 
 func (p *cutProxy) addr() string { return p.l.Addr().String() }
+
+// accepted returns how many connections the proxy forwarded.
+func (p *cutProxy) accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+// drop closes every connection but keeps listening: a network blip.
+func (p *cutProxy) drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
 
 func (p *cutProxy) cut() {
 	p.l.Close()

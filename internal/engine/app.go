@@ -39,6 +39,9 @@ type Hooks interface {
 	OnPublish(s *Session, req *StreamRequest) error
 	OnPlay(s *Session, req *StreamRequest) error
 	OnUnpublish(s *Session, req *StreamRequest)
+	// OnPublished runs when a publish is on air, with its fanout stream (to
+	// subscribe forwarders on the session's loop).
+	OnPublished(s *Session, req *StreamRequest, st *fanout.Stream)
 	// OnPlayDone runs when a play that started ends (live or recorded).
 	OnPlayDone(s *Session, req *StreamRequest)
 	OnClose(s *Session)
@@ -65,6 +68,9 @@ func (AcceptAll) OnPlay(*Session, *StreamRequest) error { return nil }
 
 // OnUnpublish does nothing.
 func (AcceptAll) OnUnpublish(*Session, *StreamRequest) {}
+
+// OnPublished does nothing.
+func (AcceptAll) OnPublished(*Session, *StreamRequest, *fanout.Stream) {}
 
 // OnPlayDone does nothing.
 func (AcceptAll) OnPlayDone(*Session, *StreamRequest) {}

@@ -322,6 +322,7 @@ func (s *Session) publishAuthorized(ns *netStream, req engine.StreamRequest, out
 	if req.Record {
 		_ = s.startRecording(e) // a failure is logged; the live stream goes on
 	}
+	s.Hooks().OnPublished(&s.Session, &ns.pubReq, e.Fanout)
 	return
 }
 
