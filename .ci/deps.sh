@@ -2,7 +2,8 @@
 # Installs what the test suite needs when it is missing: ffmpeg/ffprobe
 # (real publishers and players in end-to-end tests), Chromium (browser tests
 # in browsertest/) and Node.js/npm (`make web` installs the page's player
-# libraries). Safe to run repeatedly.
+# libraries) and redis-server (the cluster directory's tests). Safe to run
+# repeatedly.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 
 if ((${#need[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then

@@ -161,6 +161,12 @@ type Config struct {
 	// TCPKeepAlive enables TCP keep-alive probes with this idle time (default 30s; negative disables).
 	TCPKeepAlive time.Duration
 
+	// Cluster, when set, shares the stream directory with other servers
+	// through Redis: a publish here claims its name cluster-wide (the
+	// republish policy holds across nodes), and a play of a stream another
+	// node holds pulls it from that node.
+	Cluster *Cluster
+
 	// Fanout tunes delivery: ring size, GOP cache caps, watermarks, batch window.
 	// A zero Fanout.BatchWindow takes DefaultBatchWindow (as rtmpd does); a
 	// negative one sends at once (lowest latency, most system calls).
@@ -370,4 +376,15 @@ func (c *Config) limits() engine.Limits {
 // tlsListeners reports whether a TLS listener (RTMPS, HTTPS) is configured.
 func (c *Config) tlsListeners() bool {
 	return c.TLS != nil && (c.RTMPSAddr != "" || c.HTTPSAddr != "")
+}
+
+// Cluster configures the cluster stream directory (see Config.Cluster).
+type Cluster struct {
+	// Redis is the directory's host:port.
+	Redis string
+	// Advertise is this node's RTMP address as the other nodes dial it
+	// (rtmp://host:port).
+	Advertise string
+	// TTL is how long a claim outlives its node (default cluster.DefaultTTL).
+	TTL time.Duration
 }

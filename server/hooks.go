@@ -1,12 +1,15 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
+	"github.com/quaverlive/quaver/internal/cluster"
 	"github.com/quaverlive/quaver/internal/engine"
+	"github.com/quaverlive/quaver/internal/registry"
 	"github.com/quaverlive/quaver/internal/relay"
 	"github.com/quaverlive/quaver/recorder"
 )
@@ -21,15 +24,19 @@ type appHooks struct {
 	h      Handler
 	calls  *hookCaller
 	relays *relay.Manager
+	srv    *Server
 }
 
+// dir is the cluster directory, nil outside a cluster.
+func (a *appHooks) dir() *cluster.Directory { return a.srv.dir.Load() }
+
 // engineApp returns the policy the sessions apply for app, with its hooks.
-func engineApp(name string, app *App, calls *hookCaller, relays *relay.Manager) *engine.App {
+func engineApp(name string, app *App, srv *Server) *engine.App {
 	h := app.Handler
 	if h == nil {
 		h = BaseHandler{}
 	}
-	hooks := &appHooks{app: app, h: h, calls: calls, relays: relays}
+	hooks := &appHooks{app: app, h: h, calls: srv.hooks, relays: srv.relays, srv: srv}
 	hooks.ea = &engine.App{
 		Name:          name,
 		Hooks:         hooks,
@@ -53,6 +60,27 @@ func (a *appHooks) OnPublish(s *engine.Session, req *engine.StreamRequest) error
 	return a.step(s, req, &a.app.Publish, a.h.OnPublish, a.app.Hooks.OnPublish, "on_publish", false)
 }
 
+// claim is the last step of a publish in a cluster: the name is claimed
+// cluster-wide (off the loop), under the app's republish policy; a node
+// that takes the name over later closes this publisher.
+func (a *appHooks) claim(s *engine.Session, req *engine.StreamRequest) func(d *engine.Decision, rename string) {
+	name, conn := req.Name, s.Conn
+	return func(d *engine.Decision, rename string) {
+		if rename != "" {
+			name = rename
+		}
+		if !a.calls.start(func() {
+			err := a.dir().Claim(context.Background(), a.ea.Name, name, a.app.Republish == RepublishReplace, func() { _ = conn.Close() })
+			if err != nil {
+				err = &RejectError{Reason: err.Error()}
+			}
+			d.Resolve(err, rename)
+		}) {
+			d.Resolve(&RejectError{Reason: "server busy, try again"}, "")
+		}
+	}
+}
+
 func (a *appHooks) OnPlay(s *engine.Session, req *engine.StreamRequest) error {
 	return a.step(s, req, &a.app.Play, a.h.OnPlay, a.app.Hooks.OnPlay, "on_play", a.app.Pull != nil)
 }
@@ -70,21 +98,56 @@ func (a *appHooks) step(s *engine.Session, req *engine.StreamRequest, rules *Acc
 	h.last = nil
 	err := handler(h, (*StreamRequest)(req))
 	var upstream func(d *engine.Decision, rename string)
-	if pull {
-		reg, name := s.Shared.Reg, req.Name
-		upstream = func(d *engine.Decision, rename string) {
-			n := name
-			if rename != "" {
-				n = rename
-			}
-			if reg.Live(a.ea.Name, n) {
-				d.Resolve(nil, rename)
-				return
-			}
-			a.relays.Want(a.ea, relay.Pull{Origins: a.app.Pull.Origins, Linger: a.app.Pull.Linger}, n, rename != "", d)
-		}
+	switch {
+	case event == "on_publish" && a.dir() != nil:
+		upstream = a.claim(s, req)
+	case event == "on_play" && (pull || a.dir() != nil):
+		upstream = a.upstream(s.Shared.Reg, req.Name)
 	}
 	return a.then(s, err, url, a.event(s, event, req.App, req.Name, protocolOf(req), req.Query), upstream)
+}
+
+// upstream is the last step of a play of a stream that is not published
+// here: in a cluster, the node holding it (looked up off the loop) is
+// pulled from; otherwise an edge pulls from its origins; otherwise the play
+// waits for a local publisher as usual.
+func (a *appHooks) upstream(reg *registry.Registry, name string) func(d *engine.Decision, rename string) {
+	return func(d *engine.Decision, rename string) {
+		n := name
+		if rename != "" {
+			n = rename
+		}
+		if reg.Live(a.ea.Name, n) || (a.dir() == nil && a.app.Pull == nil) {
+			d.Resolve(nil, rename)
+			return
+		}
+		var pull relay.Pull
+		if a.app.Pull != nil {
+			pull = relay.Pull{Origins: a.app.Pull.Origins, Linger: a.app.Pull.Linger}
+		}
+		if a.dir() == nil {
+			a.relays.Want(a.ea, pull, n, rename != "", d)
+			return
+		}
+		owner := func(ctx context.Context) []string {
+			if o := a.dir().Lookup(ctx, a.ea.Name, n); o != "" && o != a.dir().Advertise() {
+				return []string{strings.TrimSuffix(o, "/") + "/" + a.ea.Name}
+			}
+			return pull.Origins
+		}
+		if !a.calls.start(func() {
+			origins := owner(context.Background())
+			if len(origins) == 0 {
+				d.Resolve(nil, rename) // nobody holds it: wait for a publisher here
+				return
+			}
+			p := pull
+			p.Origins, p.Resolve = origins, owner
+			a.relays.Want(a.ea, p, n, rename != "", d)
+		}) {
+			d.Resolve(&RejectError{Reason: "server busy, try again"}, "")
+		}
+	}
 }
 
 // protocolOf names how a publish or play reaches the server.
@@ -148,6 +211,10 @@ func (a *appHooks) event(s *engine.Session, event, app, stream, proto, query str
 
 func (a *appHooks) OnUnpublish(s *engine.Session, req *engine.StreamRequest) {
 	a.h.OnUnpublish(handleOf(s), (*StreamRequest)(req))
+	if a.dir() != nil && !s.Shared.Reg.Live(a.ea.Name, req.Name) { // not replaced here
+		app, name := a.ea.Name, req.Name
+		a.calls.start(func() { a.dir().Release(app, name) })
+	}
 	a.done(s, req, a.app.Hooks.OnPublishDone, "on_publish_done", int64(s.BytesIn.Load()))
 }
 

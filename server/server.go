@@ -12,6 +12,7 @@ import (
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/admission"
+	"github.com/quaverlive/quaver/internal/cluster"
 	"github.com/quaverlive/quaver/internal/engine"
 	"github.com/quaverlive/quaver/internal/httpflv"
 	"github.com/quaverlive/quaver/internal/ratelog"
@@ -71,6 +72,7 @@ type Server struct {
 
 	hooks  *hookCaller    // HTTP hook calls (App.Hooks)
 	relays *relay.Manager // pulls of edge apps (App.Pull)
+	dir    atomic.Pointer[cluster.Directory] // set by Start with Config.Cluster
 }
 
 // New returns a server with no app: nothing is served until apps are
@@ -116,6 +118,7 @@ func New(cfg Config) *Server {
 		s.sh.Loops[i] = engine.NewLoop()
 	}
 	s.relays = relay.NewManager(s.sh)
+
 	return s
 }
 
@@ -149,7 +152,7 @@ func (s *Server) Start() error {
 	}
 	s.sh.PartialTicks = int64(s.cfg.PartialMessageTimeout / tick)
 	for name, app := range s.apps {
-		s.sh.Apps[name] = engineApp(name, app, s.hooks, s.relays)
+		s.sh.Apps[name] = engineApp(name, app, s)
 	}
 	if n, err := s.rec.RepairAll(); err != nil {
 		s.log.Warn("repairing unfinished recordings", "err", err)
@@ -165,6 +168,13 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.eng = eng
+	if c := s.cfg.Cluster; c != nil && c.Redis != "" {
+		adv := c.Advertise
+		if adv == "" {
+			adv = "rtmp://" + eng.Addrs()[0]
+		}
+		s.dir.Store(cluster.New(cluster.Config{Redis: c.Redis, Advertise: adv, TTL: c.TTL, Logger: s.log}))
+	}
 	ncfg := s.netConfig(eng.Addrs(), tick)
 	if len(eng.Addrs()) > 1 {
 		s.log.Info("http listening", "addr", eng.Addrs()[1], "player", "http://"+browsable(eng.Addrs()[1])+"/")
@@ -309,6 +319,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.tlsEng.Stop(ctx)
 	}
 	s.hooks.stop() // calls in flight are cancelled; their sessions are gone
+	if d := s.dir.Load(); d != nil {
+		_ = d.Close() // this node's claims are released
+	}
 	// Recordings whose end of stream could not be delivered are finished
 	// here: the loops have stopped, so nothing more reaches them.
 	s.reg.Close()

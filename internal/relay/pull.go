@@ -47,6 +47,9 @@ type Pull struct {
 	// Linger closes the upstream this long after its last player left
 	// (DefaultLinger when 0).
 	Linger time.Duration
+	// Resolve, when set, gives the origins again before every attempt after
+	// the first (a cluster directory's current owner of the stream).
+	Resolve func(ctx context.Context) []string
 }
 
 // Manager owns the pulls of a server.
@@ -173,6 +176,9 @@ func (p *puller) run() {
 	var failedAt time.Time
 	backoff := backoffMin
 	for ctx.Err() == nil {
+		if everUp && p.cfg.Resolve != nil {
+			p.cfg.Origins = p.cfg.Resolve(ctx)
+		}
 		c, origin, f, err := p.dial(ctx)
 		if err != nil {
 			if !everUp {
@@ -237,6 +243,9 @@ func (p *puller) dial(ctx context.Context) (*client.Conn, string, *first, error)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", origin, err))
 	}
+	if len(errs) == 0 {
+		return nil, "", nil, errNoOrigin
+	}
 	return nil, "", nil, errors.Join(errs...)
 }
 
@@ -271,6 +280,8 @@ func isMedia(m *chunkcodec.Message) bool {
 	}
 	return false
 }
+
+var errNoOrigin = errors.New("relay: no origin holds the stream")
 
 var errNothingSent = errors.New("relay: the origin sent no media (it does not have the stream)")
 
