@@ -70,8 +70,8 @@ type Server struct {
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
 
-	hooks  *hookCaller    // HTTP hook calls (App.Hooks)
-	relays *relay.Manager // pulls of edge apps (App.Pull)
+	hooks  *hookCaller                       // HTTP hook calls (App.Hooks)
+	relays *relay.Manager                    // pulls of edge apps (App.Pull)
 	dir    atomic.Pointer[cluster.Directory] // set by Start with Config.Cluster
 }
 
