@@ -13,6 +13,10 @@
 //
 // gnet keeps no back-pressure of its own (its outbound buffer grows without limit),
 // so Conn exposes OutboundBuffered and callers enforce watermarks (see fanout).
+// Whatever a write leaves queued is copied into that per-connection buffer, so a
+// gnet connection also has TryWritev, which writes what the socket takes and
+// queues nothing: fanout (as a fanout.DirectSink) writes shared ring bytes with
+// it and queues at most the rest of one message.
 package netpoll
 
 import (
