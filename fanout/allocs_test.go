@@ -71,6 +71,52 @@ func testAllocsDelivery(t *testing.T, format Format) {
 	}
 }
 
+// TestAllocsDeliveryDirect: the same through direct sinks whose sockets are
+// full at every flush (a partial write, the rest of one message queued, the
+// cursor rewound) allocates nothing in fanout either.
+func TestAllocsDeliveryDirect(t *testing.T) {
+	for _, format := range []Format{FormatRTMP, FormatFLV, FormatWSFLV} {
+		h := NewHub(Config{Loops: 1})
+		l := &testLoop{tasks: make([]Task, 0, 16)}
+		h.AttachLoop(l)
+		st := h.NewStream(StreamOptions{GOPCache: true})
+		st.BeginPublish()
+		st.Publish(chunkcodec.TypeVideo, 0, avcSeq())
+		st.Publish(chunkcodec.TypeVideo, 0, key(0))
+		sinks := make([]*socketSink, 200)
+		for i := range sinks {
+			sinks[i] = &socketSink{room: 64 << 10, queue: make([]byte, 0, 1<<20), discard: true}
+			st.Subscribe(l, sinks[i], SubscriberOptions{Format: format})
+		}
+		l.run()
+		frame := make([]byte, 4000)
+		copy(frame, inter(1))
+		ts, n := uint32(40), 0
+		step := func() {
+			for _, s := range sinks {
+				s.drain(3000) // less than a frame: the socket is full at every flush
+			}
+			frame[0] = 0x27
+			if n++; n%30 == 0 { // keyframes bound the GOP the ring retains
+				frame[0] = 0x17
+			}
+			st.Publish(chunkcodec.TypeVideo, ts, frame)
+			l.run()
+			ts += 40
+		}
+		for range 1000 { // past the ring's retention: the packet pool is warm
+			step()
+		}
+		partial := sinks[0].maxQ
+		if allocs := testing.AllocsPerRun(200, step); allocs != 0 {
+			t.Fatalf("format %d: publish + deliver to 200 full sockets: %v allocs, want 0", format, allocs)
+		}
+		if partial == 0 {
+			t.Fatalf("format %d: no partial write", format)
+		}
+	}
+}
+
 // TestAllocsIdleStream: a stream that never had a publisher allocates no ring.
 // A name churned by players (NewStream, Subscribe, Close) costs its small structs
 // only, far below the 8-byte slots of RingSize packets.

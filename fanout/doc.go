@@ -45,9 +45,21 @@
 // with their first packet, mapped with serial arithmetic (flvmux.Timeline), so they
 // keep increasing past 2^31 and 2^32 ms.
 //
+// Writes and memory: a subscriber's bytes are the ring's packets, shared. With a
+// transport that can write without queueing (DirectSink: netpoll's gnet
+// connections), a flush writes what the socket takes, queues in the transport
+// only the rest of the message it stopped in, and leaves the messages after it
+// in the ring for a later flush; a transport with queued bytes is not written
+// to until they are gone. So a viewer whose socket is full holds at most one
+// message of its own, not a batch (or its whole backlog), in user space. Other
+// sinks (the standard-library transport, recordings, wrappers that do not
+// expose TryWritev) queue what the socket does not take.
+//
 // Slow subscribers: each has high and low watermarks on bytes queued in its
 // transport. Above the high mark nothing more is queued; once it drains below the
-// low mark it resumes at the newest keyframe. Past a hard cap it is closed, and
+// low mark it resumes at the newest keyframe. A DirectSink's backlog stays in
+// the ring, and a subscriber that falls behind what the ring retains restarts at
+// the newest keyframe. Past a hard cap it is closed, and
 // so is a subscriber whose transport takes none of its bytes for the stall
 // timeout: seen from its backlog not shrinking between flushes, which starts as
 // soon as the socket's send buffer is full, long before the high mark behind a

@@ -32,6 +32,24 @@ type Sink interface {
 	Close() error
 }
 
+// DirectSink is a Sink that can also write without queueing (netpoll's gnet
+// connections). With one, a subscriber copies nothing into a per-connection
+// buffer while its socket keeps up, and little when it does not: TryWritev
+// sends what the socket takes now, the rest of the message it stopped in is
+// queued with Writev (a copy of at most one message), and every later message
+// stays in the stream's ring, shared with every other subscriber, until a later
+// flush finds the transport's queue empty again. A subscriber that falls behind
+// the ring's retention (Config.LagBytes) restarts at the newest keyframe, as
+// one that is lapped does.
+//
+// TryWritev returns the number of bytes the socket took, which is less than
+// the total when it is full; it must neither modify bufs nor keep them, and
+// must write nothing (returning 0) while OutboundBuffered is not 0.
+type DirectSink interface {
+	Sink
+	TryWritev(bufs [][]byte) (int, error)
+}
+
 // Config holds fanout limits. Zero fields take the defaults below.
 type Config struct {
 	// Loops is the number of event loops subscribers can live on.
@@ -62,6 +80,8 @@ type Config struct {
 	// HighWater and LowWater are a subscriber's watermarks on bytes queued in its
 	// transport and not yet accepted by the socket. Above HighWater nothing more is
 	// queued; once below LowWater the subscriber resumes at the newest keyframe.
+	// A DirectSink queues at most the rest of one message, so its backlog waits
+	// in the ring instead, bounded by LagBytes.
 	HighWater int
 	LowWater  int
 	// HardCap disconnects a subscriber whose queued bytes exceed it.
@@ -183,6 +203,7 @@ func NewHub(cfg Config) *Hub {
 			hub:     h,
 			iov:     make([][]byte, 0, maxIovecs+4),
 			held:    make([]*Packet, 0, maxIovecs+4),
+			marks:   make([]mark, 0, maxIovecs+4),
 			scratch: make([]byte, 0, maxIovecs*flvmux.TagHeaderSize+64),
 		}
 	}
@@ -241,6 +262,7 @@ type loopLocal struct {
 	// so an idle subscriber costs only its own small struct.
 	iov     [][]byte
 	held    []*Packet
+	marks   []mark // the ring packets among held, and where each starts in iov
 	scratch []byte // per-subscriber FLV tag headers for one flush
 
 	// Counters: written only by the owning loop, read by Stats.

@@ -81,6 +81,7 @@ type Subscriber struct {
 	g      *group
 	loop   *loopLocal
 	sink   Sink
+	direct DirectSink // sink, when it can write without queueing; else nil
 	pos    int
 
 	cursor   uint64 // next ring seq to send
@@ -144,6 +145,7 @@ func (s *Stream) Subscribe(l Loop, sink Sink, opts SubscriberOptions) *Subscribe
 		format:       opts.Format,
 		endOnSuspend: opts.EndOnSuspend,
 	}
+	sub.direct, _ = sink.(DirectSink)
 	g.subs = append(g.subs, sub)
 	g.n.Add(1)
 	s.subs.Add(1)
@@ -293,6 +295,12 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		sub.blocked, sub.blockedAt = true, now
 		return
 	}
+	if sub.direct != nil && q > 0 {
+		// The transport still holds the rest of a message, which goes first;
+		// what follows waits in the ring (see DirectSink).
+		sub.retry(l)
+		return
+	}
 
 	head := st.head.Load()
 	// Loaded after head: a stream whose head has advanced has its ring.
@@ -321,9 +329,9 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		return
 	}
 
-	iov, held := l.iov[:0], l.held[:0]
+	iov, held, marks := l.iov[:0], l.held[:0], l.marks[:0]
 	l.scratch = l.scratch[:0]
-	bytes := 0
+	bytes, ringStart := 0, 0
 	seq := sub.cursor
 	flv := sub.format != FormatRTMP
 	if flv && !sub.tl.Started() && sub.cursor < head {
@@ -390,6 +398,7 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 		}
 	}
 
+	ringStart = len(iov) // the joining prefix (control packets, headers) ends here
 	seq = sub.cursor
 	for ; seq < head && len(iov) < maxIovecs-4 && bytes < cfg.MaxBatchBytes; seq++ {
 		p := ring[seq&st.mask].Load()
@@ -410,44 +419,32 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 				goto gathered
 			}
 			continue
-		case p.Flags&FlagMeta != 0:
-			sub.sentMeta = seq
-		case p.Flags&FlagSeqHeader != 0:
-			if p.Kind == KindVideo {
-				sub.sentV = seq
-			} else {
-				sub.sentA = seq
-			}
 		}
+		marks = append(marks, mark{seq: seq, p: p, at: len(iov)})
 		iov, bytes = sub.appendPacket(l, iov, bytes, p)
 		held = append(held, p)
 	}
 gathered:
-	if seq > sub.cursor {
-		sub.cursor = seq
-	}
-
+	// next: where the cursor goes; taken: the ring packets the transport took.
+	next, taken, full := seq, len(marks), false
 	if len(iov) > 0 {
-		n := len(iov)
-		_, err := sub.sink.Writev(iov)
-		l.writes.Add(1)
-		l.deliveries.Add(uint64(n))
-		l.bytesOut.Add(uint64(bytes))
-		if err != nil {
-			sub.err = err
-			sub.Close()
+		if sub.direct != nil && !eos {
+			next, taken, full = sub.writeDirect(l, iov, ringStart, marks, bytes, seq)
 		} else {
-			sub.queued = sub.sink.OutboundBuffered()
+			sub.writeQueued(l, iov, bytes)
 		}
+	}
+	sub.noteSent(marks[:taken])
+	if next > sub.cursor {
+		sub.cursor = next
 	}
 	for i, p := range held {
 		p.Release()
 		held[i] = nil
 	}
-	for i := range iov {
-		iov[i] = nil
-	}
-	l.iov, l.held = iov[:0], held[:0]
+	clear(iov)
+	clear(marks)
+	l.iov, l.held, l.marks = iov[:0], held[:0], marks[:0]
 
 	if eos && !sub.closed {
 		sub.Close()
@@ -459,9 +456,10 @@ gathered:
 		return
 	}
 
-	// More than one batch pending: come back on the next flush of this loop.
+	// More than one batch pending: come back on the next flush of this loop,
+	// at once unless the socket is full (a flush now would find it full).
 	if !sub.closed && sub.cursor < head && !sub.g.pending.Load() && sub.g.pending.CompareAndSwap(false, true) {
-		l.push(sub.g, true)
+		l.push(sub.g, !full)
 	}
 }
 

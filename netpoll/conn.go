@@ -84,9 +84,55 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 	if c.gc.OutboundBuffered() > 0 {
 		return c.queue(bufs)
 	}
+	n, err := c.writeNow(bufs)
+	if err != nil {
+		return n, err
+	}
+	// Skip what was written and queue the rest in gnet, which copies it and
+	// writes it when the socket drains.
+	rest := n
+	for len(bufs) > 0 && rest >= len(bufs[0]) {
+		rest -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if len(bufs) == 0 {
+		return n, nil
+	}
+	bufs[0] = bufs[0][rest:]
+	// gnet hands a call's slices to writev(2) as they are when its queue is
+	// empty, and writev refuses more than UIO_MAXIOV of them: queue() passes at
+	// most that many at a time.
+	m, err := c.queue(bufs)
+	return n + m, err
+}
+
+// TryWritev writes as much of bufs as the socket takes now and queues nothing:
+// it returns the number of bytes written, which is less than the total when
+// the socket is full. It neither modifies bufs nor keeps them. While gnet still
+// holds queued output (OutboundBuffered > 0), that must go first: TryWritev
+// then writes nothing and returns 0. After close it returns ErrStopped.
+// Loop-only.
+//
+// It lets a caller whose bytes are shared and retained elsewhere (fanout's
+// ring) copy nothing into a per-connection buffer: it queues, with Writev,
+// only what it cannot take back later.
+func (c *conn) TryWritev(bufs [][]byte) (int, error) {
+	if c.isClosed() {
+		return 0, ErrStopped
+	}
+	if c.gc.OutboundBuffered() > 0 {
+		return 0, nil
+	}
+	return c.writeNow(bufs)
+}
+
+// writeNow writes bufs with as few writev(2) calls as UIO_MAXIOV allows, until
+// the socket is full, and returns the bytes written. bufs is not modified. A
+// write error closes the connection.
+func (c *conn) writeNow(bufs [][]byte) (int, error) {
 	total := 0
+	iov := &c.loop.iov
 	for len(bufs) > 0 {
-		iov := &c.loop.iov
 		cnt, batch, used := 0, 0, 0
 		for _, b := range bufs {
 			if cnt == maxIov {
@@ -111,24 +157,10 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 			return total, err
 		}
 		total += n
-		if n == batch {
-			bufs = bufs[used:]
-			continue
+		if n < batch {
+			return total, nil // the socket is full
 		}
-		// Partial write: the socket is full. Skip what was written and queue the
-		// rest in gnet, which copies it and writes it when the socket drains.
-		for len(bufs) > 0 && n >= len(bufs[0]) {
-			n -= len(bufs[0])
-			bufs = bufs[1:]
-		}
-		if len(bufs) > 0 && n > 0 {
-			bufs[0] = bufs[0][n:]
-		}
-		// gnet hands a call's slices to writev(2) as they are when its queue is
-		// empty, and writev refuses more than UIO_MAXIOV of them: queue() passes at
-		// most that many at a time.
-		m, err := c.queue(bufs)
-		return total + m, err
+		bufs = bufs[used:]
 	}
 	return total, nil
 }
