@@ -329,6 +329,15 @@ func (h *Session) upgrade() error {
 // wsSink ends a WebSocket-FLV play with a close frame.
 type wsSink struct{ netpoll.Conn }
 
+// TryWritev passes the connection's direct write through (fanout.DirectSink),
+// so WebSocket-FLV viewers, like the others, queue at most one message.
+func (w wsSink) TryWritev(bufs [][]byte) (int, error) {
+	if d, ok := w.Conn.(fanout.DirectSink); ok {
+		return d.TryWritev(bufs)
+	}
+	return w.Conn.Writev(bufs)
+}
+
 func (w wsSink) EndOfStream() {
 	_, _ = w.Write(wsflv.AppendClose(nil, wsflv.CloseNormal, "stream ended"))
 	_ = w.Close()

@@ -34,7 +34,7 @@ type Session struct {
 	engine.Session // identity, app, budgets; what handlers see
 
 	state sessionState
-	hs    chunkcodec.ServerHandshake
+	hs    *chunkcodec.ServerHandshake // until the handshake completes (its 3 KiB are dropped then)
 	dec   *chunkcodec.Decoder
 	doc   amf0.Document
 
@@ -85,7 +85,7 @@ type netStream struct {
 // New returns the session of a connection accepted by a listener of kind
 // (loop-only). The caller sets Handle, the value the app's hooks receive.
 func New(sh *engine.Shared, c netpoll.Conn, kind int) *Session {
-	s := &Session{outChunk: chunkcodec.DefaultChunkSize}
+	s := &Session{outChunk: chunkcodec.DefaultChunkSize, hs: new(chunkcodec.ServerHandshake)}
 	s.Init(sh, c, kind)
 	return s
 }
@@ -165,6 +165,7 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 		if !done {
 			return nil
 		}
+		s.hs = nil // a playing connection keeps no handshake buffers
 		s.state = stateChunks
 		s.dec = chunkcodec.NewDecoder(chunkcodec.DecoderConfig{
 			MaxMessageSize:      s.Shared.Limits.MaxMessageSize,
