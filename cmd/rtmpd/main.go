@@ -49,6 +49,12 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer, read
 		readVersion().write(stdout)
 		return nil
 	}
+	// SIGHUP is caught from before the server starts: by default it would
+	// end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	d, err := startDaemon(inv, env, stderr)
 	if err != nil {
 		return err
@@ -59,6 +65,12 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer, read
 	if ready != nil {
 		ready(d)
 	}
-	<-ctx.Done()
-	return d.shutdown(context.Cause(ctx))
+	for {
+		select {
+		case <-ctx.Done():
+			return d.shutdown(context.Cause(ctx))
+		case <-hup:
+			_ = d.reload() // logged; the running configuration stays on error
+		}
+	}
 }

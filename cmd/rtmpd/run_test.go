@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/quaverlive/quaver/client"
 	"github.com/quaverlive/quaver/server"
 )
 
@@ -120,6 +125,110 @@ func TestBusyPortNamed(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("rtmpd %q: err %v, want %q", args, err, want)
 		}
+	}
+}
+
+// TestReloadOnSIGHUP runs the daemon in-process, changes its config file and
+// sends SIGHUP: a new connection sees the new apps (an app that exists only
+// after the reload accepts, one removed refuses), an open connection keeps
+// its app, the log level changes, a listen address is reported as needing
+// a restart, and a broken file changes nothing.
+func TestReloadOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "rtmpd.yaml")
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("rtmp: 127.0.0.1:0\nhttp: \"\"\nlog_level: info\nloops: 1\napps:\n  live: {}\n")
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *daemon, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", cfgPath, "-record-dir", filepath.Join(dir, "rec")}, nil, io.Discard, &logs, func(d *daemon) { ready <- d })
+	}()
+	var d *daemon
+	select {
+	case d = <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon did not start")
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	addr := d.srv.RTMPAddr()
+	dial := func(app string) (*client.Conn, error) {
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer dcancel()
+		return client.Dial(dctx, "rtmp://"+addr+"/"+app+"/cam", client.Config{})
+	}
+	if c, err := dial("extra"); err == nil || !errors.Is(err, client.ErrStatus) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("connect to app extra before the reload: %v; want a refusal", err)
+	}
+	open, err := dial("live")
+	if err != nil {
+		t.Fatalf("connect to app live: %v", err)
+	}
+	defer open.Close()
+	if !strings.Contains(logs.String(), "rtmpd started") || !strings.Contains(logs.String(), "rtmp="+addr) {
+		t.Errorf("startup log lacks the listener's address:\n%s", logs.String())
+	}
+
+	write("rtmp: 127.0.0.1:1\nhttp: \"\"\nlog_level: debug\nloops: 1\napps:\n  extra:\n    record: true\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload", func() bool { return strings.Contains(logs.String(), "config reloaded") })
+	if c, err := dial("extra"); err != nil {
+		t.Errorf("connect to app extra after the reload: %v", err)
+	} else {
+		c.Close()
+	}
+	if c, err := dial("live"); err == nil || !errors.Is(err, client.ErrStatus) {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("connect to app live after it was removed: %v; want a refusal", err)
+	}
+	pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer pcancel()
+	if err := open.Publish(pctx, "cam"); err != nil {
+		t.Errorf("publish on the connection opened before the reload (app live): %v", err)
+	}
+	if d.level.Level() != -4 {
+		t.Errorf("log level %v after the reload, want debug", d.level.Level())
+	}
+	log := logs.String()
+	if !strings.Contains(log, `msg="restart needed" key=rtmp running=127.0.0.1:0 config=127.0.0.1:1`) {
+		t.Errorf("no restart-needed line for rtmp:\n%s", log)
+	}
+	if strings.Count(log, "restart needed") != 1 {
+		t.Errorf("restart needed for more than the rtmp address:\n%s", log)
+	}
+
+	write("rtmp: 127.0.0.1:0\napps:\n  extra:\n    record: maybe\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failed reload", func() bool { return strings.Contains(logs.String(), "config reload failed") })
+	if !strings.Contains(logs.String(), "apps.extra.record") {
+		t.Errorf("the failed reload's log does not name the key:\n%s", logs.String())
+	}
+	if c, err := dial("extra"); err != nil {
+		t.Errorf("connect to app extra after a failed reload: %v", err)
+	} else {
+		c.Close()
 	}
 }
 
