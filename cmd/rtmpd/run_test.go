@@ -241,3 +241,15 @@ func TestSetAppsRefusesBadApps(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionFromStamps checks make build's stamps in a checkout where the
+// go command records no version control facts (a git worktree).
+func TestVersionFromStamps(t *testing.T) {
+	defer func(r, tm, m, v string) { stampRevision, stampTime, stampModified, stampVersion = r, tm, m, v }(stampRevision, stampTime, stampModified, stampVersion)
+	stampRevision, stampTime, stampModified, stampVersion = "cfabc652fac6f754427b0f7a7ed9202bfaad5ab7", "2026-11-30T03:17:40Z", "false", "cfabc65"
+	v := versionOf(&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/quaverlive/quaver", Version: "(devel)"}})
+	want := buildVersion{Module: "github.com/quaverlive/quaver", Version: "cfabc65", Revision: stampRevision, Time: stampTime, Modified: "false", Go: "go1.26.8"}
+	if v != want {
+		t.Errorf("version %+v, want %+v", v, want)
+	}
+}

@@ -21,6 +21,16 @@ type buildVersion struct {
 	Go       string // the Go release it was built with
 }
 
+// The build's version control facts as make build passes them (-ldflags -X)
+// for a checkout in which the go command records none (a git worktree,
+// whose .git is a file). The build information wins when it has them.
+var (
+	stampRevision string // git rev-parse HEAD
+	stampTime     string // the commit's time, UTC, RFC 3339
+	stampModified string // "true" when the tree had local changes
+	stampVersion  string // git describe --tags --always --dirty
+)
+
 // readVersion reads the running binary's build information.
 func readVersion() buildVersion {
 	bi, ok := debug.ReadBuildInfo()
@@ -36,6 +46,10 @@ func versionOf(bi *debug.BuildInfo) buildVersion {
 	if v.Version == "" {
 		v.Version = "(devel)"
 	}
+	if v.Version == "(devel)" && stampVersion != "" {
+		v.Version = stampVersion
+	}
+	v.Revision, v.Time, v.Modified = stampRevision, stampTime, stampModified
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
