@@ -47,7 +47,11 @@ func startDaemon(inv invocation, env []string, stderr io.Writer) (*daemon, error
 		d.log = slog.New(slog.NewTextHandler(stderr, hopts))
 	}
 	v := readVersion()
-	d.log.Info("rtmpd starting", "version", v.Version, "revision", v.Revision, "modified", v.Modified, "go", v.Go, "config", inv.configPath)
+	attrs := []any{"version", v.Version}
+	if v.Revision != "" {
+		attrs = append(attrs, "revision", v.Revision, "modified", v.Modified)
+	}
+	d.log.Info("rtmpd starting", append(attrs, "go", v.Go, "config", inv.configPath)...)
 	for _, name := range st.unknownEnv {
 		d.log.Warn("environment variable names no setting; ignored", "name", name)
 	}
