@@ -301,15 +301,13 @@ func (st *settings) serverConfig() server.Config {
 		MaxMessageSize:        uint32(o.MaxMessageSize),
 		SocketSendBuffer:      o.SendBuffer,
 		RepublishGrace:        o.RepublishGrace,
+		RTMPSAddr:             o.RTMPS,
 	}
 	cfg.Recorder = recorder.Config{
 		Template:       o.RecordTemplate,
 		FlushInterval:  o.RecordFlush,
 		RotateDuration: o.RotateDuration,
 		RotateSize:     o.RotateSize,
-	}
-	if o.RTMPS != "" {
-		cfg.RTMPSAddr = o.RTMPS
 	}
 	cfg.Fanout.BatchWindow = o.BatchWindow
 	if o.BatchWindow == 0 {
