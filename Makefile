@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 10s
 PKGS := ./...
 
-.PHONY: test deps web fmt vet race allocs bench-smoke fuzz bench run hostile
+.PHONY: test deps web build fmt vet race allocs bench-smoke fuzz bench run hostile
 
 test: deps fmt vet race allocs bench-smoke perf-check fuzz hostile
 	@echo "make test: all checks passed"
@@ -23,6 +23,21 @@ web:
 	fi
 	@test -f web/node_modules/mpegts.js/dist/mpegts.js && test -f web/node_modules/flv.js/dist/flv.min.js
 	@echo "web: mpegts.js and flv.js installed in web/node_modules"
+
+# A static rtmpd at bin/rtmpd that carries the player page's libraries (the
+# tag embedplayers embeds web/node_modules' mpegts.js and flv.js, installed
+# by `make web` first). -buildvcs=auto records the commit for -version even
+# where GOFLAGS says -buildvcs=false; in a git worktree, where the go command
+# records none, the STAMP below passes the same facts (empty outside git).
+BIN ?= bin/rtmpd
+VCS_REVISION = $(shell git rev-parse HEAD 2>/dev/null)
+VCS_TIME = $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+VCS_MODIFIED = $(shell git rev-parse HEAD >/dev/null 2>&1 && { test -z "$$(git status --porcelain)" && echo false || echo true; })
+VCS_VERSION = $(shell git describe --tags --always --dirty 2>/dev/null)
+STAMP = -X main.stampRevision=$(VCS_REVISION) -X main.stampTime=$(VCS_TIME) -X main.stampModified=$(VCS_MODIFIED) -X main.stampVersion=$(VCS_VERSION)
+build: web
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -trimpath -tags embedplayers -ldflags '-s -w $(STAMP)' -o $(BIN) ./cmd/rtmpd
+	@echo "build: $(BIN) ($$(./$(BIN) -version | head -1))"
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

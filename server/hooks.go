@@ -265,7 +265,7 @@ func (a *appHooks) Message(s *engine.Session, m *chunkcodec.Message) (bool, erro
 // recordDone sends on_record_done for a finished recording file (on the
 // recording's writer goroutine).
 func (s *Server) recordDone(in recorder.Info) {
-	ea := s.sh.Apps[in.App]
+	ea := s.sh.App(in.App)
 	if ea == nil {
 		return
 	}

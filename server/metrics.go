@@ -11,7 +11,8 @@ import (
 	"github.com/quaverlive/quaver/web"
 )
 
-// loadWebLibs reads the player libraries from dir/node_modules, if installed.
+// loadWebLibs reads the player libraries from dir/node_modules, if installed,
+// or else takes the copies built into the binary (web.Embedded), if any.
 func (s *Server) loadWebLibs() {
 	libs := map[string][]byte{}
 	s.sh.WebLibs = libs
@@ -21,8 +22,10 @@ func (s *Server) loadWebLibs() {
 	for urlPath, rel := range web.Libraries {
 		b, err := os.ReadFile(filepath.Join(s.cfg.WebDir, "node_modules", rel))
 		if err != nil {
-			s.log.Warn("player library missing; the player page will say so", "lib", urlPath, "hint", "run `make web`")
-			continue
+			if b = web.Embedded(urlPath); b == nil {
+				s.log.Warn("player library missing; the player page will say so", "lib", urlPath, "hint", "run `make web`")
+				continue
+			}
 		}
 		libs[urlPath] = b
 	}

@@ -45,8 +45,11 @@ type Shared struct {
 	Hub    *fanout.Hub
 	Reg    *registry.Registry
 	Rec    *recorder.Manager
-	Apps   map[string]*App // read-only once the transports start
-	Loops  []*Loop         // indexed by loop index; each loop-only
+	// Apps are the apps the server starts with: filled before the
+	// transports start, read-only after. Sessions look apps up with App,
+	// which sees a set that SetApps put in place later.
+	Apps  map[string]*App
+	Loops []*Loop // indexed by loop index; each loop-only
 
 	// BufPool supplies the chunk decoders' payload buffers; Partial is the
 	// server-wide budget of bytes in partly received messages, and
@@ -79,7 +82,25 @@ type Shared struct {
 	ShuttingDown atomic.Bool
 
 	nextID atomic.Uint64
+	// apps, once SetApps stored one, replaces Apps; the map it points to
+	// is immutable.
+	apps atomic.Pointer[map[string]*App]
 }
+
+// App returns the app called name as the server declares it now, or nil.
+// A session keeps the *App it looked up for its life, so a change of the
+// app set reaches new connections only. Any goroutine.
+func (sh *Shared) App(name string) *App {
+	if m := sh.apps.Load(); m != nil {
+		return (*m)[name]
+	}
+	return sh.Apps[name]
+}
+
+// SetApps replaces the app set that App returns from now on. The caller
+// gives up apps: neither the map nor its Apps may change after. Any
+// goroutine.
+func (sh *Shared) SetApps(apps map[string]*App) { sh.apps.Store(&apps) }
 
 // NextID returns a process-unique connection id (any goroutine).
 func (sh *Shared) NextID() uint64 { return sh.nextID.Add(1) }

@@ -241,7 +241,7 @@ func (h *Session) play(path string) error {
 	if !ok || appName == "" || !recorder.ValidName(name) {
 		return fail(404, "Not Found", wsflv.CloseNotFound, "no such stream")
 	}
-	app := h.Shared.Apps[appName]
+	app := h.Shared.App(appName)
 	if app == nil {
 		return fail(404, "Not Found", wsflv.CloseNotFound, "unknown app "+appName)
 	}

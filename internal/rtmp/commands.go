@@ -165,7 +165,7 @@ func (s *Session) cmdConnect(txid float64, out *[]byte) error {
 	if req.Query == "" {
 		_, req.Query = splitQuery(req.TCURL)
 	}
-	app := s.Shared.Apps[appName]
+	app := s.Shared.App(appName)
 	if app == nil {
 		s.sendError(out, txid, 0, rtmpmsg.CodeConnectRejected, "unknown app "+appName)
 		s.closeErr = fmt.Errorf("%w %q", engine.ErrUnknownApp, appName)
