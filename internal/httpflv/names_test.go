@@ -46,8 +46,8 @@ func pagePath(app, name string) string {
 var escapedNames = []string{"a@b", "a b", "a+b", "x=1", "café", "100%", "a%20b", "a#b", "a/b@c"}
 
 // rtmpPublish publishes name on app through a real RTMP session on l, from
-// the handshake on, and sends a keyframe.
-func rtmpPublish(t *testing.T, srv *enginetest.Server, l *fakeloop.Loop, name string) {
+// the handshake on, and sends a keyframe. It returns the publisher's session.
+func rtmpPublish(t *testing.T, srv *enginetest.Server, l *fakeloop.Loop, name string) *rtmp.Session {
 	t.Helper()
 	c := srv.Attach(l, "127.0.0.1:5000")
 	s := rtmp.New(srv.Shared, c, 0)
@@ -66,10 +66,11 @@ func rtmpPublish(t *testing.T, srv *enginetest.Server, l *fakeloop.Loop, name st
 	}
 	for _, in := range srv.Reg.List() {
 		if in.App == "live" && in.Name == name && in.Publishing {
-			return
+			return s
 		}
 	}
 	t.Fatalf("publish %q: not live; streams %+v", name, srv.Reg.List())
+	return nil
 }
 
 // A name published over RTMP plays over HTTP-FLV and WebSocket-FLV at the
