@@ -287,24 +287,29 @@ func (tb *tab) open(t *testing.T, srv *server.Server, query string) {
 // pageState is what the player page exposes (window.quaver) plus the video
 // element and the visible status and error text.
 type pageState struct {
-	State   string   `json:"state"`
-	Error   *string  `json:"error"`
-	Errors  []string `json:"errors"`
-	URL     string   `json:"url"`
-	Width   int      `json:"w"`
-	Height  int      `json:"h"`
-	Time    float64  `json:"t"`
-	Status  string   `json:"status"`
-	ErrText string   `json:"errText"`
-	URLText string   `json:"urlText"`
-	List    string   `json:"list"`
+	State     string   `json:"state"`
+	Error     *string  `json:"error"`
+	Errors    []string `json:"errors"`
+	URL       string   `json:"url"`
+	Mode      string   `json:"mode"`      // "live" or "vod" (a recording), "" before a play starts
+	StartTime float64  `json:"startTime"` // media time when the play first played, -1 before
+	Width     int      `json:"w"`
+	Height    int      `json:"h"`
+	Time      float64  `json:"t"`
+	Duration  float64  `json:"d"` // the video's duration; 0 when not finite (live)
+	Status    string   `json:"status"`
+	ErrText   string   `json:"errText"`
+	URLText   string   `json:"urlText"`
+	List      string   `json:"list"` // the live streams list
+	Recs      string   `json:"recs"` // the recordings list
 }
 
 const stateJS = `(() => {
 	const q = window.quaver || {}, v = document.getElementById('v'), txt = (id) => document.getElementById(id).textContent;
 	return {state: q.state || '', error: q.error === undefined ? null : q.error, errors: q.errors || [], url: q.url || '',
-		w: v.videoWidth, h: v.videoHeight, t: v.currentTime,
-		status: txt('status'), errText: txt('err'), urlText: txt('url'), list: txt('list')};
+		mode: q.mode || '', startTime: q.startTime === undefined ? -1 : q.startTime,
+		w: v.videoWidth, h: v.videoHeight, t: v.currentTime, d: isFinite(v.duration) ? v.duration : 0,
+		status: txt('status'), errText: txt('err'), urlText: txt('url'), list: txt('list'), recs: txt('recs')};
 })()`
 
 func (s pageState) String() string {
@@ -312,8 +317,8 @@ func (s pageState) String() string {
 	if s.Error != nil {
 		e = fmt.Sprintf("%q", *s.Error)
 	}
-	return fmt.Sprintf("state=%s error=%s errors=%q video=%dx%d t=%.2f status=%q url=%s",
-		s.State, e, s.Errors, s.Width, s.Height, s.Time, s.Status, s.URL)
+	return fmt.Sprintf("state=%s mode=%s error=%s errors=%q video=%dx%d t=%.2f (from %.2f) of %.2f status=%q url=%s",
+		s.State, s.Mode, e, s.Errors, s.Width, s.Height, s.Time, s.StartTime, s.Duration, s.Status, s.URL)
 }
 
 // state reads the page state.

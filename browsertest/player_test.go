@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -121,6 +122,60 @@ func TestLibraryMissing(t *testing.T) {
 			if lib == "mpegts" {
 				tb.screenshot(t, "library-missing")
 			}
+		})
+	}
+}
+
+// escapedName is a live stream name that encodeURIComponent changes.
+const escapedName = "a@café+1=2"
+
+// TestEscapedNamePlayback publishes a name the page must percent-encode
+// (the server decodes the path) and plays it from the query string and from
+// a click in the live list.
+func TestEscapedNamePlayback(t *testing.T) {
+	needChromium(t)
+	needFFmpeg(t)
+	dir := webDir(t)
+	needPlayerLibs(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+
+	srv := startServer(t, dir)
+	publish(t, ctx, srv, escapedName)
+	bctx := newBrowser(t, ctx)
+	const path = "/live/a%40caf%C3%A9%2B1%3D2.flv"
+	for _, tc := range []struct {
+		name, transport, lib string
+		click                bool
+	}{
+		{"ws-mpegts", "ws", "mpegts", false},
+		{"http-flvjs", "http", "flv", false},
+		{"list-click", "ws", "mpegts", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := newTab(t, bctx)
+			if tc.click {
+				tb.open(t, srv, "?transport="+tc.transport+"&lib="+tc.lib)
+				tb.waitFor(t, errorTimeout, "stream listed", func(st pageState) bool { return strings.Contains(st.List, escapedName) })
+				tb.eval(t, `document.querySelector('#list tr').click()`)
+			} else {
+				tb.open(t, srv, "?app=live&stream="+url.QueryEscape(escapedName)+"&transport="+tc.transport+"&lib="+tc.lib)
+			}
+			start := -1.0
+			st := tb.waitFor(t, playTimeout, "640x360 video playing for 2 s", func(st pageState) bool {
+				if st.Error != nil || len(st.Errors) > 0 {
+					t.Fatalf("player error: %v", st)
+				}
+				if start < 0 && st.State == "playing" {
+					start = st.Time
+				}
+				return start >= 0 && st.Width == 640 && st.Height == 360 && st.Time-start >= 2
+			})
+			wantScheme := map[string]string{"ws": "ws://", "http": "http://"}[tc.transport]
+			if st.URL != wantScheme+srv.HTTPAddr()+path || st.Mode != "live" {
+				t.Errorf("page played %q as %q, want %s%s%s as live", st.URL, st.Mode, wantScheme, srv.HTTPAddr(), path)
+			}
+			t.Logf("played %v", st)
 		})
 	}
 }

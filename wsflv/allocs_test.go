@@ -79,3 +79,16 @@ func TestReadCloseAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRangeAllocs(t *testing.T) {
+	dst := make([]byte, 0, 64)
+	for _, c := range rangeCases() {
+		v := []byte(c.value)
+		if n := testing.AllocsPerRun(100, func() {
+			r, res := wsflv.ParseRange(v, c.size)
+			dst = wsflv.AppendContentRange(dst[:0], r, res, c.size)
+		}); n != 0 {
+			t.Errorf("%s: %v allocs, want 0", c.name, n)
+		}
+	}
+}

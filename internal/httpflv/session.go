@@ -219,7 +219,9 @@ func (h *Session) fail(isWS bool, code int, status string, wsCode uint16, reason
 	}
 	out, err := wsflv.Upgrade(h.req.Head, h.Loop.Out[:0], nil)
 	if err == nil {
-		out = wsflv.AppendClose(out, wsCode, reason)
+		// A name decoded from the path may be any bytes; a close reason must
+		// be UTF-8 (RFC 6455 section 5.5.1) or browsers drop it as 1006.
+		out = wsflv.AppendClose(out, wsCode, strings.ToValidUTF8(reason, "\uFFFD"))
 	}
 	_, _ = h.Conn.Write(out)
 	h.Loop.Out = out[:0]
@@ -235,10 +237,8 @@ func (h *Session) play(path string) error {
 	fail := func(code int, status string, wsCode uint16, reason string) error {
 		return h.fail(isWS, code, status, wsCode, reason)
 	}
-	p := strings.TrimPrefix(path, "/")
-	p = strings.TrimSuffix(p, ".flv")
-	appName, name, ok := strings.Cut(p, "/")
-	if !ok || appName == "" || !recorder.ValidName(name) {
+	appName, name, ok := splitPlayPath(path)
+	if !ok || !recorder.ValidName(name) {
 		return fail(404, "Not Found", wsflv.CloseNotFound, "no such stream")
 	}
 	app := h.Shared.App(appName)

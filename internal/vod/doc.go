@@ -38,6 +38,16 @@
 // then the file from the keyframe at or before that time. HTTP closes after the
 // last byte; WebSocket sends close 1000 "end of recording".
 //
+// HTTP plays answer byte ranges (RFC 9110 section 14, parsed by
+// wsflv.ParseRange; the session passes the Range field with Play.SetRange):
+// one range is sent with 206 Partial Content, an unsatisfiable one gets 416
+// with no body, anything else (several ranges, an If-Range, an invalid field)
+// the whole representation with 200. This is how FFmpeg and the browsers'
+// players seek with the metadata's keyframe index. The range applies to the
+// representation the URL names: the file, or with ?start= the synthesized
+// headers followed by the file from the keyframe, so a client seeking inside
+// a ?start= answer gets bytes of that same answer.
+//
 // The protocol sessions (internal/rtmp, internal/httpflv) start plays and
 // own what is protocol-specific on the loop: what a play sends when the file
 // is open (Play.OnBegin) and what happens when there is none (Play.OnNotFound).

@@ -89,6 +89,7 @@ type Play struct {
 	// head (which carries the length): prefix, then the file from pos to end.
 	prefix   []byte
 	pos, end int64
+	part     httpPart // the Range field and the range answered (http.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
