@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/quaverlive/quaver/internal/enginetest"
 	"github.com/quaverlive/quaver/internal/fakeloop"
@@ -72,7 +73,10 @@ func TestWebSocketNormalEndsAreNotWarnings(t *testing.T) {
 			if out := c.conn.Take(); !bytes.HasPrefix(out, []byte("HTTP/1.1 101")) {
 				t.Fatalf("upgrade: %.60q", out)
 			}
-			tc.end(t, c, func() { pub.OnClose(io.EOF) })
+			tc.end(t, c, func() {
+				pub.OnClose(io.EOF)
+				srv.Reg.Sweep(time.Now().Add(time.Hour)) // past the republish grace
+			})
 			if c.err == nil { // the transport calls OnClose once the connection is closed
 				if !c.conn.Closed {
 					t.Fatal("connection still open")
