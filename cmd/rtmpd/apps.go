@@ -23,13 +23,17 @@ type appConfig struct {
 	publisherIdle *time.Duration
 	publish, play server.Access
 	hooks         server.HTTPHooks
+	vod           *bool
+	pull          *server.Pull
+	push          server.Push
 }
 
 // defaultApps are the apps of a config without an apps: block, as rtmpd
-// always had them: live, and record, which records every publish.
+// always had them: live, and record, which records every publish and plays
+// its recordings.
 func defaultApps() map[string]*appConfig {
 	yes := true
-	return map[string]*appConfig{"live": {}, "record": {record: &yes}}
+	return map[string]*appConfig{"live": {}, "record": {record: &yes, vod: &yes}}
 }
 
 // decodeApps reads the apps: block. At least one app must be declared.
@@ -59,13 +63,29 @@ func decodeApp(n *yaml.Node, path string) (*appConfig, error) {
 	err := eachKey(n, path, func(key string, k, v *yaml.Node) error {
 		p := joinPath(path, key)
 		switch key {
-		case "record", "gop_cache":
+		case "record", "gop_cache", "vod":
 			b, err := boolean(v, p)
-			if key == "record" {
+			switch key {
+			case "record":
 				a.record = &b
-			} else {
+			case "vod":
+				a.vod = &b
+			default:
 				a.gopCache = &b
 			}
+			return err
+		case "pull":
+			pl, err := decodePull(v, p)
+			a.pull = pl
+			return err
+		case "push":
+			list, err := stringList(v, p)
+			for i, u := range list {
+				if !isRTMPURL(u) {
+					return errorAt(deref(v.Content[i]), fmt.Sprintf("%s[%d]", p, i), "want an rtmp:// or rtmps:// URL, got %q", u)
+				}
+			}
+			a.push = list
 			return err
 		case "republish":
 			s, err := scalarString(v, p)
@@ -94,11 +114,45 @@ func decodeApp(n *yaml.Node, path string) (*appConfig, error) {
 			a.hooks = h
 			return err
 		default:
-			return errorAt(k, p, "unknown key (an app takes record, gop_cache, republish, publisher_idle, publish, play and hooks)")
+			return errorAt(k, p, "unknown key (an app takes record, vod, gop_cache, republish, publisher_idle, publish, play, hooks, pull and push)")
 		}
 		return nil
 	})
 	return a, err
+}
+
+// decodePull reads a pull: block (origins, linger).
+func decodePull(n *yaml.Node, path string) (*server.Pull, error) {
+	pl := &server.Pull{}
+	err := eachKey(n, path, func(key string, k, v *yaml.Node) error {
+		p := joinPath(path, key)
+		switch key {
+		case "origins":
+			list, err := stringList(v, p)
+			for i, u := range list {
+				if !isRTMPURL(u) {
+					return errorAt(deref(v.Content[i]), fmt.Sprintf("%s[%d]", p, i), "want an rtmp:// or rtmps:// URL, got %q", u)
+				}
+			}
+			pl.Origins = list
+			return err
+		case "linger":
+			d, err := duration(v, p)
+			pl.Linger = d
+			return err
+		}
+		return errorAt(k, p, "unknown key (pull takes origins and linger)")
+	})
+	if err == nil && len(pl.Origins) == 0 {
+		err = errorAt(n, joinPath(path, "origins"), "at least one origin is needed")
+	}
+	return pl, err
+}
+
+// isRTMPURL reports whether u is an rtmp:// or rtmps:// URL with a host.
+func isRTMPURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "rtmp" || p.Scheme == "rtmps") && p.Host != ""
 }
 
 // republishPolicy maps reject and replace (any case) to the server's policy.
@@ -233,6 +287,10 @@ func serverApps(apps map[string]*appConfig, o *options) map[string]*server.App {
 		if c.publisherIdle != nil {
 			a.PublisherIdleTimeout = *c.publisherIdle
 		}
+		if c.vod != nil {
+			a.VOD = *c.vod
+		}
+		a.Pull, a.Push = c.pull, c.push
 		out[name] = a
 	}
 	return out

@@ -142,9 +142,9 @@ func (st *settings) check() error {
 		}
 		st.trusted = append(st.trusted, p)
 	}
-	if o.RTMPS != "" {
+	if o.RTMPS != "" || o.HTTPS != "" {
 		if o.TLSCert == "" || o.TLSKey == "" {
-			return errors.New("rtmps: needs tls_cert and tls_key")
+			return errors.New("rtmps, https: need tls_cert and tls_key")
 		}
 		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
 		if err != nil {
@@ -188,6 +188,23 @@ func applyFile(fs *flag.FlagSet, path string) (map[string]*appConfig, error) {
 			var err error
 			apps, err = decodeApps(v)
 			return err
+		}
+		if key == "cluster" {
+			return eachKey(v, "cluster", func(sub string, k2, v2 *yaml.Node) error {
+				name := "cluster-" + flagName(sub)
+				f := fs.Lookup(name)
+				if f == nil {
+					return errorAt(k2, joinPath("cluster", sub), "unknown key (cluster takes redis, advertise and ttl)")
+				}
+				val, err := scalarString(v2, joinPath("cluster", sub))
+				if err != nil {
+					return err
+				}
+				if err := setSetting(f, val); err != nil {
+					return &keyError{line: v2.Line, path: joinPath("cluster", sub), err: err}
+				}
+				return nil
+			})
 		}
 		name := flagName(key)
 		f := fs.Lookup(name)
@@ -302,6 +319,7 @@ func (st *settings) serverConfig() server.Config {
 		SocketSendBuffer:      o.SendBuffer,
 		RepublishGrace:        o.RepublishGrace,
 		RTMPSAddr:             o.RTMPS,
+		HTTPSAddr:             o.HTTPS,
 	}
 	cfg.Recorder = recorder.Config{
 		Template:       o.RecordTemplate,
@@ -316,5 +334,8 @@ func (st *settings) serverConfig() server.Config {
 	cfg.Fanout.HighWater = o.HighWater
 	cfg.Fanout.HardCap = o.HardCap
 	cfg.Fanout.StallTimeout = o.StallTimeout
+	if o.ClusterRedis != "" {
+		cfg.Cluster = &server.Cluster{Redis: o.ClusterRedis, Advertise: o.ClusterAdvertise, TTL: o.ClusterTTL}
+	}
 	return cfg
 }

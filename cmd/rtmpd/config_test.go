@@ -37,9 +37,36 @@ type loadCase struct {
 
 var loadCases = []loadCase{
 	{
+		name: "edges and clusters: the fixed keys",
+		file: `apps:
+  live:
+    pull:
+      origins: [rtmp://127.0.0.2:1935/live, rtmp://127.0.0.3:1935/live]
+      linger: 5s
+    push:
+      - rtmp://127.0.0.5:1935/live/{stream}
+cluster:
+  redis: 127.0.0.1:6379
+  advertise: rtmp://127.0.0.2:1935
+`,
+		check: func(t *testing.T, st *settings) {
+			wantApps(t, st, map[string]*server.App{"live": {
+				Pull: &server.Pull{Origins: []string{"rtmp://127.0.0.2:1935/live", "rtmp://127.0.0.3:1935/live"}, Linger: 5 * time.Second},
+				Push: server.Push{"rtmp://127.0.0.5:1935/live/{stream}"},
+			}})
+			cfg := st.serverConfig()
+			if c := cfg.Cluster; c == nil || c.Redis != "127.0.0.1:6379" || c.Advertise != "rtmp://127.0.0.2:1935" {
+				t.Errorf("cluster %+v", cfg.Cluster)
+			}
+		},
+	},
+	{name: "a pull without origins", file: "apps:\n  live:\n    pull: {linger: 5s}\n", wantErr: []string{"apps.live.pull.origins", "at least one origin"}},
+	{name: "a push target that is no RTMP URL", file: "apps:\n  live:\n    push: [http://x/y]\n", wantErr: []string{"apps.live.push[0]", "rtmp://"}},
+	{name: "an unknown cluster key", file: "cluster:\n  redis: 127.0.0.1:6379\n  nodes: 3\n", wantErr: []string{"cluster.nodes", "unknown key"}},
+	{
 		name: "no file: the defaults, with apps live and record",
 		check: func(t *testing.T, st *settings) {
-			wantApps(t, st, map[string]*server.App{"live": {}, "record": {Record: true}})
+			wantApps(t, st, map[string]*server.App{"live": {}, "record": {Record: true, VOD: true}})
 			if st.opts.RTMP != ":1935" || st.opts.HTTP != ":8080" || st.opts.LogLevel != "info" || st.level != 0 {
 				t.Errorf("defaults: rtmp %q http %q log level %q", st.opts.RTMP, st.opts.HTTP, st.opts.LogLevel)
 			}
@@ -49,7 +76,7 @@ var loadCases = []loadCase{
 		name: "empty file: the defaults",
 		file: "# nothing here\n",
 		check: func(t *testing.T, st *settings) {
-			wantApps(t, st, map[string]*server.App{"live": {}, "record": {Record: true}})
+			wantApps(t, st, map[string]*server.App{"live": {}, "record": {Record: true, VOD: true}})
 		},
 	},
 	{
@@ -150,7 +177,7 @@ apps:
 			if st.opts.RTMP != ":1937" || st.opts.GOPCache || st.opts.RecordFlush != 3*time.Second || st.opts.MaxConnections != 100 {
 				t.Errorf("settings %+v", st.opts)
 			}
-			wantApps(t, st, map[string]*server.App{"live": {DisableGOPCache: true}, "record": {DisableGOPCache: true, Record: true}})
+			wantApps(t, st, map[string]*server.App{"live": {DisableGOPCache: true}, "record": {DisableGOPCache: true, Record: true, VOD: true}})
 		},
 	},
 	{

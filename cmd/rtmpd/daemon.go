@@ -88,7 +88,7 @@ func startDaemon(inv invocation, env []string, stderr io.Writer) (*daemon, error
 		pprofAddr = d.pprof.Addr().String()
 	}
 	d.log.Info("rtmpd started", "version", v.Version, "rtmp", srv.RTMPAddr(), "http", srv.HTTPAddr(),
-		"rtmps", srv.RTMPSAddr(), "pprof", pprofAddr, "apps", appNames(st.apps))
+		"rtmps", srv.RTMPSAddr(), "https", srv.HTTPSAddr(), "pprof", pprofAddr, "apps", appNames(st.apps))
 	return d, nil
 }
 

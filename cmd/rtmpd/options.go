@@ -16,51 +16,55 @@ import (
 // a key in the config file (the flag's name, with '_' or '-') and an
 // environment variable (RTMPD_ and the key upper-cased with '_').
 type options struct {
-	RTMP            string
-	HTTP            string
-	RecordDir       string
-	WebDir          string
-	RecordTemplate  string
-	RecordFlush     time.Duration
-	RotateDuration  time.Duration
-	RotateSize      int64
-	Loops           int
-	LogLevel        string
-	LogFormat       string
-	ChunkSize       uint
-	BatchWindow     time.Duration
-	GOPCache        bool
-	Republish       string
-	PublisherIdle   time.Duration
-	RepublishGrace  time.Duration
-	HandshakeTime   time.Duration
-	IdleTimeout     time.Duration
-	MaxConnections  int
-	MaxConnsPerIP   int
-	AcceptRate      float64
-	AcceptBurst     int
-	TrustedNets     string
-	MaxIdleStreams  int
-	MaxNamesPerConn int
-	MaxPartial      int64
-	PartialTimeout  time.Duration
-	MaxBacklog      int
-	MaxVODPlays     int
-	MaxVODPerIP     int
-	MemoryLimit     int64
-	LogRate         float64
-	LogBurst        int
-	MaxMessageSize  uint
-	HighWater       int
-	HardCap         int
-	ShutdownTimeout time.Duration
-	Transport       string
-	Pprof           string
-	SendBuffer      int
-	StallTimeout    time.Duration
-	RTMPS           string
-	TLSCert         string
-	TLSKey          string
+	RTMP             string
+	HTTP             string
+	RecordDir        string
+	WebDir           string
+	RecordTemplate   string
+	RecordFlush      time.Duration
+	RotateDuration   time.Duration
+	RotateSize       int64
+	Loops            int
+	LogLevel         string
+	LogFormat        string
+	ChunkSize        uint
+	BatchWindow      time.Duration
+	GOPCache         bool
+	Republish        string
+	PublisherIdle    time.Duration
+	RepublishGrace   time.Duration
+	HandshakeTime    time.Duration
+	IdleTimeout      time.Duration
+	MaxConnections   int
+	MaxConnsPerIP    int
+	AcceptRate       float64
+	AcceptBurst      int
+	TrustedNets      string
+	MaxIdleStreams   int
+	MaxNamesPerConn  int
+	MaxPartial       int64
+	PartialTimeout   time.Duration
+	MaxBacklog       int
+	MaxVODPlays      int
+	MaxVODPerIP      int
+	MemoryLimit      int64
+	LogRate          float64
+	LogBurst         int
+	MaxMessageSize   uint
+	HighWater        int
+	HardCap          int
+	ShutdownTimeout  time.Duration
+	Transport        string
+	Pprof            string
+	SendBuffer       int
+	StallTimeout     time.Duration
+	RTMPS            string
+	HTTPS            string
+	ClusterRedis     string
+	ClusterAdvertise string
+	ClusterTTL       time.Duration
+	TLSCert          string
+	TLSKey           string
 }
 
 // Allowed values of the settings that take one of a few words.
@@ -138,8 +142,12 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.DurationVar(&o.StallTimeout, "stall-timeout", o.StallTimeout, "disconnect a viewer whose queued bytes stay above the low watermark this long (0 = 15s)")
 	fs.StringVar(&o.Pprof, "pprof", o.Pprof, "serve net/http/pprof on this loopback `address` (e.g. 127.0.0.1:6060; off when empty)")
 	fs.StringVar(&o.RTMPS, "rtmps", o.RTMPS, "RTMPS (TLS) listen `address`; needs -tls-cert and -tls-key")
-	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` (PEM) for -rtmps (read again on SIGHUP)")
-	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "TLS private key `file` (PEM) for -rtmps (read again on SIGHUP)")
+	fs.StringVar(&o.HTTPS, "https", o.HTTPS, "HTTPS/WSS listen `address` for the player page, HTTP-FLV and WebSocket-FLV over TLS; needs -tls-cert and -tls-key")
+	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` (PEM) for -rtmps and -https (read again on SIGHUP)")
+	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "TLS private key `file` (PEM) for -rtmps and -https (read again on SIGHUP)")
+	fs.StringVar(&o.ClusterRedis, "cluster-redis", o.ClusterRedis, "Redis `host:port` of the cluster stream directory (config file: cluster: redis:); empty: no cluster")
+	fs.StringVar(&o.ClusterAdvertise, "cluster-advertise", o.ClusterAdvertise, "this node's RTMP `URL` as the other nodes dial it, e.g. rtmp://10.0.0.2:1935 (config file: cluster: advertise:; default rtmp:// and the RTMP address)")
+	fs.DurationVar(&o.ClusterTTL, "cluster-ttl", o.ClusterTTL, "how long a node's streams stay claimed after it stops refreshing (config file: cluster: ttl:; 0 = 6s)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long SIGINT/SIGTERM waits for connections to close")
 }
 

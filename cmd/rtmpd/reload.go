@@ -23,7 +23,7 @@ func (d *daemon) reload() error {
 		return err
 	}
 	d.level.Set(st.level)
-	rtmpsSame := d.running["rtmps"] == st.values["rtmps"]
+	rtmpsSame := d.running["rtmps"] == st.values["rtmps"] && d.running["https"] == st.values["https"]
 	if st.cert != nil && rtmpsSame {
 		d.cert.Store(st.cert)
 	}
