@@ -66,6 +66,7 @@ func vrServer(t *testing.T, dir string) *server.Server {
 		VODStartBurstPerIP: 1000,
 		Logger:             slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+	handleDefaultApps(srv)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}
