@@ -28,13 +28,19 @@ func (s *countSink) OutboundBuffered() int { return 0 }
 func (s *countSink) Close() error          { return nil }
 
 func setupDeliveryFormat(tb testing.TB, subs int, format Format) (*Stream, *testLoop, []byte) {
+	return setupDeliveryAt(tb, subs, format, 0)
+}
+
+// setupDeliveryAt is setupDeliveryFormat with players joining at stream
+// time base (an RTMP player's own timestamps then differ from the stream's).
+func setupDeliveryAt(tb testing.TB, subs int, format Format, base uint32) (*Stream, *testLoop, []byte) {
 	h := NewHub(Config{Loops: 1})
 	l := &testLoop{tasks: make([]Task, 0, 16)}
 	h.AttachLoop(l)
 	st := h.NewStream(StreamOptions{GOPCache: true})
 	st.BeginPublish()
-	st.Publish(chunkcodec.TypeVideo, 0, avcSeq())
-	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	st.Publish(chunkcodec.TypeVideo, base, avcSeq())
+	st.Publish(chunkcodec.TypeVideo, base, key(0))
 	for range subs {
 		st.Subscribe(l, &countSink{}, SubscriberOptions{Format: format})
 	}
@@ -48,13 +54,14 @@ func setupDeliveryFormat(tb testing.TB, subs int, format Format) (*Stream, *test
 // it allocates nothing in steady state.
 func TestAllocsDelivery(t *testing.T) {
 	for _, format := range []Format{FormatRTMP, FormatFLV, FormatWSFLV} {
-		testAllocsDelivery(t, format)
+		testAllocsDelivery(t, format, 0)
 	}
+	testAllocsDelivery(t, FormatRTMP, 3_600_000) // players with their own timestamps
 }
 
-func testAllocsDelivery(t *testing.T, format Format) {
-	st, l, frame := setupDeliveryFormat(t, 1000, format)
-	ts := uint32(40)
+func testAllocsDelivery(t *testing.T, format Format, base uint32) {
+	st, l, frame := setupDeliveryAt(t, 1000, format, base)
+	ts := base + 40
 	// Warm the packet pool past the ring's retention.
 	for range 5000 {
 		st.Publish(chunkcodec.TypeVideo, ts, frame)
@@ -153,16 +160,21 @@ func BenchmarkDeliver(b *testing.B) {
 			if fc.f != FormatRTMP && n != 1000 {
 				continue
 			}
-			benchDeliver(b, fc.name, fc.f, n)
+			benchDeliver(b, fc.name, fc.f, n, 0)
 		}
+	}
+	// RTMP players that joined an hour into the stream: each gets its own
+	// type 0 header (timestamps from its first frame) before the shared chunks.
+	for _, n := range []int{100, 1000} {
+		benchDeliver(b, "rtmp-joined-late", FormatRTMP, n, 3_600_000)
 	}
 }
 
-func benchDeliver(b *testing.B, name string, format Format, n int) {
+func benchDeliver(b *testing.B, name string, format Format, n int, base uint32) {
 	{
 		b.Run(fmt.Sprintf("%s/subs=%d", name, n), func(b *testing.B) {
-			st, l, frame := setupDeliveryFormat(b, n, format)
-			ts := uint32(40)
+			st, l, frame := setupDeliveryAt(b, n, format, base)
+			ts := base + 40
 			b.ReportAllocs()
 			b.SetBytes(int64(len(frame)))
 			b.ResetTimer()

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -135,7 +136,7 @@ func TestJoinStartsAtGOP(t *testing.T) {
 	want := []struct {
 		typ uint8
 		ts  uint32
-	}{{18, 0}, {9, 0}, {8, 0}, {9, 80}, {8, 90}, {9, 120}}
+	}{{18, 0}, {9, 0}, {8, 0}, {9, 0}, {8, 10}, {9, 40}} // the player's timestamps start at its first frame
 	if len(sink.msgs) != len(want) {
 		t.Fatalf("got %d messages, want %d: %+v", len(sink.msgs), len(want), sink.msgs)
 	}
@@ -151,7 +152,7 @@ func TestJoinStartsAtGOP(t *testing.T) {
 	st.Publish(chunkcodec.TypeVideo, 160, inter(6))
 	st.Publish(chunkcodec.TypeAudio, 170, audio(7))
 	l.run()
-	if n := len(sink.msgs); n != 8 || sink.msgs[7].ts != 170 {
+	if n := len(sink.msgs); n != 8 || sink.msgs[7].ts != 170-80 {
 		t.Fatalf("live delivery: %d msgs, last %+v", n, sink.msgs[n-1])
 	}
 	if sink.writes != 2 {
@@ -179,7 +180,7 @@ func TestNoGOPCacheWaitsForKeyframe(t *testing.T) {
 	}
 	st.Publish(chunkcodec.TypeVideo, 120, key(4))
 	l.run()
-	if len(sink.msgs) != 2 || sink.msgs[0].ts != 0 || sink.msgs[1].ts != 120 {
+	if len(sink.msgs) != 2 || sink.msgs[0].ts != 0 || sink.msgs[1].ts != 0 { // the keyframe is the player's time 0
 		t.Fatalf("want sequence header then keyframe, got %+v", sink.msgs)
 	}
 }
@@ -195,7 +196,7 @@ func TestAudioOnlyJoinsAtOnce(t *testing.T) {
 	sink := newDecodeSink(h.Config().ChunkSize)
 	st.Subscribe(l, sink, SubscriberOptions{})
 	l.run()
-	if len(sink.msgs) != 2 || sink.msgs[0].typeID != 8 || sink.msgs[1].ts != 99*23 {
+	if len(sink.msgs) != 2 || sink.msgs[0].typeID != 8 || sink.msgs[1].ts != 0 || !bytes.Equal(sink.msgs[1].data, audio(99)) {
 		t.Fatalf("audio-only join: want seq header + newest frame, got %d msgs", len(sink.msgs))
 	}
 	if st.ringBytes > 64<<10 {
@@ -326,7 +327,7 @@ func TestRepublishTimestampsContinue(t *testing.T) {
 		}
 		last = m.ts
 	}
-	if !sawEOF || last < 5040 {
+	if !sawEOF || last < 5040-1000 { // from the player's first frame (A's keyframe at 1000)
 		t.Fatalf("eof=%v last ts %d: %+v", sawEOF, last, sink.msgs)
 	}
 }
@@ -418,9 +419,10 @@ func TestConcurrentLoops(t *testing.T) {
 	st.Close()
 }
 
-// checkCounters verifies that media counters increase and timestamps match them.
+// checkCounters verifies that media counters increase and timestamps match
+// them (from the player's first frame, which is its time 0).
 func checkCounters(msgs []recvMsg) error {
-	var last uint32
+	var last, first, firstTS uint32
 	for _, m := range msgs {
 		if m.typeID != chunkcodec.TypeVideo || len(m.data) != 9 || m.data[1] == 0 {
 			continue
@@ -429,7 +431,10 @@ func checkCounters(msgs []recvMsg) error {
 		if n <= last && last != 0 {
 			return fmt.Errorf("counter %d after %d", n, last)
 		}
-		if m.ts != n*40 {
+		if first == 0 {
+			first, firstTS = n, m.ts
+		}
+		if m.ts-firstTS != (n-first)*40 {
 			return fmt.Errorf("packet %d carries timestamp %d: corrupted", n, m.ts)
 		}
 		last = n

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync/atomic"
 
+	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/flvmux"
 )
 
@@ -334,7 +335,7 @@ func (sub *Subscriber) flush(l *loopLocal, now int64) {
 	bytes, ringStart := 0, 0
 	seq := sub.cursor
 	flv := sub.format != FormatRTMP
-	if flv && !sub.tl.Started() && sub.cursor < head {
+	if !sub.tl.Started() && sub.cursor < head {
 		// Timestamps for this subscriber start at the first packet it gets.
 		if p := ring[sub.cursor&st.mask].Load(); p != nil && p.tryRetain(st.id, sub.cursor) {
 			sub.tl.Start(p.Timestamp)
@@ -470,6 +471,18 @@ gathered:
 // frame header first.
 func (sub *Subscriber) appendPacket(l *loopLocal, iov [][]byte, bytes int, p *Packet) ([][]byte, int) {
 	if sub.format == FormatRTMP {
+		if ts := sub.tl.Map(p.Timestamp); ts != p.Timestamp && p.Kind != KindControl {
+			// The shared chunks after a header of this player's own: its
+			// timestamps start from 0, as HTTP-FLV's and WebSocket-FLV's do
+			// (a player that joined at the stream's start shares the
+			// header too).
+			start := len(l.scratch)
+			var n int
+			var ok bool
+			if l.scratch, n, ok = chunkcodec.AppendRestampedHeader(l.scratch, p.RTMP, ts); ok {
+				return append(iov, l.scratch[start:], p.RTMP[n:]), bytes + len(p.RTMP)
+			}
+		}
 		return append(iov, p.RTMP), bytes + len(p.RTMP)
 	}
 	ts := sub.tl.Map(p.Timestamp)
