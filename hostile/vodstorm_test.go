@@ -18,7 +18,8 @@ const vodStormStream = "vod"
 func vodPlayOnce(ctx context.Context, d *rtmpd) (bytes uint64, media int, err error) {
 	cfg := attackerConfig(attackerIP(0), 0)
 	cfg.BufferLength = vodStormBuffer
-	c, err := client.Dial(ctx, d.rtmpURL(vodStormStream), cfg)
+	// rtmpd's record app plays its recordings (live's are not public).
+	c, err := client.Dial(ctx, "rtmp://"+d.rtmpAddr+"/record/"+vodStormStream, cfg)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -45,7 +46,7 @@ func vodPlayOnce(ctx context.Context, d *rtmpd) (bytes uint64, media int, err er
 func TestVODReconnectStorm(t *testing.T) {
 	skipUnlessMeasurable(t, false)
 	dir := t.TempDir()
-	if err := writeRecording(dir, "live/"+vodStormStream+"-20260101-000000.flv", "live", vodStormStream, vodStormRecording, honestFrameBytes, nil); err != nil {
+	if err := writeRecording(dir, "record/"+vodStormStream+"-20260101-000000.flv", "record", vodStormStream, vodStormRecording, honestFrameBytes, nil); err != nil {
 		t.Fatal(err)
 	}
 	s := newScenario(t, "11 VOD reconnect storm", rtmpdOptions{recordDir: dir})
