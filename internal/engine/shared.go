@@ -79,10 +79,54 @@ type Shared struct {
 	ShuttingDown atomic.Bool
 
 	nextID atomic.Uint64
+
+	// sessions are the open connections by id, for the admin API (list,
+	// kick). An entry is added when a session is initialised and removed when
+	// it gives back its connection slot (ReleaseSlot), so the map is bounded
+	// by the connection budget (Config.MaxConnections). Guarded by sessMu, a
+	// leaf lock held only for a map operation or a copy.
+	sessMu   sync.Mutex
+	sessions map[uint64]*Session
 }
 
 // NextID returns a process-unique connection id (any goroutine).
 func (sh *Shared) NextID() uint64 { return sh.nextID.Add(1) }
+
+func (sh *Shared) track(s *Session) {
+	sh.sessMu.Lock()
+	if sh.sessions == nil {
+		sh.sessions = map[uint64]*Session{}
+	}
+	sh.sessions[s.ID] = s
+	sh.sessMu.Unlock()
+}
+
+func (sh *Shared) untrack(s *Session) {
+	sh.sessMu.Lock()
+	delete(sh.sessions, s.ID)
+	sh.sessMu.Unlock()
+}
+
+// Session returns the open session with id, or nil (any goroutine). Only
+// its fields documented as safe from any goroutine may be read (ID, Kind,
+// Created, Conn's RemoteAddr and Close, BytesIn, Activity).
+func (sh *Shared) Session(id uint64) *Session {
+	sh.sessMu.Lock()
+	defer sh.sessMu.Unlock()
+	return sh.sessions[id]
+}
+
+// Sessions returns the open sessions (any goroutine), with the same
+// restrictions as Session.
+func (sh *Shared) Sessions() []*Session {
+	sh.sessMu.Lock()
+	defer sh.sessMu.Unlock()
+	out := make([]*Session, 0, len(sh.sessions))
+	for _, s := range sh.sessions {
+		out = append(out, s)
+	}
+	return out
+}
 
 // noCopy makes go vet's copylocks check report copies.
 type noCopy struct{}

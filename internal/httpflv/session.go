@@ -108,6 +108,7 @@ func (h *Session) OnTick(now time.Time) error {
 }
 
 func (h *Session) OnClose(err error) {
+	h.EndPlay(engine.PlayEndReason(h.sub, err)) // the play's summary line, if it played
 	h.ReleaseSlot()
 	h.Closed = true   // checked by VOD tasks
 	if h.vod != nil { // play of a recording: its goroutine stops and closes the file
@@ -286,6 +287,7 @@ func (h *Session) playDecided(req engine.StreamRequest, isWS bool, refused error
 		return h.startVOD(req, isWS)
 	}
 	h.entry, h.playReq = e, req
+	h.SetActivity(engine.RolePlayer, kind, appName, req.Name)
 	format := fanout.FormatFLV
 	var sink fanout.Sink = h.Conn
 	if isWS {
