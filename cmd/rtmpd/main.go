@@ -86,6 +86,8 @@ func repair(files []string) int {
 type options struct {
 	RTMP            string        `json:"rtmp"`
 	HTTP            string        `json:"http"`
+	Admin           string        `json:"admin"`
+	AdminToken      string        `json:"admin-token"`
 	RecordDir       string        `json:"record-dir"`
 	WebDir          string        `json:"web-dir"`
 	RecordTemplate  string        `json:"record-template"`
@@ -135,6 +137,7 @@ func defaults() options {
 	return options{
 		RTMP:            server.DefaultRTMPAddr,
 		HTTP:            ":8080",
+		Admin:           "127.0.0.1:9090",
 		RecordDir:       "./record",
 		WebDir:          "web",
 		Loops:           runtime.GOMAXPROCS(0),
@@ -154,7 +157,9 @@ func defaults() options {
 
 func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.RTMP, "rtmp", o.RTMP, "RTMP listen `address`")
-	fs.StringVar(&o.HTTP, "http", o.HTTP, "HTTP listen `address` for HTTP-FLV, WebSocket-FLV, the player page and /metrics (empty disables)")
+	fs.StringVar(&o.HTTP, "http", o.HTTP, "HTTP listen `address` for HTTP-FLV, WebSocket-FLV and the player page (empty disables)")
+	fs.StringVar(&o.Admin, "admin", o.Admin, "admin listen `address`: /api/v1/, /metrics, /healthz, /debug/pprof/ (empty disables; beyond loopback needs -admin-token)")
+	fs.StringVar(&o.AdminToken, "admin-token", o.AdminToken, "bearer `token` every admin request must carry (Authorization: Bearer TOKEN)")
 	fs.StringVar(&o.WebDir, "web-dir", o.WebDir, "`directory` whose node_modules holds the player page's libraries (make web)")
 	fs.StringVar(&o.RecordDir, "record-dir", o.RecordDir, "recordings `directory`; the record app records every publish, and a name that is not live plays its newest recording")
 	fs.StringVar(&o.RecordTemplate, "record-template", recorder.DefaultTemplate, "recording file name inside -record-dir: {app}, {stream}, {time}, {date}, {unix}")
@@ -289,6 +294,8 @@ func run(args []string, stderr io.Writer) error {
 	cfg := server.Config{
 		RTMPAddr:              o.RTMP,
 		HTTPAddr:              o.HTTP,
+		AdminAddr:             o.Admin,
+		AdminToken:            o.AdminToken,
 		RecordDir:             o.RecordDir,
 		WebDir:                o.WebDir,
 		Loops:                 o.Loops,

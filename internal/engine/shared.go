@@ -68,8 +68,6 @@ type Shared struct {
 	// Release gives back a closed connection's slot in the connection
 	// budgets (any goroutine).
 	Release func(kind int, remote string)
-	// Metrics appends the Prometheus exposition (any goroutine).
-	Metrics func(dst []byte) []byte
 	// WebLibs are the player page's libraries by URL path (read-only).
 	WebLibs map[string][]byte
 
@@ -87,6 +85,11 @@ type Shared struct {
 	// leaf lock held only for a map operation or a copy.
 	sessMu   sync.Mutex
 	sessions map[uint64]*Session
+	// closedIn sums the bytes received by closed connections per app (the
+	// app of their last activity; "" before one): with the open ones', the
+	// per-app counter of /metrics. Guarded by sessMu; bounded by the
+	// registered apps.
+	closedIn map[string]uint64
 }
 
 // NextID returns a process-unique connection id (any goroutine).
@@ -102,9 +105,36 @@ func (sh *Shared) track(s *Session) {
 }
 
 func (sh *Shared) untrack(s *Session) {
+	app := ""
+	if a := s.Activity(); a != nil {
+		app = a.App
+	}
 	sh.sessMu.Lock()
 	delete(sh.sessions, s.ID)
+	if sh.closedIn == nil {
+		sh.closedIn = map[string]uint64{}
+	}
+	sh.closedIn[app] += s.BytesIn.Load()
 	sh.sessMu.Unlock()
+}
+
+// BytesInByApp returns the bytes received from every connection, open or
+// closed, by app (any goroutine). Each value only grows.
+func (sh *Shared) BytesInByApp() map[string]uint64 {
+	sh.sessMu.Lock()
+	defer sh.sessMu.Unlock()
+	out := make(map[string]uint64, len(sh.closedIn)+1)
+	for app, n := range sh.closedIn {
+		out[app] = n
+	}
+	for _, s := range sh.sessions {
+		// A connection that has no app yet is counted when it closes, so
+		// that no app's sum ever goes down.
+		if a := s.Activity(); a != nil {
+			out[a.App] += s.BytesIn.Load()
+		}
+	}
+	return out
 }
 
 // Session returns the open session with id, or nil (any goroutine). Only

@@ -34,7 +34,7 @@ var (
 )
 
 // Session serves one HTTP connection: the player page, its libraries, the
-// stream list, metrics, and HTTP-FLV / WebSocket-FLV plays. It implements
+// stream and recording lists, and HTTP-FLV / WebSocket-FLV plays. It implements
 // netpoll.Session (OnData, OnTick and OnClose are loop-only).
 type Session struct {
 	engine.Session // identity and handler context
@@ -189,19 +189,16 @@ func (h *Session) route() error {
 		return nil
 	case path == "/api/recordings":
 		// From the recorder's in-memory index: no disk I/O on the loop.
-		list := h.Shared.Rec.List()
-		if list == nil {
-			list = []recorder.Info{}
+		// Only recordings the public may play (apps with VOD).
+		list := []recorder.Info{}
+		for _, in := range h.Shared.Rec.List() {
+			if app := h.Shared.Apps[in.App]; app != nil && app.VOD {
+				list = append(list, in)
+			}
 		}
 		bb := h.Shared.Bodies.Get()
 		_ = json.NewEncoder(bb).Encode(list)
 		h.reply(200, "OK", "application/json", bb.B)
-		h.Shared.Bodies.Put(bb)
-		return nil
-	case path == "/metrics":
-		bb := h.Shared.Bodies.Get()
-		bb.B = h.Shared.Metrics(bb.B)
-		h.reply(200, "OK", "text/plain; version=0.0.4", bb.B)
 		h.Shared.Bodies.Put(bb)
 		return nil
 	case path == "/healthz":
