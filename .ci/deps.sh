@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: ffmpeg/ffprobe
 # (real publishers and players in end-to-end tests), Chromium (browser tests
-# in browsertest/) and Node.js/npm (`make web` installs the page's player
-# libraries). Safe to run repeatedly.
+# in browsertest/), Node.js/npm (`make web` installs the page's player
+# libraries) and promtool (Debian package prometheus: the admin test checks
+# a /metrics scrape with `promtool check metrics`). Safe to run repeatedly.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 
 if ((${#need[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
@@ -21,4 +23,4 @@ if ((${#need[@]})); then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-echo "deps: ffmpeg $(ffmpeg -version | head -1 | awk '{print $3}'), $(chromium --version 2>/dev/null), node $(node --version), npm $(npm --version 2>/dev/null)"
+echo "deps: ffmpeg $(ffmpeg -version | head -1 | awk '{print $3}'), $(chromium --version 2>/dev/null), node $(node --version), npm $(npm --version 2>/dev/null), $(promtool --version 2>&1 | head -1)"
