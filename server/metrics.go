@@ -208,10 +208,9 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descViewers, float64(ac.http), app, "http")
 		gauge(descViewers, float64(ac.ws), app, "ws")
 	}
-	for app, n := range s.sh.BytesInByApp() {
-		if _, ok := apps[app]; ok {
-			counter(descAppBytesIn, n, app)
-		}
+	received := s.sh.BytesInByApp()
+	for app := range apps {
+		counter(descAppBytesIn, received[app], app)
 	}
 
 	counter(descPacketsIn, f.PacketsIn)

@@ -113,6 +113,7 @@ func TestRedact(t *testing.T) {
 		TokenSecret string
 		Keys        []string
 		Open        string
+		Hook        string
 	}
 	type cfg struct {
 		Addr       string
@@ -126,14 +127,14 @@ func TestRedact(t *testing.T) {
 		hidden     string
 	}
 	c := cfg{Addr: ":1", AdminToken: "tok", Timeout: time.Second, Reload: func() error { return nil },
-		Apps:    map[string]*inner{"live": {TokenSecret: "app-secret", Keys: []string{"k1"}, Open: "o"}},
+		Apps:    map[string]*inner{"live": {TokenSecret: "app-secret", Keys: []string{"k1"}, Open: "o", Hook: "https://user:hookpass@hooks.example/on?sig=hooksig"}},
 		Handler: secretHandler{Token: "handler-secret"}, hidden: "h"}
 	b, err := json.Marshal(Redact(&c, map[string]bool{"AdminToken": true, "TokenSecret": true, "Keys": true, "Empty": true}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	for _, secret := range []string{"tok", "app-secret", "k1", "handler-secret", `"hidden"`, "Reload"} {
+	for _, secret := range []string{"tok", "app-secret", "k1", "hookpass", "hooksig", "handler-secret", `"hidden"`, "Reload"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("output has %q: %s", secret, s)
 		}

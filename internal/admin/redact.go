@@ -2,7 +2,9 @@ package admin
 
 import (
 	"encoding"
+	"net/url"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -12,7 +14,8 @@ const Redacted = "[redacted]"
 // Redact returns v (a struct, or a pointer, map or slice of them) as plain
 // JSON-encodable values for GET /api/v1/config: exported fields by name,
 // durations and other text marshalers as text, functions, channels and
-// loggers left out, interface values shown as their type only, and the value of every field named in secrets (at any
+// loggers left out, interface values shown as their type only, URLs
+// without their password and query, and the value of every field named in secrets (at any
 // depth) replaced by Redacted when it is set. It never returns a secret's
 // bytes.
 func Redact(v any, secrets map[string]bool) any {
@@ -97,9 +100,25 @@ func redact(v reflect.Value, secrets map[string]bool, depth int) any {
 	case reflect.Float32, reflect.Float64:
 		return v.Float()
 	case reflect.String:
-		return v.String()
+		return redactURL(v.String())
 	}
 	return nil
+}
+
+// redactURL hides the password and the query of a URL (hook URLs may carry
+// credentials); other strings are returned as they are.
+func redactURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return s
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = Redacted
+	}
+	return u.Redacted()
 }
 
 // skipped are field types with no place in a configuration dump: code,
