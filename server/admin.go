@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sort"
@@ -25,6 +26,11 @@ import (
 // adminReadHeaderTimeout bounds an admin request head (a slow client cannot
 // hold a connection slot for long without sending one).
 const adminReadHeaderTimeout = 10 * time.Second
+
+// adminShutdownGrace is how long Shutdown lets admin requests in flight
+// finish (a CPU profile may run for many seconds) before it closes their
+// connections, so the rest of the shutdown keeps its time.
+const adminShutdownGrace = time.Second
 
 // listenAdmin checks the admin address and binds it (before the transports
 // start, so a refusal leaves nothing running).
@@ -65,7 +71,7 @@ func (s *Server) serveAdmin(ln net.Listener) {
 	s.adminSrv = &http.Server{
 		Handler:           admin.New((*adminBackend)(s), admin.Options{Token: s.cfg.AdminToken, Metrics: s.metricsHandler()}),
 		ReadHeaderTimeout: adminReadHeaderTimeout,
-		ErrorLog:          nil,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.adminAddr = ln.Addr().String()
 	s.adminDone = make(chan struct{})
@@ -78,12 +84,15 @@ func (s *Server) serveAdmin(ln net.Listener) {
 	s.log.Info("admin listening", "addr", s.adminAddr, "token", s.cfg.AdminToken != "")
 }
 
-// stopAdmin shuts the admin server down and waits for its goroutines, or
-// closes it when ctx ends first (Shutdown).
+// stopAdmin shuts the admin server down and waits for its goroutines; it
+// closes the connections of requests still running after adminShutdownGrace
+// (or when ctx ends first).
 func (s *Server) stopAdmin(ctx context.Context) {
 	if s.adminSrv == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, adminShutdownGrace)
+	defer cancel()
 	if err := s.adminSrv.Shutdown(ctx); err != nil {
 		_ = s.adminSrv.Close()
 	}

@@ -372,6 +372,25 @@ func TestAdminToken(t *testing.T) {
 	}
 }
 
+// TestAdminMetricsStreamCap: per-stream series stop at MetricsMaxStreams.
+func TestAdminMetricsStreamCap(t *testing.T) {
+	ctx := testContext(t)
+	ts := startServer(t, server.Config{AdminAddr: "127.0.0.1:0", MetricsPerStream: true, MetricsMaxStreams: 1}, nil)
+	publisher(t, ctx, ts, "live", "one", client.Config{})
+	publisher(t, ctx, ts, "live", "two", client.Config{})
+	if !waitFor(adminWait, func() bool { return ts.publishing("live", "one") && ts.publishing("live", "two") }) {
+		t.Fatal("the publishers are not on air")
+	}
+	_, body := adminDo(t, ts.AdminAddr(), "GET", "/metrics", "")
+	text := string(body)
+	if n := strings.Count(text, "quaver_stream_in_bytes_per_second{"); n != 1 {
+		t.Errorf("%d streams with series, want 1 (MetricsMaxStreams)", n)
+	}
+	if !strings.Contains(text, "quaver_stream_series_omitted 1") {
+		t.Errorf("no quaver_stream_series_omitted 1 in\n%s", text)
+	}
+}
+
 func TestAdminBeyondLoopbackNeedsToken(t *testing.T) {
 	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0", "example.com:0"} {
 		srv := server.New(server.Config{RTMPAddr: "127.0.0.1:0", AdminAddr: addr})
