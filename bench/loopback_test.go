@@ -77,9 +77,10 @@ func procStat(pid int) (cpu time.Duration, rss int64, err error) {
 }
 
 type serverProc struct {
-	cmd  *exec.Cmd
-	addr string
-	http string
+	cmd   *exec.Cmd
+	addr  string
+	http  string
+	admin string // the admin listener: /metrics
 }
 
 func startServer(tb testing.TB, args ...string) *serverProc {
@@ -94,10 +95,15 @@ func startServer(tb testing.TB, args ...string) *serverProc {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr, httpAddr := ln.Addr().String(), hl.Addr().String()
+	al, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr, httpAddr, adminAddr := ln.Addr().String(), hl.Addr().String(), al.Addr().String()
 	ln.Close()
 	hl.Close()
-	cmd := exec.Command(bin, append([]string{"-rtmp", addr, "-http", httpAddr, "-loops", "1", "-log-level", "error", "-trusted-nets", "127.0.0.0/8"}, args...)...)
+	al.Close()
+	cmd := exec.Command(bin, append([]string{"-rtmp", addr, "-http", httpAddr, "-admin", adminAddr, "-loops", "1", "-log-level", "error", "-trusted-nets", "127.0.0.0/8"}, args...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -125,7 +131,7 @@ func startServer(tb testing.TB, args ...string) *serverProc {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &serverProc{cmd: cmd, addr: addr, http: httpAddr}
+	return &serverProc{cmd: cmd, addr: addr, http: httpAddr, admin: adminAddr}
 }
 
 // reader is a player that counts what it receives: RTMP through the client
@@ -244,8 +250,8 @@ func wsHeader(b []byte) (int, int, bool) {
 }
 
 // scrape reads the server's Prometheus counters.
-func scrape(tb testing.TB, httpAddr string) map[string]float64 {
-	resp, err := http.Get("http://" + httpAddr + "/metrics")
+func scrape(tb testing.TB, adminAddr string) map[string]float64 {
+	resp, err := http.Get("http://" + adminAddr + "/metrics")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -366,7 +372,7 @@ func loopback(b *testing.B, transport, play string, nReaders int, window string)
 	must(sendFrame(0))
 
 	_, rssBefore, _ := procStat(srv.cmd.Process.Pid)
-	mBefore := scrape(b, srv.http)
+	mBefore := scrape(b, srv.admin)
 	rs := make([]*reader, nReaders)
 	var wg sync.WaitGroup
 	for i := range rs {
@@ -413,7 +419,7 @@ func loopback(b *testing.B, transport, play string, nReaders int, window string)
 		time.Sleep(time.Millisecond)
 	}
 	_, rssJoined, _ := procStat(srv.cmd.Process.Pid)
-	m0 := scrape(b, srv.http)
+	m0 := scrape(b, srv.admin)
 	cpu0, _, _ := procStat(srv.cmd.Process.Pid)
 	var bytes0 int64
 	for _, r := range rs {
@@ -442,7 +448,7 @@ func loopback(b *testing.B, transport, play string, nReaders int, window string)
 	b.StopTimer()
 	elapsed := time.Since(start)
 	cpu1, rss1, _ := procStat(srv.cmd.Process.Pid)
-	m1 := scrape(b, srv.http)
+	m1 := scrape(b, srv.admin)
 	if d := m1["quaver_deliveries_total"] - m0["quaver_deliveries_total"]; d > 0 {
 		// Includes the /metrics requests themselves: an upper bound.
 		b.ReportMetric((m1["quaver_go_heap_allocs_objects_total"]-m0["quaver_go_heap_allocs_objects_total"])/d, "allocs/delivery")

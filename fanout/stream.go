@@ -501,6 +501,30 @@ func (s *Stream) HasAudio() bool { return s.aseq.Load() != nil || s.audioSeen.Lo
 // HasVideo reports whether the stream carries video.
 func (s *Stream) HasVideo() bool { return s.vseq.Load() != nil || s.videoSeen.Load() }
 
+// CodecState calls fn with the payloads of the stream's newest onMetaData
+// (the AMF0 body, without @setDataFrame), video sequence header and audio
+// sequence header, each nil when the stream has none. The slices are valid
+// only during fn, which must not retain them. Read-only and lock-free; safe
+// from any goroutine (the admin API and the publish summary use it; the
+// delivery path does not).
+func (s *Stream) CodecState(fn func(meta, video, audio []byte)) {
+	var b [3][]byte
+	var held [3]*Packet
+	for i, slot := range [3]*atomic.Pointer[Packet]{&s.meta, &s.vseq, &s.aseq} {
+		if p := retainCurrent(slot, s.id); p != nil {
+			held[i], b[i] = p, p.Payload
+		}
+	}
+	defer func() {
+		for _, p := range held {
+			if p != nil {
+				p.Release()
+			}
+		}
+	}()
+	fn(b[0], b[1], b[2])
+}
+
 // retainCurrent acquires the packet currently held in slot (meta or a sequence
 // header) of the stream with id owner, or returns nil.
 func retainCurrent(slot *atomic.Pointer[Packet], owner uint64) *Packet {

@@ -76,7 +76,7 @@ var scrapeClient = &http.Client{Timeout: scrapeTimeout, Transport: honestHTTP.Tr
 
 // metrics reads the child's Prometheus text exposition.
 func (d *rtmpd) metrics() (map[string]float64, error) {
-	resp, err := scrapeClient.Get("http://" + d.httpAddr + "/metrics")
+	resp, err := scrapeClient.Get("http://" + d.adminAddr + "/metrics")
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ type rtmpd struct {
 	pid       int
 	rtmpAddr  string
 	httpAddr  string
+	adminAddr string // the admin listener: /metrics
 	pprofAddr string
 	rtmpsAddr string
 	recordDir string
@@ -124,17 +125,18 @@ func startRTMPD(t *testing.T, o rtmpdOptions) *rtmpd {
 	}
 	var last error
 	for attempt := 0; attempt < startAttempts; attempt++ {
-		addrs := freeAddrs(t, 4)
+		addrs := freeAddrs(t, 5)
 		d := &rtmpd{
 			rtmpAddr:  addrs[0],
 			httpAddr:  addrs[1],
 			pprofAddr: addrs[2],
+			adminAddr: addrs[4],
 			recordDir: o.recordDir,
 			log:       &lineLog{},
 			done:      make(chan struct{}),
 		}
 		args := []string{
-			"-rtmp", d.rtmpAddr, "-http", d.httpAddr, "-pprof", d.pprofAddr,
+			"-rtmp", d.rtmpAddr, "-http", d.httpAddr, "-pprof", d.pprofAddr, "-admin", d.adminAddr,
 			"-record-dir", d.recordDir, "-web-dir", t.TempDir(), "-log-level", "warn",
 		}
 		if o.tlsCert != "" {

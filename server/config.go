@@ -24,9 +24,28 @@ import (
 type Config struct {
 	// RTMPAddr is the RTMP listen address (default ":1935").
 	RTMPAddr string
-	// HTTPAddr, when set, serves HTTP-FLV, WebSocket-FLV, the player page, the
-	// stream list (/api/streams) and metrics (/metrics) on the same event loops.
+	// HTTPAddr, when set, serves HTTP-FLV, WebSocket-FLV, the player page and
+	// what it reads (/api/streams, /api/recordings of apps with VOD) on the
+	// same event loops. Metrics and the operator's API are on AdminAddr.
 	HTTPAddr string
+	// AdminAddr, when set, serves the operator's API on a listener of its own
+	// (net/http, goroutines the Server owns): JSON under /api/v1/, Prometheus
+	// metrics at /metrics, /healthz and /debug/pprof/. An address that is not
+	// loopback (":9090", "0.0.0.0:9090", a public address or host name)
+	// needs AdminToken, or Start fails.
+	AdminAddr string
+	// AdminToken, when set, is required on every admin request as
+	// "Authorization: Bearer TOKEN". It is never shown (GET /api/v1/config
+	// redacts it).
+	AdminToken string
+	// Reload, when set, is what POST /api/v1/reload calls (any goroutine; the
+	// embedder re-reads its configuration); unset, the endpoint answers 501.
+	Reload func() error
+	// MetricsPerStream adds per-stream series (viewers, bitrate) to /metrics
+	// for at most MetricsMaxStreams streams (default DefaultMetricsMaxStreams),
+	// so a server with many streams cannot blow up the scrape.
+	MetricsPerStream  bool
+	MetricsMaxStreams int
 	// WebDir is where the player page's libraries are installed (WebDir/node_modules);
 	// default "web".
 	WebDir string
@@ -197,8 +216,13 @@ const (
 	DefaultMaxNamesPerConn  = 64
 	DefaultMaxVODPlays      = 256
 	DefaultMaxVODPlaysPerIP = 8
-	DefaultVODStartRate     = 2
-	DefaultVODStartBurst    = 10
+	// DefaultMetricsMaxStreams caps the streams with per-stream series when
+	// Config.MetricsPerStream is on.
+	DefaultMetricsMaxStreams = 100
+	// DefaultMaxAdminConns caps open connections to the admin listener.
+	DefaultMaxAdminConns = 64
+	DefaultVODStartRate  = 2
+	DefaultVODStartBurst = 10
 	// DefaultIdleHeapRelease: when more than this much heap is free and not yet
 	// returned to the operating system, the server returns it (checked every
 	// few seconds), so memory comes back after an attack or a spike.
@@ -287,6 +311,9 @@ func (c *Config) setDefaults() {
 		c.SocketSendBuffer = DefaultSocketSendBuffer
 	case c.SocketSendBuffer < 0:
 		c.SocketSendBuffer = 0 // netpoll: leave the kernel's default
+	}
+	if c.MetricsMaxStreams <= 0 {
+		c.MetricsMaxStreams = DefaultMetricsMaxStreams
 	}
 	if c.WebDir == "" {
 		c.WebDir = "web"

@@ -27,14 +27,15 @@
 // hooks (loop-only), except Close, which is safe from any goroutine. Server
 // methods are safe from any goroutine unless their comment says otherwise
 // (Handle: before Start). The server's own goroutines (the janitor, one per
-// recording played, the recorder's writers) are owned by the Server, and
-// Shutdown waits for them.
+// recording played, the recorder's writers, the admin listener's) are owned
+// by the Server, and Shutdown waits for them.
 //
 // # Budgets
 //
 // Everything a peer can grow has a limit in Config, per connection, per peer
 // address or per server, and each one has an attack in the hostile suite
-// (hostile/). Refusals are counted in /metrics and logged through a rate
+// (hostile/). Refusals are counted in /metrics (on the admin listener,
+// Config.AdminAddr) and logged through a rate
 // limiter, so a peer can flood neither memory nor the log.
 //
 // # Lock order

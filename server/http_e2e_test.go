@@ -69,6 +69,7 @@ func (l *hxLog) String() string {
 type hxServer struct {
 	*server.Server
 	http, rtmp string
+	admin      string // the admin listener (metrics)
 	log        *hxLog
 }
 
@@ -84,6 +85,7 @@ func hxStart(t *testing.T, cfg server.Config, apps map[string]*server.App) *hxSe
 	})
 	cfg.RTMPAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.AdminAddr = "127.0.0.1:0"
 	cfg.WebDir = t.TempDir()
 	cfg.Logger = slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv := server.New(cfg)
@@ -104,7 +106,7 @@ func hxStart(t *testing.T, cfg server.Config, apps map[string]*server.App) *hxSe
 	if srv.HTTPAddr() == "" {
 		t.Fatal("HTTPAddr is empty")
 	}
-	return &hxServer{Server: srv, http: srv.HTTPAddr(), rtmp: srv.RTMPAddr(), log: lg}
+	return &hxServer{Server: srv, http: srv.HTTPAddr(), rtmp: srv.RTMPAddr(), admin: srv.AdminAddr(), log: lg}
 }
 
 // hxTools returns ffmpeg and ffprobe, skipping the test when either is missing.
@@ -709,7 +711,7 @@ func TestHTTPFLVWithFFmpeg(t *testing.T) {
 			t.Errorf("/api/streams %s does not list live/hx", r.body)
 		}
 
-		m := hxRequest(t, s.http, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+		m := hxRequest(t, s.admin, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		if m.StatusCode != 200 || !strings.HasPrefix(m.Header.Get("Content-Type"), "text/plain") {
 			t.Fatalf("/metrics: status %d, type %q", m.StatusCode, m.Header.Get("Content-Type"))
 		}
@@ -974,13 +976,17 @@ func hxPlayErrors(t *testing.T, transport string) {
 	t.Run("simple routes", func(t *testing.T) {
 		for _, c := range []struct {
 			path, ctype string
-		}{{"/healthz", "text/plain"}, {"/", "text/html"}, {"/api/streams", "application/json"}, {"/metrics", "text/plain"}} {
+		}{{"/healthz", "text/plain"}, {"/", "text/html"}, {"/api/streams", "application/json"}} {
 			r := hxRequest(t, s.http, "GET "+c.path+" HTTP/1.1\r\nHost: x\r\n\r\n")
 			if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), c.ctype) ||
 				r.Header.Get("Access-Control-Allow-Origin") != "*" || !r.closed {
 				t.Errorf("%s: status %d type %q ACAO %q closed %v", c.path, r.StatusCode,
 					r.Header.Get("Content-Type"), r.Header.Get("Access-Control-Allow-Origin"), r.closed)
 			}
+		}
+		// Metrics are on the admin listener only.
+		if r := hxRequest(t, s.http, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); r.StatusCode != 404 {
+			t.Errorf("/metrics on the public port: status %d, want 404", r.StatusCode)
 		}
 	})
 }

@@ -22,25 +22,27 @@ func (s *Server) Streams() []StreamInfo { return s.reg.List() }
 // command on the publisher's own event loop: the recording attaches on that
 // loop shortly after the call returns (a failure to create the file is logged
 // and ends only the recording). It fails at once when the stream is not
-// being published or is already being recorded.
+// being published (ErrNotPublished) or is already being recorded
+// (ErrRecording).
 func (s *Server) StartRecording(app, name string) error {
 	st, p := s.reg.Publisher(app, name)
 	pub, _ := p.(*rtmp.Session)
 	if pub == nil {
-		return fmt.Errorf("server: %s/%s is not being published", app, name)
+		return fmt.Errorf("%w: %s/%s", ErrNotPublished, app, name)
 	}
 	if s.reg.Recording(st) != nil {
-		return fmt.Errorf("server: %s/%s is already being recorded", app, name)
+		return fmt.Errorf("%w: %s/%s", ErrRecording, app, name)
 	}
 	return pub.RecordAsync(st)
 }
 
 // StopRecording stops recording a stream; the file is finished in the
-// background. Safe from any goroutine.
+// background. Safe from any goroutine. ErrNotRecording when it is not
+// being recorded.
 func (s *Server) StopRecording(app, name string) error {
 	rec := s.reg.TakeRecording(app, name)
 	if rec == nil {
-		return fmt.Errorf("server: %s/%s is not being recorded", app, name)
+		return fmt.Errorf("%w: %s/%s", ErrNotRecording, app, name)
 	}
 	rec.Stop()
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,10 @@ var (
 	ErrTooManyIdle    = registry.ErrTooManyIdle
 	ErrOutboundFull   = engine.ErrOutboundFull
 	ErrPartialTimeout = engine.ErrPartialTimeout
+	ErrNotPublished   = errors.New("server: stream is not being published")
+	ErrRecording      = errors.New("server: stream is already being recorded")
+	ErrNotRecording   = errors.New("server: stream is not being recorded")
+	ErrAdminToken     = errors.New("server: the admin address is not loopback and no AdminToken is set")
 )
 
 // Server is an RTMP server. Construct with New, register apps with Handle, then Start.
@@ -73,6 +78,11 @@ type Server struct {
 	hooks  *hookCaller                       // HTTP hook calls (App.Hooks)
 	relays *relay.Manager                    // pulls of edge apps (App.Pull)
 	dir    atomic.Pointer[cluster.Directory] // set by Start with Config.Cluster
+
+	// The admin listener (admin.go): set by Start, read-only after.
+	adminSrv  *http.Server
+	adminAddr string
+	adminDone chan struct{} // closed when its accept loop returned
 }
 
 // New returns a server with no app: nothing is served until apps are
@@ -112,7 +122,6 @@ func New(cfg Config) *Server {
 		Partial:  chunkcodec.NewBudget(cfg.MaxPartialBytes),
 		VODAdmit: admission.New(cfg.vodAdmission()),
 		Release:  s.release,
-		Metrics:  s.appendMetrics,
 	}
 	for i := range s.sh.Loops {
 		s.sh.Loops[i] = engine.NewLoop()
@@ -162,8 +171,16 @@ func (s *Server) Start() error {
 	if s.cfg.HTTPAddr != "" {
 		s.loadWebLibs()
 	}
+	adminLn, err := s.listenAdmin()
+	if err != nil {
+		s.started.Store(false)
+		return err
+	}
 	eng, err := s.startTransport(tick)
 	if err != nil {
+		if adminLn != nil {
+			_ = adminLn.Close()
+		}
 		s.started.Store(false)
 		return err
 	}
@@ -182,11 +199,15 @@ func (s *Server) Start() error {
 	if s.cfg.tlsListeners() {
 		if err := s.startTLS(ncfg); err != nil {
 			_ = eng.Stop(context.Background())
+			if adminLn != nil {
+				_ = adminLn.Close()
+			}
 			s.started.Store(false)
 			return err
 		}
 	}
 	s.applyMemoryLimit()
+	s.serveAdmin(adminLn)
 	s.stopJanitor = make(chan struct{})
 	s.janitorDone = make(chan struct{})
 	go s.janitor()
@@ -298,6 +319,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.sh.ShuttingDown.Store(true)
+	s.stopAdmin(ctx)
 	s.relays.Stop() // pulled streams end: their players get the end of stream
 	close(s.stopJanitor)
 	<-s.janitorDone

@@ -823,7 +823,7 @@ func vxStartDaemon(t *testing.T, bin, dir string) *vxDaemon {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
 		d := &vxDaemon{addr: vxFreeAddr(t), log: new(bytes.Buffer), done: make(chan struct{})}
-		d.cmd = exec.Command(bin, "-rtmp", d.addr, "-http", "", "-record-dir", dir, "-log-level", "info")
+		d.cmd = exec.Command(bin, "-rtmp", d.addr, "-http", "", "-admin", "", "-record-dir", dir, "-log-level", "info")
 		d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 		if err := d.cmd.Start(); err != nil {
 			t.Fatalf("start rtmpd: %v", err)

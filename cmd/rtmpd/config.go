@@ -320,6 +320,8 @@ func (st *settings) serverConfig() server.Config {
 		RepublishGrace:        o.RepublishGrace,
 		RTMPSAddr:             o.RTMPS,
 		HTTPSAddr:             o.HTTPS,
+		AdminAddr:             o.Admin,
+		AdminToken:            o.AdminToken,
 	}
 	cfg.Recorder = recorder.Config{
 		Template:       o.RecordTemplate,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,8 @@ type daemon struct {
 	// cert is the RTMPS certificate, read by TLS handshakes on any
 	// goroutine; SIGHUP reads the files again.
 	cert atomic.Pointer[tls.Certificate]
+	// reloadMu makes a SIGHUP and the admin API's reload take turns.
+	reloadMu sync.Mutex
 }
 
 // startDaemon loads the configuration, starts the server and logs the
@@ -58,6 +61,7 @@ func startDaemon(inv invocation, env []string, stderr io.Writer) (*daemon, error
 
 	cfg := st.serverConfig()
 	cfg.Logger = d.log
+	cfg.Reload = d.reload // POST /api/v1/reload does what SIGHUP does
 	if st.cert != nil {
 		d.cert.Store(st.cert)
 		cfg.TLS = &tls.Config{
@@ -88,7 +92,7 @@ func startDaemon(inv invocation, env []string, stderr io.Writer) (*daemon, error
 		pprofAddr = d.pprof.Addr().String()
 	}
 	d.log.Info("rtmpd started", "version", v.Version, "rtmp", srv.RTMPAddr(), "http", srv.HTTPAddr(),
-		"rtmps", srv.RTMPSAddr(), "https", srv.HTTPSAddr(), "pprof", pprofAddr, "apps", appNames(st.apps))
+		"rtmps", srv.RTMPSAddr(), "https", srv.HTTPSAddr(), "admin", srv.AdminAddr(), "pprof", pprofAddr, "apps", appNames(st.apps))
 	return d, nil
 }
 

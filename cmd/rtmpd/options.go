@@ -60,6 +60,8 @@ type options struct {
 	StallTimeout     time.Duration
 	RTMPS            string
 	HTTPS            string
+	Admin            string
+	AdminToken       string
 	ClusterRedis     string
 	ClusterAdvertise string
 	ClusterTTL       time.Duration
@@ -79,6 +81,7 @@ func defaults() options {
 	return options{
 		RTMP:            server.DefaultRTMPAddr,
 		HTTP:            ":8080",
+		Admin:           "127.0.0.1:9090",
 		RecordDir:       "./record",
 		WebDir:          "web",
 		RecordTemplate:  recorder.DefaultTemplate,
@@ -142,6 +145,8 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.DurationVar(&o.StallTimeout, "stall-timeout", o.StallTimeout, "disconnect a viewer whose queued bytes stay above the low watermark this long (0 = 15s)")
 	fs.StringVar(&o.Pprof, "pprof", o.Pprof, "serve net/http/pprof on this loopback `address` (e.g. 127.0.0.1:6060; off when empty)")
 	fs.StringVar(&o.RTMPS, "rtmps", o.RTMPS, "RTMPS (TLS) listen `address`; needs -tls-cert and -tls-key")
+	fs.StringVar(&o.Admin, "admin", o.Admin, "admin listen `address`: /api/v1/, /metrics, /healthz, /debug/pprof/ (empty disables; beyond loopback needs -admin-token)")
+	fs.StringVar(&o.AdminToken, "admin-token", o.AdminToken, "bearer `token` every admin request must carry (Authorization: Bearer TOKEN)")
 	fs.StringVar(&o.HTTPS, "https", o.HTTPS, "HTTPS/WSS listen `address` for the player page, HTTP-FLV and WebSocket-FLV over TLS; needs -tls-cert and -tls-key")
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` (PEM) for -rtmps and -https (read again on SIGHUP)")
 	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "TLS private key `file` (PEM) for -rtmps and -https (read again on SIGHUP)")

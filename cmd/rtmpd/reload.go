@@ -9,6 +9,8 @@ import "sort"
 // as needing a restart. A configuration that does not load is logged and
 // changes nothing.
 func (d *daemon) reload() error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	if d.inv.configPath == "" {
 		d.log.Info("SIGHUP: no -config file to read again; nothing changes")
 		return nil

@@ -10,6 +10,10 @@
 // root: it fills Shared from its Config and adapts the public Handler to
 // Hooks.
 //
+// Operators (the admin API, metrics, the log) see each open connection
+// through Shared.Sessions and what it does through Session.Activity, both
+// safe from any goroutine (activity.go).
+//
 // Concurrency: a Session and its Loop are loop-only (the connection's event
 // loop), except where a method says otherwise. Shared is built before the
 // transports start and its fields are not reassigned after; the objects it

@@ -18,10 +18,12 @@ import (
 // protocol sessions embed it; handlers reach it through the server's handle.
 // Loop-only unless a method says otherwise.
 type Session struct {
-	Shared  *Shared
-	Conn    netpoll.Conn
-	Loop    *Loop // the connection's loop scratch
-	Log     *slog.Logger
+	Shared *Shared
+	Conn   netpoll.Conn
+	Loop   *Loop // the connection's loop scratch
+	Log    *slog.Logger
+	// ID, Kind and Created are set by Init and immutable after: any
+	// goroutine may read them.
 	ID      uint64
 	Kind    int // listener kind, for the connection budget's release
 	Created time.Time
@@ -50,6 +52,11 @@ type Session struct {
 	deferred *Decision // set by Defer during a hook
 	pending  *Decision // the step held for a decision
 
+	// activity is what the session does (activity.go): stored on the loop,
+	// read by the admin API from any goroutine.
+	activity  atomic.Pointer[Activity]
+	announced bool // loop-only: the publish's media was logged (AnnounceMedia)
+
 	values map[string]any
 }
 
@@ -64,6 +71,7 @@ func (s *Session) Init(sh *Shared, c netpoll.Conn, kind int) {
 	s.ID = sh.NextID()
 	s.Names = registry.NameBudget{Max: sh.Limits.MaxNamesPerConn}
 	s.Log = sh.Log.With("conn", s.ID, "peer", c.RemoteAddr())
+	sh.track(s)
 }
 
 // Hooks returns the hooks of the session's app (AcceptAll before it has one).
@@ -130,9 +138,10 @@ func (s *Session) CloseWith(reason error) {
 	_ = s.Conn.Close()
 }
 
-// ReleaseSlot returns the connection's slot in the server's budgets (once,
-// from OnClose).
+// ReleaseSlot returns the connection's slot in the server's budgets and
+// takes it out of the open sessions (once, from OnClose).
 func (s *Session) ReleaseSlot() {
+	s.Shared.untrack(s)
 	if s.Shared.Release != nil {
 		s.Shared.Release(s.Kind, s.Conn.RemoteAddr())
 	}

@@ -71,8 +71,6 @@ type Shared struct {
 	// Release gives back a closed connection's slot in the connection
 	// budgets (any goroutine).
 	Release func(kind int, remote string)
-	// Metrics appends the Prometheus exposition (any goroutine).
-	Metrics func(dst []byte) []byte
 	// WebLibs are the player page's libraries by URL path (read-only).
 	WebLibs map[string][]byte
 
@@ -85,6 +83,19 @@ type Shared struct {
 	// apps, once SetApps stored one, replaces Apps; the map it points to
 	// is immutable.
 	apps atomic.Pointer[map[string]*App]
+
+	// sessions are the open connections by id, for the admin API (list,
+	// kick). An entry is added when a session is initialised and removed when
+	// it gives back its connection slot (ReleaseSlot), so the map is bounded
+	// by the connection budget (Config.MaxConnections). Guarded by sessMu, a
+	// leaf lock held only for a map operation or a copy.
+	sessMu   sync.Mutex
+	sessions map[uint64]*Session
+	// closedIn sums the bytes received by closed connections per app (the
+	// app of their last activity; "" before one): with the open ones', the
+	// per-app counter of /metrics. Guarded by sessMu; bounded by the
+	// registered apps.
+	closedIn map[string]uint64
 }
 
 // App returns the app called name as the server declares it now, or nil.
@@ -104,6 +115,69 @@ func (sh *Shared) SetApps(apps map[string]*App) { sh.apps.Store(&apps) }
 
 // NextID returns a process-unique connection id (any goroutine).
 func (sh *Shared) NextID() uint64 { return sh.nextID.Add(1) }
+
+func (sh *Shared) track(s *Session) {
+	sh.sessMu.Lock()
+	if sh.sessions == nil {
+		sh.sessions = map[uint64]*Session{}
+	}
+	sh.sessions[s.ID] = s
+	sh.sessMu.Unlock()
+}
+
+func (sh *Shared) untrack(s *Session) {
+	app := ""
+	if a := s.Activity(); a != nil {
+		app = a.App
+	}
+	sh.sessMu.Lock()
+	delete(sh.sessions, s.ID)
+	if sh.closedIn == nil {
+		sh.closedIn = map[string]uint64{}
+	}
+	sh.closedIn[app] += s.BytesIn.Load()
+	sh.sessMu.Unlock()
+}
+
+// BytesInByApp returns the bytes received from every connection, open or
+// closed, by app (any goroutine). Each value only grows.
+func (sh *Shared) BytesInByApp() map[string]uint64 {
+	sh.sessMu.Lock()
+	defer sh.sessMu.Unlock()
+	out := make(map[string]uint64, len(sh.closedIn)+1)
+	for app, n := range sh.closedIn {
+		out[app] = n
+	}
+	for _, s := range sh.sessions {
+		// A connection that has no app yet is counted when it closes, so
+		// that no app's sum ever goes down.
+		if a := s.Activity(); a != nil {
+			out[a.App] += s.BytesIn.Load()
+		}
+	}
+	return out
+}
+
+// Session returns the open session with id, or nil (any goroutine). Only
+// its fields documented as safe from any goroutine may be read (ID, Kind,
+// Created, Conn's RemoteAddr and Close, BytesIn, Activity).
+func (sh *Shared) Session(id uint64) *Session {
+	sh.sessMu.Lock()
+	defer sh.sessMu.Unlock()
+	return sh.sessions[id]
+}
+
+// Sessions returns the open sessions (any goroutine), with the same
+// restrictions as Session.
+func (sh *Shared) Sessions() []*Session {
+	sh.sessMu.Lock()
+	defer sh.sessMu.Unlock()
+	out := make([]*Session, 0, len(sh.sessions))
+	for _, s := range sh.sessions {
+		out = append(out, s)
+	}
+	return out
+}
 
 // noCopy makes go vet's copylocks check report copies.
 type noCopy struct{}

@@ -58,7 +58,6 @@ func New(t testing.TB) *Server {
 		Partial:      chunkcodec.NewBudget(256 << 20),
 		PartialTicks: 300,
 		VODAdmit:     admission.New(admission.Config{MaxConnections: 256, PerPeer: 8, Rate: 2, Burst: 10}),
-		Metrics:      func(dst []byte) []byte { return append(dst, "quaver_test 1\n"...) },
 		WebLibs:      map[string][]byte{},
 	}
 	ts.Release = func(int, string) { ts.Open-- }

@@ -34,7 +34,7 @@ var (
 )
 
 // Session serves one HTTP connection: the player page, its libraries, the
-// stream list, metrics, and HTTP-FLV / WebSocket-FLV plays. It implements
+// stream and recording lists, and HTTP-FLV / WebSocket-FLV plays. It implements
 // netpoll.Session (OnData, OnTick and OnClose are loop-only).
 type Session struct {
 	engine.Session // identity and handler context
@@ -108,6 +108,7 @@ func (h *Session) OnTick(now time.Time) error {
 }
 
 func (h *Session) OnClose(err error) {
+	h.EndPlay(engine.PlayEndReason(h.sub, err)) // the play's summary line, if it played
 	h.ReleaseSlot()
 	h.Closed = true   // checked by VOD tasks
 	if h.vod != nil { // play of a recording: its goroutine stops and closes the file
@@ -188,19 +189,16 @@ func (h *Session) route() error {
 		return nil
 	case path == "/api/recordings":
 		// From the recorder's in-memory index: no disk I/O on the loop.
-		list := h.Shared.Rec.List()
-		if list == nil {
-			list = []recorder.Info{}
+		// Only recordings the public may play (apps with VOD).
+		list := []recorder.Info{}
+		for _, in := range h.Shared.Rec.List() {
+			if app := h.Shared.Apps[in.App]; app != nil && app.VOD {
+				list = append(list, in)
+			}
 		}
 		bb := h.Shared.Bodies.Get()
 		_ = json.NewEncoder(bb).Encode(list)
 		h.reply(200, "OK", "application/json", bb.B)
-		h.Shared.Bodies.Put(bb)
-		return nil
-	case path == "/metrics":
-		bb := h.Shared.Bodies.Get()
-		bb.B = h.Shared.Metrics(bb.B)
-		h.reply(200, "OK", "text/plain; version=0.0.4", bb.B)
 		h.Shared.Bodies.Put(bb)
 		return nil
 	case path == "/healthz":
@@ -288,6 +286,7 @@ func (h *Session) playDecided(req engine.StreamRequest, isWS bool, refused error
 		return h.startVOD(req, isWS)
 	}
 	h.entry, h.playReq = e, req
+	h.SetActivity(engine.RolePlayer, kind, appName, req.Name)
 	format := fanout.FormatFLV
 	var sink fanout.Sink = h.Conn
 	if isWS {

@@ -80,7 +80,7 @@ func TestRoutes(t *testing.T) {
 	}{
 		{"health", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK", false, true},
 		{"player page", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Type: text/html", false, true},
-		{"metrics", "GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4", false, true},
+		{"no metrics on the public port", "GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 404", false, true},
 		{"stream list", "GET /api/streams HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Type: application/json", false, true},
 		{"missing library", "GET /lib/flv.js HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found", false, true},
 		{"preflight", "OPTIONS /live/cam.flv HTTP/1.1\r\n\r\n", "HTTP/1.1 204 No Content", false, true},

@@ -42,6 +42,7 @@ func (h *Session) startVOD(req engine.StreamRequest, isWS bool) error {
 		}
 	}
 	h.vod = v
+	h.SetActivity(engine.RolePlayer, req.Type, h.AppName, req.Name)
 	h.state = httpStream // ignore further input while the file opens
 	v.Start()
 	return nil

@@ -195,6 +195,7 @@ func (s *Session) connectDecided(txid float64, appName string, req *engine.Conne
 	req.Object = amf0.Value{}
 	s.AppName, s.Connect = appName, *req
 	s.state = stateConnected
+	s.SetActivity(engine.RoleNone, "rtmp", appName, "")
 
 	cfg := &s.Shared.Limits
 	*out = chunkcodec.AppendWindowAckSize(*out, cfg.WindowAckSize)
@@ -310,6 +311,7 @@ func (s *Session) publishAuthorized(ns *netStream, req engine.StreamRequest, out
 		_ = old.Conn.Close()
 	}
 	ns.pub, ns.pubReq = e, req
+	s.SetActivity(engine.RolePublisher, "rtmp", req.App, req.Name)
 	ns.media, ns.mediaAtTick, ns.lastMediaAt = 0, 0, time.Time{} // the idle clock starts at the next sweep
 	ns.epoch = e.Fanout.BeginPublish()
 	if e.Fanout.Subscribers() > 0 {
@@ -421,6 +423,7 @@ func (s *Session) playLive(ns *netStream, req engine.StreamRequest, reset bool, 
 	*out = (*out)[:0]
 
 	ns.play, ns.playReq = e, req
+	s.SetActivity(engine.RolePlayer, "rtmp", e.App, e.Name)
 	ns.sub = e.Fanout.Subscribe(&s.Loop.Fan, s.Conn, fanout.SubscriberOptions{})
 	s.Log.Info("play", "stream", e.Key)
 }

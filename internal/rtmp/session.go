@@ -230,6 +230,7 @@ func (s *Session) OnTick(now time.Time) error {
 		}
 		if ns.pub != nil {
 			active = true
+			s.AnnounceMedia(ns.pub.Fanout, now) // codecs and picture size, logged once
 			if ns.media != ns.mediaAtTick || ns.lastMediaAt.IsZero() {
 				ns.mediaAtTick, ns.lastMediaAt = ns.media, now
 			} else if now.Sub(ns.lastMediaAt) > s.App.PublisherIdle {
@@ -256,7 +257,7 @@ func (s *Session) OnClose(err error) {
 	s.Closed = true // checked by VOD tasks
 	for _, ns := range s.streams {
 		if ns != nil {
-			s.stopStream(ns, nil)
+			s.stopStream(ns, err)
 		}
 	}
 	if s.dec != nil {
@@ -390,11 +391,13 @@ func (s *Session) aggregate(m *chunkcodec.Message) error {
 	return nil
 }
 
-// stopStream ends publishing or playing on ns. reason is logged when non-nil.
+// stopStream ends publishing or playing on ns. reason (nil: the client
+// stopped) goes into the play's summary line.
 func (s *Session) stopStream(ns *netStream, reason error) {
 	if ns.pub != nil {
 		e := ns.pub
 		ns.pub = nil
+		s.EndPublish(e.Fanout) // the summary line, before the codec state goes
 		if released, _ := s.Shared.Reg.ReleasePublish(s, e); released {
 			// Players wait for the next publisher of the name (the
 			// registry's grace), unless the server is shutting down; the
@@ -404,7 +407,6 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 			} else {
 				e.Fanout.SuspendPublishAs(ns.epoch, s.eofBytes(e))
 			}
-			s.Log.Info("unpublish", "stream", e.Key)
 		}
 		if s.App != nil {
 			s.Hooks().OnUnpublish(&s.Session, &ns.pubReq)
@@ -412,7 +414,7 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 	}
 	if ns.sub != nil {
 		if err := ns.sub.Err(); errors.Is(err, fanout.ErrSlowSubscriber) {
-			s.Log.Info("viewer disconnected", "stream", ns.play.Key, "reason", err)
+			reason = err // in the play's summary line (EndPlay)
 		}
 		ns.sub.Close()
 		ns.sub = nil
@@ -425,9 +427,9 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 	if ns.play != nil {
 		s.Hooks().OnPlayDone(&s.Session, &ns.playReq)
 		s.Shared.Reg.ReleasePlay(ns.play)
-		s.Log.Debug("play stopped", "stream", ns.play.Key)
 		ns.play = nil
 	}
+	s.EndPlay(reason) // the play's summary line, if ns played
 }
 
 // startRecording attaches a recording to e's stream. It runs on the

@@ -46,6 +46,7 @@ func (s *Session) startVOD(ns *netStream, req engine.StreamRequest, reset bool, 
 		v.SetBufferLength(ns.bufferMs)
 	}
 	ns.vod = v
+	s.SetActivity(engine.RolePlayer, "rtmp", req.App, req.Name)
 	v.Start()
 	return true
 }
