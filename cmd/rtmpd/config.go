@@ -51,6 +51,7 @@ func parseCommandLine(args []string, stderr io.Writer) (invocation, error) {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: rtmpd [flags]
        rtmpd repair FILE.flv...
+       rtmpd sign -secret SECRET -app APP -stream NAME [-ttl 1h] [-ip ADDR]
 
 Quaver RTMP streaming server. Publish to rtmp://HOST/live/NAME, play the same URL.
 

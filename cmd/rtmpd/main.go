@@ -25,6 +25,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "repair" {
 		os.Exit(repair(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "sign" {
+		os.Exit(sign(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr, nil)
 	stop()
