@@ -250,6 +250,9 @@ func adminError(err error) error {
 
 // Recordings implements admin.Backend: every recording in the index,
 // whichever app (the public port lists only those of apps with VOD).
+// Relays implements admin.Backend.
+func (b *adminBackend) Relays() any { return b.relays.Relays() }
+
 func (b *adminBackend) Recordings() any {
 	list := (*Server)(b).rec.List()
 	if list == nil {

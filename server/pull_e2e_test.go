@@ -34,7 +34,7 @@ func origin(t *testing.T, ctx context.Context, name string) *testServer {
 // edge starts a server whose live app pulls from origins.
 func edge(t *testing.T, linger time.Duration, origins ...string) *testServer {
 	t.Helper()
-	return startServer(t, server.Config{HTTPAddr: "127.0.0.1:0"}, map[string]*server.App{
+	return startServer(t, server.Config{HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}, map[string]*server.App{
 		"live": {Pull: &server.Pull{Origins: origins, Linger: linger}},
 	})
 }
@@ -141,6 +141,10 @@ func TestPullFailover(t *testing.T) {
 		t.Fatalf("player after the failover: %v", err)
 	}
 	t.Logf("failover: the third origin serves the edge %v after the second died", time.Since(killed).Round(time.Millisecond))
+	r := relaysOf(t, e.Server)
+	if len(r) != 1 || r[0]["kind"] != "pull" || r[0]["state"] != "playing" || r[0]["target"] != "rtmp://"+third.addr+"/live" || r[0]["reconnects"].(float64) < 1 {
+		t.Errorf("the admin API's relays after the failover: %v", r)
+	}
 }
 
 // cutProxy forwards TCP connections to a target until cut, which closes

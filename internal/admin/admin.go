@@ -94,6 +94,9 @@ type Backend interface {
 	// Config is the effective configuration with its secrets redacted
 	// (JSON-encodable; see Redact).
 	Config() any
+	// Relays lists the pulls from origins and pushes to targets
+	// (JSON-encodable).
+	Relays() any
 }
 
 // Options configure the handler.
@@ -141,6 +144,9 @@ func New(b Backend, opts Options) http.Handler {
 		// Both act in the background: the recording attaches on the
 		// publisher's loop, a stopped file is finished by its writer.
 		writeJSON(w, http.StatusAccepted, map[string]any{"app": app, "stream": name, "recording": start})
+	}))
+	mux.HandleFunc("/api/v1/relays", only("GET", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Relays())
 	}))
 	mux.HandleFunc("/api/v1/recordings", only("GET", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Recordings())

@@ -14,6 +14,7 @@ type fakeBackend struct{ kicked []uint64 }
 
 func (f *fakeBackend) Streams() []Stream { return []Stream{{App: "live", Name: "a"}} }
 func (f *fakeBackend) Clients() []Client { return []Client{{ID: 7, Protocol: "rtmp"}} }
+func (f *fakeBackend) Relays() any       { return []string{} }
 func (f *fakeBackend) Kick(id uint64) error {
 	if id != 7 {
 		return fmt.Errorf("%w: no client %d", ErrNotFound, id)

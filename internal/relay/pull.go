@@ -60,13 +60,14 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	pulls map[string]*puller // by registry key
+	mu     sync.Mutex
+	pulls  map[string]*puller // by registry key
+	pushes map[*Pusher]struct{}
 }
 
 // NewManager returns a manager for the server state sh.
 func NewManager(sh *engine.Shared) *Manager {
-	m := &Manager{sh: sh, log: sh.Log, pulls: map[string]*puller{}}
+	m := &Manager{sh: sh, log: sh.Log, pulls: map[string]*puller{}, pushes: map[*Pusher]struct{}{}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m
 }
@@ -100,6 +101,7 @@ func (m *Manager) Want(app *engine.App, cfg Pull, name string, rename bool, d *e
 	p := m.pulls[key]
 	if p == nil {
 		p = &puller{m: m, app: app, cfg: cfg, name: name, key: key, log: m.log.With("pull", key)}
+		p.st.info = Info{Kind: "pull", Stream: key, State: "connecting", Since: time.Now()}
 		if p.cfg.Linger <= 0 {
 			p.cfg.Linger = DefaultLinger
 		}
@@ -129,6 +131,7 @@ type puller struct {
 	name string
 	key  string
 	log  *slog.Logger
+	st   status // for operators
 
 	mu      sync.Mutex
 	playing bool     // the upstream plays; new players need not wait
@@ -181,6 +184,7 @@ func (p *puller) run() {
 		}
 		c, origin, f, err := p.dial(ctx)
 		if err != nil {
+			p.st.set("retrying", "", err)
 			if !everUp {
 				p.log.Info("no origin has the stream", "err", err)
 				return
@@ -196,6 +200,7 @@ func (p *puller) run() {
 			continue
 		}
 		backoff = backoffMin
+		p.st.set("playing", origin, nil)
 		if everUp {
 			p.log.Info("upstream resumed", "origin", origin, "after", time.Since(failedAt).Round(time.Millisecond))
 		} else {
@@ -209,6 +214,7 @@ func (p *puller) run() {
 			return
 		}
 		failedAt = time.Now()
+		p.st.set("retrying", "", errUpstreamLost)
 		p.log.Warn("upstream lost; trying the origins", "origin", origin)
 	}
 }
@@ -280,6 +286,8 @@ func isMedia(m *chunkcodec.Message) bool {
 	}
 	return false
 }
+
+var errUpstreamLost = errors.New("relay: upstream lost")
 
 var errNoOrigin = errors.New("relay: no origin holds the stream")
 

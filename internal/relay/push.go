@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/client"
@@ -29,6 +30,7 @@ type Pusher struct {
 	m      *Manager
 	target string
 	log    *slog.Logger
+	st     status // for operators
 
 	mu       sync.Mutex
 	q        []byte // FLV from the subscription, not yet sent
@@ -48,6 +50,10 @@ type Pusher struct {
 // (Close) or the Manager. Any goroutine.
 func (m *Manager) Push(target string) *Pusher {
 	p := &Pusher{m: m, target: target, log: m.log.With("push", target), wake: make(chan struct{}, 1)}
+	p.st.info = Info{Kind: "push", Stream: target, Target: target, State: "connecting", Since: time.Now()}
+	m.mu.Lock()
+	m.pushes[p] = struct{}{}
+	m.mu.Unlock()
 	m.wg.Add(1)
 	go p.run()
 	return p
@@ -105,6 +111,11 @@ var errPushStopped = errors.New("relay: push stopped")
 // run is the pusher's goroutine.
 func (p *Pusher) run() {
 	defer p.m.wg.Done()
+	defer func() {
+		p.m.mu.Lock()
+		delete(p.m.pushes, p)
+		p.m.mu.Unlock()
+	}()
 	ctx := p.m.ctx
 	backoff := backoffMin
 	var c *client.Conn
@@ -121,6 +132,7 @@ func (p *Pusher) run() {
 		if c == nil && (len(q) > 0 || !stopping) {
 			var err error
 			if c, err = p.connect(ctx); err != nil {
+				p.st.set("retrying", "", err)
 				p.log.Warn("push target unavailable", "err", err, "retry_in", backoff)
 				if !sleep(ctx, backoff) {
 					return
@@ -130,9 +142,12 @@ func (p *Pusher) run() {
 				continue
 			}
 			backoff = backoffMin
+			p.st.set("pushing", "", nil)
 		}
 		if len(q) > 0 {
+			p.st.addBytes(len(q))
 			if err := p.send(c, q); err != nil {
+				p.st.set("retrying", "", err)
 				p.log.Warn("push target lost; reconnecting", "err", err)
 				_ = c.Close()
 				c = nil

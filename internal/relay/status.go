@@ -1,0 +1,67 @@
+package relay
+
+import (
+	"sync"
+	"time"
+)
+
+// Info describes one relay for operators (the admin API): a pull from an
+// origin or a push to a target.
+type Info struct {
+	Kind       string    `json:"kind"`   // "pull" or "push"
+	Stream     string    `json:"stream"` // app/name (pull), or the target's path (push)
+	Target     string    `json:"target"` // the origin or target URL in use
+	State      string    `json:"state"`  // "connecting", "playing", "pushing", "retrying"
+	Since      time.Time `json:"since"`  // when the state began
+	Bytes      uint64    `json:"bytes"`  // bytes received (pull) or queued for sending (push)
+	Reconnects int       `json:"reconnects"`
+	LastError  string    `json:"last_error,omitempty"`
+}
+
+// status is a relay's Info, updated by its goroutine and read by the admin
+// API (any goroutine); each change of state is logged by the caller.
+type status struct {
+	mu   sync.Mutex
+	info Info
+}
+
+func (s *status) set(state, target string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if state == "retrying" || (state == "connecting" && s.info.State != "") {
+		s.info.Reconnects++
+	}
+	s.info.State, s.info.Since = state, time.Now()
+	if target != "" {
+		s.info.Target = target
+	}
+	if err != nil {
+		s.info.LastError = err.Error()
+	}
+}
+
+func (s *status) addBytes(n int) {
+	s.mu.Lock()
+	s.info.Bytes += uint64(n)
+	s.mu.Unlock()
+}
+
+func (s *status) get() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// Relays describes every pull and push of the manager. Any goroutine.
+func (m *Manager) Relays() []Info {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Info, 0, len(m.pulls)+len(m.pushes))
+	for _, p := range m.pulls {
+		out = append(out, p.st.get())
+	}
+	for p := range m.pushes {
+		out = append(out, p.st.get())
+	}
+	return out
+}
