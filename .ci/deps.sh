@@ -2,7 +2,8 @@
 # Installs what the test suite needs when it is missing: ffmpeg/ffprobe
 # (real publishers and players in end-to-end tests), Chromium (browser tests
 # in browsertest/), Node.js/npm (`make web` installs the page's player
-# libraries), redis-server (the cluster directory's tests) and promtool
+# libraries), nginx with libnginx-mod-rtmp (the peer of edge and push
+# tests), redis-server (the cluster directory's tests) and promtool
 # (Debian package prometheus: the admin test checks a /metrics scrape with
 # `promtool check metrics`). Safe to run repeatedly.
 set -euo pipefail
@@ -14,6 +15,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if ! command -v nginx >/dev/null 2>&1 || { [ ! -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] && [ ! -f /usr/share/nginx/modules/ngx_rtmp_module.so ]; }; then
+	need+=(nginx libnginx-mod-rtmp)
+fi
 
 if ((${#need[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
