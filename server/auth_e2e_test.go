@@ -154,7 +154,7 @@ func TestHTTPHooks(t *testing.T) {
 	ctx := testContext(t)
 	target := newHookTarget(t)
 	url := target.srv.URL + "/hook"
-	ts := startServer(t, server.Config{}, map[string]*server.App{"hooked": {Hooks: server.HTTPHooks{
+	ts := startServer(t, server.Config{AdminAddr: "127.0.0.1:0"}, map[string]*server.App{"hooked": {Hooks: server.HTTPHooks{
 		OnConnect: url, OnPublish: url, OnPlay: url, OnPublishDone: url, OnPlayDone: url, Timeout: 500 * time.Millisecond,
 	}}})
 	pub, err := tryPublish(t, ctx, ts, "hooked", "ok?x=1")
@@ -185,6 +185,17 @@ func TestHTTPHooks(t *testing.T) {
 		t.Error("no on_publish_done")
 	} else if ev := target.saw("on_publish_done", "ok"); ev.DurationSeconds <= 0 || ev.Bytes <= 0 {
 		t.Errorf("on_publish_done without duration or bytes: %+v", ev)
+	}
+	resp, err := http.Get("http://" + ts.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, series := range []string{`quaver_hook_duration_seconds_count{event="on_publish",outcome="allow"}`, `quaver_hook_duration_seconds_count{event="on_publish",outcome="refuse"}`, `quaver_hook_duration_seconds_count{event="on_publish",outcome="error"}`} {
+		if !strings.Contains(string(body), series) {
+			t.Errorf("/metrics has no %s", series)
+		}
 	}
 }
 

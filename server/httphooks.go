@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quaverlive/quaver/internal/engine"
 )
 
@@ -28,16 +29,24 @@ const maxHookBody = 4 << 10
 // hookCaller makes a server's HTTP hook calls, each on a goroutine the
 // server owns (Shutdown cancels them and waits).
 type hookCaller struct {
-	client *http.Client
-	log    *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	slots  chan struct{}
+	// latency observes each call by event and outcome (allow, refuse,
+	// error) for /metrics.
+	latency *prometheus.HistogramVec
+	client  *http.Client
+	log     *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	slots   chan struct{}
 }
 
 func newHookCaller(log *slog.Logger) *hookCaller {
 	c := &hookCaller{
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "quaver_hook_duration_seconds",
+			Help:    "HTTP hook calls by event and outcome (allow, refuse, error).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"event", "outcome"}),
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		log:    log,
 		slots:  make(chan struct{}, MaxHookCalls),
@@ -119,6 +128,8 @@ func (c *hookCaller) call(url string, timeout time.Duration, ev HookEvent) (rena
 	}
 	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
+	outcome := "error"
+	defer func() { c.latency.WithLabelValues(ev.Event, outcome).Observe(time.Since(start).Seconds()) }()
 	resp, err := c.client.Do(req)
 	if err != nil {
 		c.log.Warn("hook unanswered", "event", ev.Event, "url", url, "err", err, "after", time.Since(start).Round(time.Millisecond))
@@ -127,6 +138,7 @@ func (c *hookCaller) call(url string, timeout time.Duration, ev HookEvent) (rena
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxHookBody))
 	if resp.StatusCode/100 != 2 {
+		outcome = "refuse"
 		line, _, _ := bufio.NewReader(bytes.NewReader(b)).ReadLine()
 		reason := strings.TrimSpace(string(line))
 		if reason == "" {
@@ -134,6 +146,7 @@ func (c *hookCaller) call(url string, timeout time.Duration, ev HookEvent) (rena
 		}
 		return "", &RejectError{Reason: reason}
 	}
+	outcome = "allow"
 	var answer struct {
 		Name string `json:"name"`
 	}

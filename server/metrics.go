@@ -51,6 +51,7 @@ func (s *Server) metricsHandler() http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
 		(*serverCollector)(s),
+		s.hooks.latency,
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: promLogger{s}})
 }
