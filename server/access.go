@@ -61,6 +61,9 @@ type Pull struct {
 	// too); the stream name is appended.
 	Origins []string
 	Linger  time.Duration
+	// Static names streams kept pulled from the origins whether or not
+	// anyone watches (re-hosting a remote stream), from Start on.
+	Static []string
 }
 
 // Push forwards every publish of an app to other servers: each target is an

@@ -227,3 +227,27 @@ func freeAddr(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// TestStaticPull: a static pull is kept whether or not anyone watches: the
+// edge starts before the origin has the stream, pulls it once it is
+// published, with no player at all, and a player then starts at once.
+func TestStaticPull(t *testing.T) {
+	ctx := testContext(t)
+	org := startServer(t, server.Config{}, nil)
+	e := startServer(t, server.Config{}, map[string]*server.App{
+		"live": {Pull: &server.Pull{Origins: []string{"rtmp://" + org.addr + "/live"}, Static: []string{"rehost"}}},
+	})
+	pub := publisher(t, ctx, org, "live", "rehost", client.Config{})
+	go func() { _, _ = synthPublish(ctx, pub, 25, 25, 1500, 0) }()
+	if !waitFor(15*time.Second, func() bool { return e.publishing("live", "rehost") && org.subscribers("live", "rehost") == 1 }) {
+		t.Fatal("the static pull did not start without players")
+	}
+	time.Sleep(2 * time.Second) // longer than a linger would allow
+	if org.subscribers("live", "rehost") != 1 {
+		t.Fatal("the static pull stopped with nobody watching")
+	}
+	p := player(t, ctx, e, "live", "rehost", client.Config{})
+	if err := videoArrives(p, 5*time.Second); err != nil {
+		t.Fatalf("player of the static pull: %v", err)
+	}
+}

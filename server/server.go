@@ -206,6 +206,13 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	for _, app := range s.sh.Apps {
+		if a := app.Hooks.(*appHooks).app; a.Pull != nil {
+			for _, name := range a.Pull.Static {
+				s.relays.Static(app, relay.Pull{Origins: a.Pull.Origins}, name)
+			}
+		}
+	}
 	s.applyMemoryLimit()
 	s.serveAdmin(adminLn)
 	s.stopJanitor = make(chan struct{})

@@ -121,7 +121,7 @@ func decodeApp(n *yaml.Node, path string) (*appConfig, error) {
 	return a, err
 }
 
-// decodePull reads a pull: block (origins, linger).
+// decodePull reads a pull: block (origins, linger, static).
 func decodePull(n *yaml.Node, path string) (*server.Pull, error) {
 	pl := &server.Pull{}
 	err := eachKey(n, path, func(key string, k, v *yaml.Node) error {
@@ -140,8 +140,12 @@ func decodePull(n *yaml.Node, path string) (*server.Pull, error) {
 			d, err := duration(v, p)
 			pl.Linger = d
 			return err
+		case "static":
+			list, err := stringList(v, p)
+			pl.Static = list
+			return err
 		}
-		return errorAt(k, p, "unknown key (pull takes origins and linger)")
+		return errorAt(k, p, "unknown key (pull takes origins, linger and static)")
 	})
 	if err == nil && len(pl.Origins) == 0 {
 		err = errorAt(n, joinPath(path, "origins"), "at least one origin is needed")

@@ -27,6 +27,9 @@ const (
 	DefaultFailover = 15 * time.Second
 	// dialTimeout bounds one attempt at one origin (connect and play).
 	dialTimeout = 5 * time.Second
+	// staticRetry spaces the attempts of a static pull whose origins do
+	// not have the stream.
+	staticRetry = 2 * time.Second
 	// probeTimeout is how long an origin that accepted the play has to send
 	// its first message: origins (rtmpd, nginx-rtmp) accept plays of names
 	// nobody publishes and wait, so only media tells that it has the
@@ -117,6 +120,23 @@ func (m *Manager) Want(app *engine.App, cfg Pull, name string, rename bool, d *e
 	p.want(w)
 }
 
+// Static keeps app/name pulled from cfg's origins whether or not anyone
+// watches (re-hosting a remote stream), retrying while they do not have
+// it, until Stop. Any goroutine.
+func (m *Manager) Static(app *engine.App, cfg Pull, name string) {
+	key := registry.Key(app.Name, name)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx.Err() != nil || m.pulls[key] != nil {
+		return
+	}
+	p := &puller{m: m, app: app, cfg: cfg, name: name, key: key, static: true, log: m.log.With("pull", key, "static", true)}
+	p.st.info = Info{Kind: "pull", Stream: key, State: "connecting", Since: time.Now()}
+	m.pulls[key] = p
+	m.wg.Add(1)
+	go p.run()
+}
+
 // waiter is a play waiting for the upstream.
 type waiter struct {
 	d      *engine.Decision
@@ -132,6 +152,8 @@ type puller struct {
 	key  string
 	log  *slog.Logger
 	st   status // for operators
+	// static pulls are kept whether or not anyone watches (no linger).
+	static bool
 
 	mu      sync.Mutex
 	playing bool     // the upstream plays; new players need not wait
@@ -185,6 +207,14 @@ func (p *puller) run() {
 		c, origin, f, err := p.dial(ctx)
 		if err != nil {
 			p.st.set("retrying", "", err)
+			if p.static {
+				// Kept relayed whatever happens: try again, at most every
+				// staticRetry.
+				if !sleep(ctx, staticRetry) {
+					return
+				}
+				continue
+			}
 			if !everUp {
 				p.log.Info("no origin has the stream", "err", err)
 				return
@@ -209,8 +239,12 @@ func (p *puller) run() {
 		everUp = true
 		end := p.relay(ctx, c, f)
 		_ = c.Close()
-		switch end {
-		case endLinger, endOrigin, endStop:
+		switch {
+		case end == endStop:
+			return
+		case p.static:
+			// The origin ended it or it failed: play it again.
+		case end == endLinger, end == endOrigin:
 			return
 		}
 		failedAt = time.Now()
@@ -340,7 +374,7 @@ func (p *puller) copy(ctx context.Context, c *client.Conn, st *registry.Stream, 
 		if ctx.Err() != nil {
 			return endStop
 		}
-		if st.Fanout.Subscribers() == 0 {
+		if !p.static && st.Fanout.Subscribers() == 0 { // a static pull has no linger
 			if idleSince.IsZero() {
 				idleSince = time.Now()
 			} else if time.Since(idleSince) > p.cfg.Linger {
