@@ -27,12 +27,9 @@ func (s *countSink) Writev(bufs [][]byte) (int, error) {
 func (s *countSink) OutboundBuffered() int { return 0 }
 func (s *countSink) Close() error          { return nil }
 
-func setupDeliveryFormat(tb testing.TB, subs int, format Format) (*Stream, *testLoop, []byte) {
-	return setupDeliveryAt(tb, subs, format, 0)
-}
-
-// setupDeliveryAt is setupDeliveryFormat with players joining at stream
-// time base (an RTMP player's own timestamps then differ from the stream's).
+// setupDeliveryAt returns a stream with subs subscribers of format on a test
+// loop, which joined at stream time base (an RTMP player's own timestamps
+// then differ from the stream's unless base is 0), and a 4000-byte frame.
 func setupDeliveryAt(tb testing.TB, subs int, format Format, base uint32) (*Stream, *testLoop, []byte) {
 	h := NewHub(Config{Loops: 1})
 	l := &testLoop{tasks: make([]Task, 0, 16)}

@@ -77,16 +77,11 @@ func (c *hookCaller) start(fn func()) bool {
 	return true
 }
 
-// decide posts ev to url and answers d with the outcome: a 2xx accepts (a
-// JSON body {"name": "..."} renames), anything else refuses with the body's
-// first line, no answer in time refuses. Any goroutine; never blocks.
-func (c *hookCaller) decide(url string, timeout time.Duration, ev HookEvent, d *engine.Decision) {
-	c.decideThen(url, timeout, ev, d, "", nil)
-}
-
-// decideThen is decide after the application accepted under rename (""
-// for none): the hook's own rename, if any, wins; on acceptance, then (when
-// set) decides instead of accepting at once.
+// decideThen posts ev to url and answers d with the outcome: a 2xx accepts
+// (a JSON body {"name": "..."} renames, else rename, the application's own,
+// stands), anything else refuses with the body's first line, no answer in
+// time refuses; on acceptance, then (when set) decides instead of
+// accepting at once. Any goroutine; never blocks.
 func (c *hookCaller) decideThen(url string, timeout time.Duration, ev HookEvent, d *engine.Decision, rename string, then func(d *engine.Decision, rename string)) {
 	if !c.start(func() {
 		r, err := c.call(url, timeout, ev)

@@ -163,7 +163,7 @@ func (s *Server) Start() error {
 	for name, app := range s.apps {
 		s.sh.Apps[name] = engineApp(name, app, s)
 	}
-	if n, err := s.rec.RepairAll(); err != nil {
+	if n, err := s.rec.Open(); err != nil {
 		s.log.Warn("repairing unfinished recordings", "err", err)
 	} else if n > 0 {
 		s.log.Info("repaired unfinished recordings", "count", n)

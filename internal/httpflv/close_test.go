@@ -2,6 +2,7 @@ package httpflv
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"strings"
@@ -109,7 +110,7 @@ func TestWebSocketRecordingEndIsNotAWarning(t *testing.T) {
 	var out []byte
 	for !bytes.Contains(out, []byte("end of recording")) {
 		task := <-c.conn.loop.tasks
-		_ = task.Run(nil)
+		_ = task.Run(context.Background())
 		out = append(out, c.conn.Take()...)
 	}
 	if err := c.s.OnData([]byte(maskedFrame(wsflv.OpClose, []byte{0x03, 0xe8}))); err != nil {

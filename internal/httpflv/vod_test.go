@@ -3,6 +3,7 @@ package httpflv
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"io"
 	"net/http"
@@ -75,7 +76,7 @@ func (c *vodClient) request(head string) []byte {
 	for !c.conn.Closed && c.err == nil {
 		select {
 		case task := <-c.conn.loop.tasks:
-			_ = task.Run(nil)
+			_ = task.Run(context.Background())
 		case <-deadline:
 			c.t.Fatalf("%q: connection still open after %v; wrote %d bytes", head, vodTimeout, c.conn.Written)
 		}
@@ -86,7 +87,7 @@ func (c *vodClient) request(head string) []byte {
 	for {
 		select {
 		case task := <-c.conn.loop.tasks:
-			_ = task.Run(nil)
+			_ = task.Run(context.Background())
 		case <-done:
 			return c.conn.Take()
 		case <-deadline:

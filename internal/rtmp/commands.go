@@ -325,7 +325,6 @@ func (s *Session) publishAuthorized(ns *netStream, req engine.StreamRequest, out
 		_ = s.startRecording(e) // a failure is logged; the live stream goes on
 	}
 	s.Hooks().OnPublished(&s.Session, &ns.pubReq, e.Fanout)
-	return
 }
 
 // authorize runs the app's hook for a publish or play on ns and checks the

@@ -142,18 +142,6 @@ func (s *Session) playing() bool {
 	return false
 }
 
-// checkBacklog enforces the connection's outbound budget after the session
-// wrote: Config.MaxControlBacklog for a connection that only gets replies
-// (a peer that sends commands and never reads is cut off there, not after
-// gigabytes), the fanout's hard cap for one that plays.
-func (s *Session) checkBacklog(playing bool) error {
-	n := s.Conn.OutboundBuffered()
-	if n <= s.Shared.Limits.MaxControlBacklog || (playing && n <= s.Shared.Limits.Fanout.HardCap) {
-		return nil
-	}
-	return fmt.Errorf("%w: %d bytes queued", engine.ErrOutboundFull, n)
-}
-
 func (s *Session) feed(p []byte, out *[]byte) error {
 	if s.state == stateHandshake {
 		n, reply, done, err := s.hs.Feed(p, *out)
