@@ -1,7 +1,6 @@
 package rtmp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -446,63 +445,4 @@ func (s *Session) startRecording(e *registry.Stream) error {
 // (rtmpmsg.AppendUnpublishNotify).
 func (s *Session) eofBytes(e *registry.Stream) []byte {
 	return rtmpmsg.AppendUnpublishNotify(nil, s.Shared.Limits.ChunkSize, e.Name)
-}
-
-// RecordAsync starts recording st, which s publishes, on s's loop shortly
-// after the call; a failure to create the file is logged there. Any
-// goroutine.
-func (s *Session) RecordAsync(st *registry.Stream) error {
-	return s.Conn.Loop().Execute(taskFunc(func() {
-		if !s.Closed && s.Shared.Reg.IsPublisher(st, s) {
-			_ = s.startRecording(st) // errors are logged there
-		}
-	}))
-}
-
-// taskFunc runs a function as a loop task.
-type taskFunc func()
-
-func (f taskFunc) Run(context.Context) error { f(); return nil }
-
-// maxHeldBytes bounds what a client may send while one of its steps waits
-// for a deferred decision: a publisher that starts its media at once is
-// held a few seconds of it, not more.
-const maxHeldBytes = 4 << 20
-
-// hold keeps p until the pending decision resolves.
-func (s *Session) hold(p []byte) error {
-	if len(s.held)+len(p) > maxHeldBytes {
-		return fmt.Errorf("%w: over %d bytes sent while a decision was pending", engine.ErrProtocol, maxHeldBytes)
-	}
-	s.held = append(s.held, p...)
-	return nil
-}
-
-// resumeWith runs a held step's continuation once its decision came (a loop
-// task), writes what it produced, then reads the bytes held since; a reason
-// to close closes the connection (loop-only).
-func (s *Session) resumeWith(fn func(out *[]byte)) {
-	out := &s.Loop.Out
-	*out = (*out)[:0]
-	fn(out)
-	var err error
-	if s.closeErr == nil && s.Pending() == nil && len(s.held) > 0 {
-		held := s.held
-		s.held = nil
-		err = s.feed(held, out)
-	}
-	if len(*out) > 0 {
-		_, _ = s.Conn.Write(*out)
-	}
-	*out = (*out)[:0]
-	if err == nil {
-		err = s.closeErr
-	}
-	if err == nil {
-		err = s.CheckBacklog(s.playing())
-	}
-	if err != nil {
-		s.closeErr = err
-		_ = s.Conn.Close()
-	}
 }
