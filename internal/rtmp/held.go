@@ -54,17 +54,7 @@ func (s *Session) resumeWith(fn func(out *[]byte)) {
 		s.held = nil
 		err = s.feed(held, out)
 	}
-	if len(*out) > 0 {
-		_, _ = s.Conn.Write(*out)
-	}
-	*out = (*out)[:0]
-	if err == nil {
-		err = s.closeErr
-	}
-	if err == nil {
-		err = s.CheckBacklog(s.playing())
-	}
-	if err != nil {
+	if err = s.flush(out, err); err != nil {
 		s.closeErr = err
 		_ = s.Conn.Close()
 	}

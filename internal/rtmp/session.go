@@ -116,7 +116,13 @@ func (s *Session) OnData(p []byte) error {
 	// deferred decision holds and cost an allocation per read.
 	out := &s.Loop.Out
 	*out = (*out)[:0]
-	err := s.feed(p, out)
+	return s.flush(out, s.feed(p, out))
+}
+
+// flush writes the output a read (or a resumed step) produced and returns
+// why the connection must close: err, the session's own reason, or an
+// outbound backlog over its budget (loop-only).
+func (s *Session) flush(out *[]byte, err error) error {
 	if len(*out) > 0 {
 		_, _ = s.Conn.Write(*out)
 	}
