@@ -27,7 +27,7 @@ const (
 
 	// MaxPlayers caps the players of one run (all kinds together).
 	MaxPlayers = 100_000
-	// MaxDuration caps -duration and -warmup.
+	// MaxDuration caps -duration, -warmup and -settle.
 	MaxDuration = time.Hour
 	// MaxFPS and MaxBitrate cap the generated stream.
 	MaxFPS     = 240
@@ -75,6 +75,10 @@ type Config struct {
 	// Warmup runs after every player connected (or failed) and before the
 	// measuring window of length Duration.
 	Warmup, Duration time.Duration
+	// Settle waits after the publisher starts and before the server's
+	// "before" memory sample and the first player, so the stream's ring
+	// fills and is not counted as the players' memory (0: no wait).
+	Settle time.Duration
 	// Timeout bounds each connect (handshake and play) and each command.
 	Timeout time.Duration
 	// ReadBuffer is each player's read buffer size in bytes.
@@ -159,8 +163,8 @@ func (c Config) validate(ctx context.Context) error {
 	if c.RTMPPlayers < 0 || c.HTTPPlayers < 0 || c.WSPlayers < 0 || c.totalPlayers() > MaxPlayers {
 		bad("players: want 0..%d in all", MaxPlayers)
 	}
-	if c.Duration < 0 || c.Duration > MaxDuration || c.Warmup < 0 || c.Warmup > MaxDuration {
-		bad("-duration and -warmup: want 0..%v", MaxDuration)
+	if c.Duration < 0 || c.Duration > MaxDuration || c.Warmup < 0 || c.Warmup > MaxDuration || c.Settle < 0 || c.Settle > MaxDuration {
+		bad("-duration, -warmup and -settle: want 0..%v", MaxDuration)
 	}
 	if c.Timeout < 0 || c.Timeout > MaxDuration {
 		bad("-timeout: want 0..%v", MaxDuration)

@@ -114,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, out outputs, err e
 	fs.IntVar(&cfg.WSPlayers, "ws-players", 0, "WebSocket-FLV players playing -ws-url")
 	fs.Float64Var(&cfg.Ramp, "ramp", DefaultRamp, "players started per second (<= 0: all at once)")
 	fs.DurationVar(&cfg.Duration, "duration", DefaultDuration, "length of the measuring window")
+	fs.DurationVar(&cfg.Settle, "settle", 0, "wait after the publisher starts, before the server's memory baseline and the players (lets the stream's ring fill so RSS per player counts players only)")
 	fs.DurationVar(&cfg.Warmup, "warmup", DefaultWarmup, "wait after all players connected (or failed) before the window starts")
 	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "bound on each connect (TCP, handshake, play or HTTP response) and each command")
 	fs.IntVar(&cfg.ReadBuffer, "read-buffer", DefaultReadBuffer, "each player's read buffer in `bytes`")

@@ -95,6 +95,15 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 		r.logf("publishing %s", cfg.URL)
 	}
 
+	if cfg.Publish && cfg.Settle > 0 {
+		// The stream's ring (GOP and lag allowance) fills now, so its memory
+		// is in "before" and not counted as the players'.
+		r.logf("settling for %v", cfg.Settle)
+		select {
+		case <-time.After(cfg.Settle):
+		case <-ctx.Done():
+		}
+	}
 	before := sampler.sample()
 
 	// Players, started at cfg.Ramp per second, kinds interleaved.
