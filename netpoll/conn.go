@@ -29,7 +29,14 @@ type conn struct {
 	// closes; Write, Writev and OutboundBuffered check it, so nothing reaches
 	// the descriptor once closing was requested.
 	closed atomic.Bool
+	// sent counts the bytes the connection accepted to send (written or
+	// queued), for operators. Written on the loop, read from any goroutine.
+	sent atomic.Uint64
 }
+
+// BytesSent returns the bytes the connection accepted to send so far
+// (written or queued). Any goroutine.
+func (c *conn) BytesSent() uint64 { return c.sent.Load() }
 
 // isClosed reports whether the connection is closed or closing. Loop-only.
 func (c *conn) isClosed() bool { return c.closing || c.closed.Load() }
@@ -40,7 +47,9 @@ func (c *conn) Write(b []byte) (int, error) {
 	if c.isClosed() {
 		return 0, ErrStopped
 	}
-	return c.gc.Write(b)
+	n, err := c.gc.Write(b)
+	c.sent.Add(uint64(n))
+	return n, err
 }
 
 // OutboundBuffered returns gnet's queued bytes, or 0 after close. Loop-only.
@@ -82,10 +91,13 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 		return 0, ErrStopped
 	}
 	if c.gc.OutboundBuffered() > 0 {
-		return c.queue(bufs)
+		m, err := c.queue(bufs)
+		c.sent.Add(uint64(m))
+		return m, err
 	}
 	n, err := c.writeNow(bufs)
 	if err != nil {
+		c.sent.Add(uint64(n))
 		return n, err
 	}
 	// Skip what was written and queue the rest in gnet, which copies it and
@@ -96,6 +108,7 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 		bufs = bufs[1:]
 	}
 	if len(bufs) == 0 {
+		c.sent.Add(uint64(n))
 		return n, nil
 	}
 	bufs[0] = bufs[0][rest:]
@@ -103,6 +116,7 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 	// empty, and writev refuses more than UIO_MAXIOV of them: queue() passes at
 	// most that many at a time.
 	m, err := c.queue(bufs)
+	c.sent.Add(uint64(n + m))
 	return n + m, err
 }
 
@@ -123,7 +137,9 @@ func (c *conn) TryWritev(bufs [][]byte) (int, error) {
 	if c.gc.OutboundBuffered() > 0 {
 		return 0, nil
 	}
-	return c.writeNow(bufs)
+	n, err := c.writeNow(bufs)
+	c.sent.Add(uint64(n))
+	return n, err
 }
 
 // writeNow writes bufs with as few writev(2) calls as UIO_MAXIOV allows, until

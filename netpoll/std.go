@@ -221,8 +221,9 @@ func (e *StdEngine) accept(ln net.Listener, kind int) {
 // (no copy, natural back-pressure); the writer goroutine drains the queue that
 // Write/Writev fill, so a slow peer never blocks a loop.
 type stdConn struct {
-	nc     net.Conn // the session's stream: raw, or a *tls.Conn over it
-	raw    net.Conn // the TCP socket, closed directly when output is abandoned
+	sent   atomic.Uint64 // bytes accepted to send (BytesSent); any goroutine reads it
+	nc     net.Conn      // the session's stream: raw, or a *tls.Conn over it
+	raw    net.Conn      // the TCP socket, closed directly when output is abandoned
 	loop   *Loop
 	eng    *StdEngine
 	remote string
@@ -423,9 +424,14 @@ func (c *stdConn) Write(b []byte) (int, error) {
 	}
 	c.out = append(c.out, b...)
 	c.mu.Unlock()
+	c.sent.Add(uint64(len(b)))
 	c.signal()
 	return len(b), nil
 }
+
+// BytesSent returns the bytes the connection accepted to send so far
+// (written or queued). Any goroutine.
+func (c *stdConn) BytesSent() uint64 { return c.sent.Load() }
 
 // Writev queues a copy of bufs for the writer goroutine. After Close it
 // returns ErrStopped and queues nothing. Loop-only.
@@ -441,6 +447,7 @@ func (c *stdConn) Writev(bufs [][]byte) (int, error) {
 		n += len(b)
 	}
 	c.mu.Unlock()
+	c.sent.Add(uint64(n))
 	c.signal()
 	return n, nil
 }

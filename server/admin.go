@@ -199,7 +199,7 @@ func (b *adminBackend) Clients() []admin.Client {
 	out := make([]admin.Client, 0, len(sessions))
 	for _, sess := range sessions {
 		c := admin.Client{ID: sess.ID, Protocol: kindProtocol(sess.Kind), Peer: sess.Conn.RemoteAddr(),
-			Since: sess.Created, BytesIn: sess.BytesIn.Load()}
+			Since: sess.Created, BytesIn: sess.BytesIn.Load(), BytesOut: sess.BytesOut()}
 		if a := sess.Activity(); a != nil {
 			c.App, c.Stream, c.Role = a.App, a.Name, a.Role.String()
 			if a.Protocol != "" {

@@ -94,6 +94,7 @@ type adminClient struct {
 	Protocol string
 	Peer     string
 	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
 }
 
 func findStream(t *testing.T, addr, app, name string) *adminStream {
@@ -203,6 +204,9 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if pubC.ID != st.Publisher.ClientID || pubC.BytesIn == 0 || pubC.Peer == "" {
 		t.Errorf("publisher client %+v (stream says id %d)", pubC, st.Publisher.ClientID)
+	}
+	if rtmpC.BytesOut == 0 || httpC.BytesOut == 0 {
+		t.Errorf("players' bytes out not counted: rtmp %+v, http %+v", rtmpC, httpC)
 	}
 
 	t.Run("metrics", func(t *testing.T) {

@@ -228,7 +228,7 @@ func (a *appHooks) OnPublished(s *engine.Session, req *engine.StreamRequest, st 
 }
 
 func (a *appHooks) OnPlayDone(s *engine.Session, req *engine.StreamRequest) {
-	a.done(s, req, a.app.Hooks.OnPlayDone, "on_play_done", 0)
+	a.done(s, req, a.app.Hooks.OnPlayDone, "on_play_done", int64(s.BytesOut()))
 }
 
 // done sends a *_done notification.

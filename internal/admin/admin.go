@@ -72,6 +72,7 @@ type Client struct {
 	Peer     string    `json:"peer"`
 	Since    time.Time `json:"since"` // when the connection was accepted
 	BytesIn  uint64    `json:"bytes_in"`
+	BytesOut uint64    `json:"bytes_out"`
 }
 
 // Backend is what the API reads and acts on. Every method is safe from any

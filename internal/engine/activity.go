@@ -123,10 +123,9 @@ func (s *Session) EndPublish(fs *fanout.Stream) {
 	s.Log.Info("publish ended", append(attrs, mediaAttrs(in)...)...)
 }
 
-// EndPlay logs the end of the session's play with its duration and why it
-// ended (nil: the player stopped or left), and clears the activity
-// (loop-only). Bytes sent to a player are not counted per connection (the
-// fanout's writes are shared), so the line has none.
+// EndPlay logs the end of the session's play with its duration, the bytes
+// its connection was sent, and why it ended (nil: the player stopped or
+// left), and clears the activity (loop-only).
 func (s *Session) EndPlay(reason error) {
 	a := s.activity.Load()
 	if a == nil || a.Role != RolePlayer {
@@ -143,7 +142,7 @@ func (s *Session) EndPlay(reason error) {
 	default:
 		why = reason.Error()
 	}
-	s.Log.Info("play ended", "stream", a.Key(), "via", a.Protocol, "duration", time.Since(a.Since).Round(time.Millisecond), "reason", why)
+	s.Log.Info("play ended", "stream", a.Key(), "via", a.Protocol, "duration", time.Since(a.Since).Round(time.Millisecond), "bytes", s.BytesOut(), "reason", why)
 }
 
 // PlayEndReason is why a play ends: the subscriber's own error when the

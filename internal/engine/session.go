@@ -121,6 +121,16 @@ func (s *Session) verdict(err error, req *StreamRequest) Verdict {
 	return Verdict{BadName: req != nil && !recorder.ValidName(req.Name)}
 }
 
+// BytesOut returns the bytes sent to the peer so far (accepted by its
+// connection, written or queued), when the transport counts them (both of
+// netpoll's do), else 0. Any goroutine.
+func (s *Session) BytesOut() uint64 {
+	if c, ok := s.Conn.(interface{ BytesSent() uint64 }); ok {
+		return c.BytesSent()
+	}
+	return 0
+}
+
 // Set stores a value for handlers.
 func (s *Session) Set(key string, v any) {
 	if s.values == nil {
