@@ -59,6 +59,10 @@ type SubscriberOptions struct {
 	Format  Format
 	NoAudio bool // receiveAudio(false)
 	NoVideo bool // receiveVideo(false)
+	// OnFirstFrame, when set, runs once on the subscriber's loop when its
+	// first audio or video frame (not a sequence header) has been handed to
+	// the sink: time to first frame, for operators. It must not block.
+	OnFirstFrame func()
 	// EndOnSuspend ends the subscription where the publisher leaves, even when
 	// the stream's players wait for the next publisher (Stream.SuspendPublishAs):
 	// a recording is one publisher's session.
@@ -111,6 +115,7 @@ type Subscriber struct {
 	noAudio      bool
 	noVideo      bool
 	endOnSuspend bool
+	onFirst      func() // OnFirstFrame until it ran
 	closed       bool
 	err          error
 }
@@ -145,6 +150,7 @@ func (s *Stream) Subscribe(l Loop, sink Sink, opts SubscriberOptions) *Subscribe
 		noVideo:      opts.NoVideo,
 		format:       opts.Format,
 		endOnSuspend: opts.EndOnSuspend,
+		onFirst:      opts.OnFirstFrame,
 	}
 	sub.direct, _ = sink.(DirectSink)
 	g.subs = append(g.subs, sub)

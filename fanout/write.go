@@ -90,9 +90,13 @@ func (sub *Subscriber) writeDirect(l *loopLocal, iov [][]byte, ringStart int, ma
 
 // noteSent records the metadata and sequence headers among the ring packets
 // the transport took, so that a later join of the headers does not send them
-// again.
+// again, and runs OnFirstFrame at the first frame.
 func (sub *Subscriber) noteSent(marks []mark) {
 	for _, m := range marks {
+		if f := sub.onFirst; f != nil && (m.p.Kind == KindVideo || m.p.Kind == KindAudio) && m.p.Flags&FlagSeqHeader == 0 {
+			sub.onFirst = nil
+			f()
+		}
 		switch p := m.p; {
 		case p.Flags&FlagMeta != 0:
 			sub.sentMeta = m.seq

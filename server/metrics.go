@@ -52,6 +52,7 @@ func (s *Server) metricsHandler() http.Handler {
 		buildInfo(),
 		(*serverCollector)(s),
 		s.hooks.latency,
+		s.firstFrame,
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: promLogger{s}})
 }

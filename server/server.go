@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/internal/admission"
@@ -75,9 +76,10 @@ type Server struct {
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
 
-	hooks  *hookCaller                       // HTTP hook calls (App.Hooks)
-	relays *relay.Manager                    // pulls of edge apps (App.Pull)
-	dir    atomic.Pointer[cluster.Directory] // set by Start with Config.Cluster
+	hooks      *hookCaller                       // HTTP hook calls (App.Hooks)
+	firstFrame *prometheus.HistogramVec          // plays' time to first frame (metrics)
+	relays     *relay.Manager                    // pulls of edge apps (App.Pull)
+	dir        atomic.Pointer[cluster.Directory] // set by Start with Config.Cluster
 
 	// The admin listener (admin.go): set by Start, read-only after.
 	adminSrv  *http.Server
@@ -127,6 +129,14 @@ func New(cfg Config) *Server {
 		s.sh.Loops[i] = engine.NewLoop()
 	}
 	s.relays = relay.NewManager(s.sh)
+	s.firstFrame = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "quaver_first_frame_seconds",
+		Help:    "Time from a play's request to its first frame handed to the connection, by protocol.",
+		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"protocol"})
+	s.sh.FirstFrame = func(protocol string, d time.Duration) {
+		s.firstFrame.WithLabelValues(protocol).Observe(d.Seconds())
+	}
 
 	return s
 }

@@ -131,6 +131,17 @@ func (s *Session) BytesOut() uint64 {
 	return 0
 }
 
+// FirstFrameHook returns the fanout subscriber option that reports a play's
+// time to first frame (measured from started) to Shared.FirstFrame, or nil
+// when nothing observes it.
+func (s *Session) FirstFrameHook(protocol string, started time.Time) func() {
+	f := s.Shared.FirstFrame
+	if f == nil || started.IsZero() {
+		return nil
+	}
+	return func() { f(protocol, time.Since(started)) }
+}
+
 // Set stores a value for handlers.
 func (s *Session) Set(key string, v any) {
 	if s.values == nil {

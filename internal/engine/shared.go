@@ -71,6 +71,9 @@ type Shared struct {
 	// Release gives back a closed connection's slot in the connection
 	// budgets (any goroutine).
 	Release func(kind int, remote string)
+	// FirstFrame, when set, observes a play's time to first frame by
+	// protocol (rtmp, http, ws). Called on the player's loop; must not block.
+	FirstFrame func(protocol string, d time.Duration)
 	// WebLibs are the player page's libraries by URL path (read-only).
 	WebLibs map[string][]byte
 

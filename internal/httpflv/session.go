@@ -306,7 +306,7 @@ func (h *Session) playDecided(req engine.StreamRequest, isWS bool, refused error
 		}
 		h.state = httpStream
 	}
-	h.sub = e.Fanout.Subscribe(&h.Loop.Fan, sink, fanout.SubscriberOptions{Format: format})
+	h.sub = e.Fanout.Subscribe(&h.Loop.Fan, sink, fanout.SubscriberOptions{Format: format, OnFirstFrame: h.FirstFrameHook(req.Type, req.Started)})
 	h.Log.Info("play", "stream", e.Key, "via", kind)
 	return nil
 }

@@ -423,7 +423,7 @@ func (s *Session) playLive(ns *netStream, req engine.StreamRequest, reset bool, 
 
 	ns.play, ns.playReq = e, req
 	s.SetActivity(engine.RolePlayer, "rtmp", e.App, e.Name)
-	ns.sub = e.Fanout.Subscribe(&s.Loop.Fan, s.Conn, fanout.SubscriberOptions{})
+	ns.sub = e.Fanout.Subscribe(&s.Loop.Fan, s.Conn, fanout.SubscriberOptions{OnFirstFrame: s.FirstFrameHook("rtmp", req.Started)})
 	s.Log.Info("play", "stream", e.Key)
 }
 
