@@ -40,6 +40,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -131,6 +132,8 @@ type Manager struct {
 	mu   sync.Mutex // guards root
 	root *os.Root   // the record directory, opened on first use; guarded by mu
 
+	failures atomic.Uint64 // recordings stopped by an error (Failures)
+
 	runMu   sync.Mutex              // guards running; held for no I/O
 	running map[*Recording]struct{} // recordings whose writer runs
 
@@ -157,6 +160,11 @@ func (m *Manager) finished(r *Recording) {
 	delete(m.running, r)
 	m.runMu.Unlock()
 }
+
+// Failures returns how many recordings stopped with an error (creating or
+// writing the file failed, or the disk fell MaxQueueBytes behind). Safe from
+// any goroutine.
+func (m *Manager) Failures() uint64 { return m.failures.Load() }
 
 // StopAll stops every running recording (each finishes its file with what
 // it has received), for a shutdown once nothing more will reach them. Safe
@@ -321,6 +329,7 @@ func (r *Recording) Writev(bufs [][]byte) (int, error) {
 	if len(r.q)+n > r.m.cfg.MaxQueueBytes {
 		r.stopping = true
 		r.err = ErrDiskTooSlow
+		r.m.failures.Add(1)
 		r.mu.Unlock()
 		r.signal()
 		return 0, ErrDiskTooSlow

@@ -477,6 +477,9 @@ func TestQueueLimitStopsWithDiskTooSlow(t *testing.T) {
 	if err := r.Wait(); !errors.Is(err, ErrDiskTooSlow) {
 		t.Fatalf("Wait = %v, want ErrDiskTooSlow", err)
 	}
+	if n := m.Failures(); n != 1 {
+		t.Fatalf("Failures() = %d, want 1", n)
+	}
 	// What was written is a valid, finished recording.
 	pf := checkPlayable(t, r.Path())
 	if !pf.md.Complete {

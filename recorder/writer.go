@@ -91,6 +91,7 @@ func (w *writer) fail(err error) {
 		return
 	}
 	w.err = err
+	w.r.m.failures.Add(1)
 	r := w.r
 	r.mu.Lock()
 	r.stopping = true

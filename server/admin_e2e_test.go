@@ -222,6 +222,7 @@ func TestAdminAPI(t *testing.T) {
 			`quaver_connections_refused_total{reason=`, "quaver_bytes_out_total ", "quaver_slow_disconnects_total ",
 			`quaver_app_received_bytes_total{app="live"}`, `quaver_stream_viewers{app="live",protocol="rtmp",stream="adm"} 1`,
 			"quaver_go_heap_objects_bytes ",
+			"quaver_handshake_failures_total ", "quaver_recording_errors_total ",
 			`quaver_first_frame_seconds_count{protocol="rtmp"} 1`, `quaver_first_frame_seconds_count{protocol="http"} 1`,
 		} {
 			if !strings.Contains(text, want) {

@@ -106,6 +106,8 @@ var (
 	descSubsTotal      = prometheus.NewDesc("quaver_subscribers_total", "Subscribers ever attached.", nil, nil)
 	descPartial        = prometheus.NewDesc("quaver_partial_message_bytes", "Bytes held in partly received RTMP messages (budget: max-partial-bytes).", nil, nil)
 	descVOD            = prometheus.NewDesc("quaver_vod_plays", "Recordings being played.", nil, nil)
+	descHandshakeFail  = prometheus.NewDesc("quaver_handshake_failures_total", "RTMP connections closed in their handshake (bad bytes, or not completed in time).", nil, nil)
+	descRecordFail     = prometheus.NewDesc("quaver_recording_errors_total", "Recordings that stopped with an error (file creation or writing failed, disk too slow).", nil, nil)
 	descStreamViewers  = prometheus.NewDesc("quaver_stream_viewers", "Players of a live stream by protocol (Config.MetricsPerStream; at most MetricsMaxStreams streams).", []string{"app", "stream", "protocol"}, nil)
 	descStreamRate     = prometheus.NewDesc("quaver_stream_in_bytes_per_second", "A stream's inbound rate, averaged since its publish started (Config.MetricsPerStream).", []string{"app", "stream"}, nil)
 	descStreamsOmitted = prometheus.NewDesc("quaver_stream_series_omitted", "Streams left out of the per-stream series by MetricsMaxStreams.", nil, nil)
@@ -135,7 +137,7 @@ type serverCollector Server
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descListenerConns, descConnsTotal, descRefused, descStreams, descPublishing,
 		descPublishers, descViewers, descAppBytesIn, descPacketsIn, descBytesIn, descDeliveries, descBytesOut,
-		descWrites, descWakeups, descSkips, descSlow, descSubsTotal, descPartial, descVOD,
+		descWrites, descWakeups, descSkips, descSlow, descSubsTotal, descPartial, descVOD, descHandshakeFail, descRecordFail,
 		descStreamViewers, descStreamRate, descStreamsOmitted} {
 		ch <- d
 	}
@@ -230,6 +232,8 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPartial, float64(s.sh.Partial.Used()))
 	vodOpen, _ := s.sh.VODAdmit.Open()
 	gauge(descVOD, float64(vodOpen))
+	counter(descHandshakeFail, s.sh.HandshakeFailures.Load())
+	counter(descRecordFail, s.rec.Failures())
 
 	if s.cfg.MetricsPerStream {
 		c.collectStreams(ch, perStream)

@@ -71,6 +71,9 @@ type Shared struct {
 	// Release gives back a closed connection's slot in the connection
 	// budgets (any goroutine).
 	Release func(kind int, remote string)
+	// HandshakeFailures counts RTMP connections closed in their handshake
+	// (any goroutine).
+	HandshakeFailures atomic.Uint64
 	// FirstFrame, when set, observes a play's time to first frame by
 	// protocol (rtmp, http, ws). Called on the player's loop; must not block.
 	FirstFrame func(protocol string, d time.Duration)

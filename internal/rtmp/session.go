@@ -152,6 +152,7 @@ func (s *Session) feed(p []byte, out *[]byte) error {
 		n, reply, done, err := s.hs.Feed(p, *out)
 		*out = reply
 		if err != nil {
+			s.Shared.HandshakeFailures.Add(1)
 			return fmt.Errorf("handshake: %w", err)
 		}
 		p = p[n:]
@@ -209,6 +210,9 @@ func (s *Session) OnTick(now time.Time) error {
 	}
 	if s.state != stateConnected {
 		if now.Sub(s.Created) > s.Shared.Limits.HandshakeTimeout {
+			if s.state == stateHandshake {
+				s.Shared.HandshakeFailures.Add(1)
+			}
 			return engine.ErrHandshakeSlow
 		}
 		return nil

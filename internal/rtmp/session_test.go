@@ -120,3 +120,19 @@ func eventName(e uint16) string {
 	}
 	return "event"
 }
+
+// A connection whose handshake fails is counted for operators.
+func TestHandshakeFailureCounted(t *testing.T) {
+	srv := enginetest.New(t)
+	c := srv.Attach(fakeloop.New(0), "127.0.0.1:5000")
+	s := New(srv.Shared, c, 0)
+	bad := enginetest.Hello()
+	bad[0] = 42 // not RTMP version 3
+	if err := s.OnData(bad); err == nil {
+		t.Fatal("a bad handshake accepted")
+	}
+	s.OnClose(nil)
+	if n := srv.HandshakeFailures.Load(); n != 1 {
+		t.Fatalf("HandshakeFailures = %d, want 1", n)
+	}
+}
