@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -65,4 +68,56 @@ func relaysOf(t *testing.T, srv *server.Server) []map[string]any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestPushTargetRestarted: the push target is shut down and a new server
+// starts on its address: the push reconnects to it and its players get
+// video, and the publisher never notices.
+func TestPushTargetRestarted(t *testing.T) {
+	ctx := testContext(t)
+	b := server.New(server.Config{RTMPAddr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b.Handle("live", &server.App{})
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := b.RTMPAddr()
+	a := startServer(t, server.Config{}, map[string]*server.App{"live": {Push: server.Push{"rtmp://" + addr + "/live/{stream}"}}})
+	pub := publisher(t, ctx, a, "live", "cam", client.Config{})
+	published := make(chan error, 1)
+	go func() { _, err := synthPublish(ctx, pub, 25, 25, 1500, 25*12); published <- err }()
+	if !waitFor(10*time.Second, func() bool { return publishingOn(b, "cam") }) {
+		t.Fatal("the push did not reach the target")
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_ = b.Shutdown(sctx)
+	cancel()
+	killed := time.Now()
+	b2 := server.New(server.Config{RTMPAddr: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b2.Handle("live", &server.App{})
+	if err := b2.Start(); err != nil {
+		t.Fatalf("restart the target on %s: %v", addr, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b2.Shutdown(ctx)
+	})
+	if !waitFor(15*time.Second, func() bool { return publishingOn(b2, "cam") }) {
+		t.Fatal("the push did not reach the restarted target")
+	}
+	t.Logf("forwarding resumed %v after the target restarted", time.Since(killed).Round(time.Millisecond))
+	p, err := client.Dial(ctx, "rtmp://"+addr+"/live", client.Config{Timeout: 5 * time.Second})
+	if err == nil {
+		err = p.Play(ctx, "cam")
+	}
+	if err == nil {
+		err = videoArrives(p, 10*time.Second)
+	}
+	if err != nil {
+		t.Fatalf("player on the restarted target: %v", err)
+	}
+	p.Close()
+	if err := <-published; err != nil {
+		t.Fatalf("the publisher noticed: %v", err)
+	}
 }
