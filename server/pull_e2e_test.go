@@ -144,6 +144,10 @@ func TestPullFailover(t *testing.T) {
 	r := relaysOf(t, e.Server)
 	if len(r) != 1 || r[0]["kind"] != "pull" || r[0]["state"] != "playing" || r[0]["target"] != "rtmp://"+third.addr+"/live" || r[0]["reconnects"].(float64) < 1 {
 		t.Errorf("the admin API's relays after the failover: %v", r)
+	} else if _, ok := r[0]["rtt_ms"].(float64); !ok {
+		t.Errorf("no upstream RTT in %v", r[0])
+	} else {
+		t.Logf("upstream RTT %v ms", r[0]["rtt_ms"])
 	}
 }
 

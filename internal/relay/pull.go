@@ -369,7 +369,7 @@ func (p *puller) relay(ctx context.Context, c *client.Conn, f *first) relayEnd {
 
 // copy moves media from c into the stream.
 func (p *puller) copy(ctx context.Context, c *client.Conn, st *registry.Stream, epoch uint64) relayEnd {
-	idleSince := time.Time{}
+	idleSince, rttAt := time.Time{}, time.Time{}
 	for {
 		if ctx.Err() != nil {
 			return endStop
@@ -383,6 +383,10 @@ func (p *puller) copy(ctx context.Context, c *client.Conn, st *registry.Stream, 
 			}
 		} else {
 			idleSince = time.Time{}
+		}
+		if now := time.Now(); now.Sub(rttAt) >= readQuantum {
+			rttAt = now
+			p.st.setRTT(rtt(c.RawConn()))
 		}
 		_ = c.SetReadDeadline(time.Now().Add(readQuantum))
 		m, err := c.ReadMessage()

@@ -119,6 +119,7 @@ func (p *Pusher) run() {
 	ctx := p.m.ctx
 	backoff := backoffMin
 	var c *client.Conn
+	var rttAt time.Time
 	defer func() {
 		if c != nil {
 			_ = c.Close()
@@ -143,6 +144,10 @@ func (p *Pusher) run() {
 			}
 			backoff = backoffMin
 			p.st.set("pushing", "", nil)
+		}
+		if c != nil && time.Since(rttAt) >= readQuantum {
+			rttAt = time.Now()
+			p.st.setRTT(rtt(c.RawConn()))
 		}
 		if len(q) > 0 {
 			p.st.addBytes(len(q))

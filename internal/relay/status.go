@@ -15,7 +15,10 @@ type Info struct {
 	Since      time.Time `json:"since"`  // when the state began
 	Bytes      uint64    `json:"bytes"`  // bytes received (pull) or queued for sending (push)
 	Reconnects int       `json:"reconnects"`
-	LastError  string    `json:"last_error,omitempty"`
+	// RTTMillis is the kernel's smoothed round-trip time to the origin or
+	// target (TCP_INFO), refreshed about every second while connected.
+	RTTMillis float64 `json:"rtt_ms"`
+	LastError string  `json:"last_error,omitempty"`
 }
 
 // status is a relay's Info, updated by its goroutine and read by the admin
@@ -43,6 +46,12 @@ func (s *status) set(state, target string, err error) {
 func (s *status) addBytes(n int) {
 	s.mu.Lock()
 	s.info.Bytes += uint64(n)
+	s.mu.Unlock()
+}
+
+func (s *status) setRTT(d time.Duration) {
+	s.mu.Lock()
+	s.info.RTTMillis = float64(d.Microseconds()) / 1000
 	s.mu.Unlock()
 }
 
