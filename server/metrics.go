@@ -106,6 +106,9 @@ var (
 	descSubsTotal      = prometheus.NewDesc("quaver_subscribers_total", "Subscribers ever attached.", nil, nil)
 	descPartial        = prometheus.NewDesc("quaver_partial_message_bytes", "Bytes held in partly received RTMP messages (budget: max-partial-bytes).", nil, nil)
 	descVOD            = prometheus.NewDesc("quaver_vod_plays", "Recordings being played.", nil, nil)
+	descRelays         = prometheus.NewDesc("quaver_relays", "Pulls from origins and pushes to targets by kind and state.", []string{"kind", "state"}, nil)
+	descRelayBytes     = prometheus.NewDesc("quaver_relay_bytes", "Bytes the current pulls received and pushes sent, by kind.", []string{"kind"}, nil)
+	descRelayReconn    = prometheus.NewDesc("quaver_relay_reconnects", "Reconnects of the current pulls and pushes, by kind.", []string{"kind"}, nil)
 	descHandshakeFail  = prometheus.NewDesc("quaver_handshake_failures_total", "RTMP connections closed in their handshake (bad bytes, or not completed in time).", nil, nil)
 	descRecordFail     = prometheus.NewDesc("quaver_recording_errors_total", "Recordings that stopped with an error (file creation or writing failed, disk too slow).", nil, nil)
 	descStreamViewers  = prometheus.NewDesc("quaver_stream_viewers", "Players of a live stream by protocol (Config.MetricsPerStream; at most MetricsMaxStreams streams).", []string{"app", "stream", "protocol"}, nil)
@@ -137,7 +140,7 @@ type serverCollector Server
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descListenerConns, descConnsTotal, descRefused, descStreams, descPublishing,
 		descPublishers, descViewers, descAppBytesIn, descPacketsIn, descBytesIn, descDeliveries, descBytesOut,
-		descWrites, descWakeups, descSkips, descSlow, descSubsTotal, descPartial, descVOD, descHandshakeFail, descRecordFail,
+		descWrites, descWakeups, descSkips, descSlow, descSubsTotal, descPartial, descVOD, descHandshakeFail, descRecordFail, descRelays, descRelayBytes, descRelayReconn,
 		descStreamViewers, descStreamRate, descStreamsOmitted} {
 		ch <- d
 	}
@@ -233,6 +236,7 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	vodOpen, _ := s.sh.VODAdmit.Open()
 	gauge(descVOD, float64(vodOpen))
 	counter(descHandshakeFail, s.sh.HandshakeFailures.Load())
+	c.collectRelays(ch)
 	counter(descRecordFail, s.rec.Failures())
 
 	if s.cfg.MetricsPerStream {
@@ -274,4 +278,28 @@ func (c *serverCollector) collectStreams(ch chan<- prometheus.Metric, viewers ma
 		ch <- prometheus.MustNewConstMetric(descStreamRate, prometheus.GaugeValue, float64(st.BitrateInKbps)*1000/8, st.App, st.Name)
 	}
 	ch <- prometheus.MustNewConstMetric(descStreamsOmitted, prometheus.GaugeValue, float64(omitted))
+}
+
+// collectRelays exports the relays by kind and state. Their counts are of
+// the relays that exist now (a relay that ended takes its bytes with it), so
+// they are gauges.
+func (c *serverCollector) collectRelays(ch chan<- prometheus.Metric) {
+	type key struct{ kind, state string }
+	states := map[key]int{}
+	bytes, reconnects := map[string]uint64{}, map[string]int{}
+	for _, kind := range []string{"pull", "push"} {
+		bytes[kind], reconnects[kind] = 0, 0
+	}
+	for _, r := range (*Server)(c).relays.Relays() {
+		states[key{r.Kind, r.State}]++
+		bytes[r.Kind] += r.Bytes
+		reconnects[r.Kind] += r.Reconnects
+	}
+	for k, n := range states {
+		ch <- prometheus.MustNewConstMetric(descRelays, prometheus.GaugeValue, float64(n), k.kind, k.state)
+	}
+	for kind, n := range bytes {
+		ch <- prometheus.MustNewConstMetric(descRelayBytes, prometheus.GaugeValue, float64(n), kind)
+		ch <- prometheus.MustNewConstMetric(descRelayReconn, prometheus.GaugeValue, float64(reconnects[kind]), kind)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,17 @@ func TestPushSurvivesTargetLoss(t *testing.T) {
 		return len(r) == 1 && r[0]["kind"] == "push" && r[0]["state"] == "pushing" && r[0]["reconnects"].(float64) >= 1 && r[0]["bytes"].(float64) > 0
 	}) {
 		t.Errorf("the admin API does not show the push back on air after a reconnect: %v", relaysOf(t, a.Server))
+	}
+	resp, err := http.Get("http://" + a.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`quaver_relays{kind="push",state="pushing"} 1`, `quaver_relay_reconnects{kind="push"} `, `quaver_relay_bytes{kind="push"} `} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	// Past what B's player had queued: a keyframe from the new connection.
 	if err := videoArrives(p, 10*time.Second); err != nil {
