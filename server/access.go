@@ -61,6 +61,9 @@ type Pull struct {
 	// too); the stream name is appended.
 	Origins []string
 	Linger  time.Duration
+	// RoundRobin starts each stream's pull at the next origin in turn
+	// instead of the first (the others stay its failover).
+	RoundRobin bool
 	// Static names streams kept pulled from the origins whether or not
 	// anyone watches (re-hosting a remote stream), from Start on.
 	Static []string

@@ -123,7 +123,7 @@ func (a *appHooks) upstream(reg *registry.Registry, name string) func(d *engine.
 		}
 		var pull relay.Pull
 		if a.app.Pull != nil {
-			pull = relay.Pull{Origins: a.app.Pull.Origins, Linger: a.app.Pull.Linger}
+			pull = relay.Pull{Origins: a.app.Pull.Origins, Linger: a.app.Pull.Linger, RoundRobin: a.app.Pull.RoundRobin}
 		}
 		if a.dir() == nil {
 			a.relays.Want(a.ea, pull, n, rename != "", d)

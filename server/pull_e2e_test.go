@@ -255,3 +255,29 @@ func TestStaticPull(t *testing.T) {
 		t.Fatalf("player of the static pull: %v", err)
 	}
 }
+
+// TestPullRoundRobin: with RoundRobin, two streams of an edge are pulled
+// from two different origins.
+func TestPullRoundRobin(t *testing.T) {
+	ctx := testContext(t)
+	o1, o2 := startServer(t, server.Config{}, nil), startServer(t, server.Config{}, nil)
+	for _, o := range []*testServer{o1, o2} {
+		for _, name := range []string{"s1", "s2"} {
+			pub := publisher(t, ctx, o, "live", name, client.Config{})
+			go func() { _, _ = synthPublish(ctx, pub, 25, 25, 1500, 0) }()
+		}
+	}
+	e := startServer(t, server.Config{}, map[string]*server.App{
+		"live": {Pull: &server.Pull{Origins: []string{"rtmp://" + o1.addr + "/live", "rtmp://" + o2.addr + "/live"}, RoundRobin: true}},
+	})
+	for _, name := range []string{"s1", "s2"} {
+		if err := videoArrives(player(t, ctx, e, "live", name, client.Config{Timeout: 10 * time.Second}), 10*time.Second); err != nil {
+			t.Fatalf("%s at the edge: %v", name, err)
+		}
+	}
+	n1 := o1.subscribers("live", "s1") + o1.subscribers("live", "s2")
+	n2 := o2.subscribers("live", "s1") + o2.subscribers("live", "s2")
+	if n1 != 1 || n2 != 1 {
+		t.Errorf("upstreams: %d at the first origin, %d at the second; want one each", n1, n2)
+	}
+}

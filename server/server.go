@@ -219,7 +219,7 @@ func (s *Server) Start() error {
 	for _, app := range s.sh.Apps {
 		if a := app.Hooks.(*appHooks).app; a.Pull != nil {
 			for _, name := range a.Pull.Static {
-				s.relays.Static(app, relay.Pull{Origins: a.Pull.Origins}, name)
+				s.relays.Static(app, relay.Pull{Origins: a.Pull.Origins, RoundRobin: a.Pull.RoundRobin}, name)
 			}
 		}
 	}

@@ -144,8 +144,12 @@ func decodePull(n *yaml.Node, path string) (*server.Pull, error) {
 			list, err := stringList(v, p)
 			pl.Static = list
 			return err
+		case "round_robin":
+			b, err := boolean(v, p)
+			pl.RoundRobin = b
+			return err
 		}
-		return errorAt(k, p, "unknown key (pull takes origins, linger and static)")
+		return errorAt(k, p, "unknown key (pull takes origins, round_robin, linger and static)")
 	})
 	if err == nil && len(pl.Origins) == 0 {
 		err = errorAt(n, joinPath(path, "origins"), "at least one origin is needed")

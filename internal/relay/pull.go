@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quaverlive/quaver/chunkcodec"
@@ -50,6 +51,9 @@ type Pull struct {
 	// Linger closes the upstream this long after its last player left
 	// (DefaultLinger when 0).
 	Linger time.Duration
+	// RoundRobin starts each pull (and each failover) at the next origin in
+	// turn instead of the first, spreading the streams over the origins.
+	RoundRobin bool
 	// Resolve, when set, gives the origins again before every attempt after
 	// the first (a cluster directory's current owner of the stream).
 	Resolve func(ctx context.Context) []string
@@ -62,6 +66,8 @@ type Manager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	rr atomic.Uint64 // round-robin position over origins
 
 	mu     sync.Mutex
 	pulls  map[string]*puller // by registry key
@@ -263,7 +269,13 @@ type first struct {
 // dial plays the stream from the first origin that sends its media.
 func (p *puller) dial(ctx context.Context) (*client.Conn, string, *first, error) {
 	var errs []error
-	for _, origin := range p.cfg.Origins {
+	origins := p.cfg.Origins
+	if p.cfg.RoundRobin && len(origins) > 1 {
+		// Start at the next origin each time, spreading the edge's streams.
+		k := int(p.m.rr.Add(1) % uint64(len(origins)))
+		origins = append(append(make([]string, 0, len(origins)), origins[k:]...), origins[:k]...)
+	}
+	for _, origin := range origins {
 		u := strings.TrimSuffix(origin, "/") + "/" + p.name
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 		c, err := client.Dial(dctx, u, client.Config{Timeout: dialTimeout})
