@@ -180,6 +180,12 @@ type Config struct {
 	// TCPKeepAlive enables TCP keep-alive probes with this idle time (default 30s; negative disables).
 	TCPKeepAlive time.Duration
 
+	// MaxPulls caps the streams pulled from origins at once (edge apps and
+	// cluster lookups; default relay.DefaultMaxPulls): a play that would
+	// start one more is refused, so a client playing names at random cannot
+	// open upstream connections without end.
+	MaxPulls int
+
 	// Cluster, when set, shares the stream directory with other servers
 	// through Redis: a publish here claims its name cluster-wide (the
 	// republish policy holds across nodes), and a play of a stream another

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -279,5 +280,31 @@ func TestPullRoundRobin(t *testing.T) {
 	n2 := o2.subscribers("live", "s1") + o2.subscribers("live", "s2")
 	if n1 != 1 || n2 != 1 {
 		t.Errorf("upstreams: %d at the first origin, %d at the second; want one each", n1, n2)
+	}
+}
+
+// TestPullBudget: an edge pulls at most MaxPulls streams at once; a play of
+// one more name is refused at once (a client playing names at random cannot
+// open upstream connections without end).
+func TestPullBudget(t *testing.T) {
+	ctx := testContext(t)
+	org := startServer(t, server.Config{}, nil) // has no stream: each pull waits for media
+	e := startServer(t, server.Config{MaxPulls: 2}, map[string]*server.App{
+		"live": {Pull: &server.Pull{Origins: []string{"rtmp://" + org.addr + "/live"}}},
+	})
+	for _, name := range []string{"n1", "n2"} {
+		c := dial(t, ctx, e.url("live"), client.Config{Timeout: 10 * time.Second})
+		go func() { _ = c.Play(ctx, name) }()
+	}
+	if !waitFor(5*time.Second, func() bool { return org.subscribers("live", "n1") == 1 && org.subscribers("live", "n2") == 1 }) {
+		t.Fatal("the two pulls did not start")
+	}
+	c := dial(t, ctx, e.url("live"), client.Config{Timeout: 10 * time.Second})
+	var se *client.StatusError
+	if err := c.Play(ctx, "n3"); !errors.As(err, &se) || !strings.Contains(se.Description, "too many streams being pulled") {
+		t.Fatalf("a third pull: %v", err)
+	}
+	if org.subscribers("live", "n3") != 0 {
+		t.Error("the refused pull reached the origin")
 	}
 }

@@ -128,7 +128,7 @@ func New(cfg Config) *Server {
 	for i := range s.sh.Loops {
 		s.sh.Loops[i] = engine.NewLoop()
 	}
-	s.relays = relay.NewManager(s.sh)
+	s.relays = relay.NewManager(s.sh, cfg.MaxPulls)
 	s.firstFrame = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "quaver_first_frame_seconds",
 		Help:    "Time from a play's request to its first frame handed to the connection, by protocol.",

@@ -322,6 +322,7 @@ func (st *settings) serverConfig() server.Config {
 		RTMPSAddr:             o.RTMPS,
 		HTTPSAddr:             o.HTTPS,
 		AdminAddr:             o.Admin,
+		MaxPulls:              o.MaxPulls,
 		AdminToken:            o.AdminToken,
 	}
 	cfg.Recorder = recorder.Config{

@@ -62,6 +62,7 @@ type options struct {
 	HTTPS            string
 	Admin            string
 	AdminToken       string
+	MaxPulls         int
 	ClusterRedis     string
 	ClusterAdvertise string
 	ClusterTTL       time.Duration
@@ -150,6 +151,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.HTTPS, "https", o.HTTPS, "HTTPS/WSS listen `address` for the player page, HTTP-FLV and WebSocket-FLV over TLS; needs -tls-cert and -tls-key")
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "TLS certificate `file` (PEM) for -rtmps and -https (read again on SIGHUP)")
 	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "TLS private key `file` (PEM) for -rtmps and -https (read again on SIGHUP)")
+	fs.IntVar(&o.MaxPulls, "max-pulls", o.MaxPulls, "streams pulled from origins at once, by edge apps and cluster lookups (0 = 1024)")
 	fs.StringVar(&o.ClusterRedis, "cluster-redis", o.ClusterRedis, "Redis `host:port` of the cluster stream directory (config file: cluster: redis:); empty: no cluster")
 	fs.StringVar(&o.ClusterAdvertise, "cluster-advertise", o.ClusterAdvertise, "this node's RTMP `URL` as the other nodes dial it, e.g. rtmp://10.0.0.2:1935 (config file: cluster: advertise:; default rtmp:// and the RTMP address)")
 	fs.DurationVar(&o.ClusterTTL, "cluster-ttl", o.ClusterTTL, "how long a node's streams stay claimed after it stops refreshing (config file: cluster: ttl:; 0 = 6s)")

@@ -67,16 +67,30 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	rr atomic.Uint64 // round-robin position over origins
+	rr       atomic.Uint64 // round-robin position over origins
+	maxPulls int           // the cap on pulls at once (immutable)
 
 	mu     sync.Mutex
 	pulls  map[string]*puller // by registry key
 	pushes map[*Pusher]struct{}
 }
 
-// NewManager returns a manager for the server state sh.
-func NewManager(sh *engine.Shared) *Manager {
-	m := &Manager{sh: sh, log: sh.Log, pulls: map[string]*puller{}, pushes: map[*Pusher]struct{}{}}
+// DefaultMaxPulls caps the streams an edge pulls at once: every play of a
+// name that is not local starts one (a goroutine and an upstream
+// connection) until its origins answer, so a client playing random names
+// could otherwise open upstream connections without end.
+const DefaultMaxPulls = 1024
+
+// ErrTooManyPulls refuses a play that would start one pull past the cap.
+var ErrTooManyPulls = errors.New("relay: too many streams being pulled; try again later")
+
+// NewManager returns a manager for the server state sh that pulls at most
+// maxPulls streams at once (DefaultMaxPulls when 0).
+func NewManager(sh *engine.Shared, maxPulls int) *Manager {
+	if maxPulls <= 0 {
+		maxPulls = DefaultMaxPulls
+	}
+	m := &Manager{sh: sh, log: sh.Log, maxPulls: maxPulls, pulls: map[string]*puller{}, pushes: map[*Pusher]struct{}{}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m
 }
@@ -108,6 +122,12 @@ func (m *Manager) Want(app *engine.App, cfg Pull, name string, rename bool, d *e
 		return
 	}
 	p := m.pulls[key]
+	if p == nil && len(m.pulls) >= m.maxPulls {
+		m.mu.Unlock()
+		m.log.Warn("pull refused: too many streams being pulled", "stream", key, "max", m.maxPulls)
+		d.Resolve(ErrTooManyPulls, "")
+		return
+	}
 	if p == nil {
 		p = &puller{m: m, app: app, cfg: cfg, name: name, key: key, log: m.log.With("pull", key)}
 		p.st.info = Info{Kind: "pull", Stream: key, State: "connecting", Since: time.Now()}
