@@ -200,7 +200,12 @@ func (s *Server) Start() error {
 		if adv == "" {
 			adv = "rtmp://" + eng.Addrs()[0]
 		}
-		s.dir.Store(cluster.New(cluster.Config{Redis: c.Redis, Advertise: adv, TTL: c.TTL, Logger: s.log}))
+		s.dir.Store(cluster.New(cluster.Config{Redis: c.Redis, Advertise: adv, TTL: c.TTL, Logger: s.log,
+			Holds: func(app, stream string) bool {
+				_, pub := s.reg.Publisher(app, stream)
+				_, local := pub.(*rtmp.Session) // a pull from another node holds nothing
+				return local
+			}}))
 	}
 	ncfg := s.netConfig(eng.Addrs(), tick)
 	if len(eng.Addrs()) > 1 {

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,11 @@ type Config struct {
 	Advertise string        // this node's RTMP address as other nodes dial it (rtmp://host:port)
 	TTL       time.Duration // DefaultTTL when 0
 	Logger    *slog.Logger
+	// Holds, when set, reports whether this node still publishes
+	// app/stream. A claim whose publish never came (refused after the claim)
+	// or ended without a Release is given up at the second refresh that
+	// finds it not held, instead of being refreshed for ever.
+	Holds func(app, stream string) bool
 }
 
 // Directory is the cluster's stream directory as one node sees it.
@@ -56,6 +62,7 @@ type Directory struct {
 
 	mu     sync.Mutex
 	claims map[string]func() // key -> called when another node took it over
+	idle   map[string]bool   // claims a refresh found not held (Config.Holds)
 	down   bool              // Redis unreachable (logged once)
 
 	stop chan struct{}
@@ -76,6 +83,7 @@ func New(cfg Config) *Directory {
 		rdb:    redis.NewClient(&redis.Options{Addr: cfg.Redis, DialTimeout: opTimeout, ReadTimeout: opTimeout, WriteTimeout: opTimeout, MaxRetries: -1}),
 		log:    cfg.Logger.With("redis", cfg.Redis),
 		claims: map[string]func(){},
+		idle:   map[string]bool{},
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -138,6 +146,7 @@ func (d *Directory) Release(app, stream string) {
 	key := keyPrefix + app + "/" + stream
 	d.mu.Lock()
 	delete(d.claims, key)
+	delete(d.idle, key)
 	d.mu.Unlock()
 	d.release(key)
 }
@@ -193,6 +202,26 @@ func (d *Directory) refresher() {
 		}
 		d.mu.Unlock()
 		for _, k := range keys {
+			if d.cfg.Holds != nil {
+				app, stream, _ := strings.Cut(strings.TrimPrefix(k, keyPrefix), "/")
+				held := d.cfg.Holds(app, stream)
+				d.mu.Lock()
+				stale := !held && d.idle[k]
+				if held {
+					delete(d.idle, k)
+				} else {
+					d.idle[k] = true
+				}
+				if stale {
+					delete(d.claims, k)
+					delete(d.idle, k)
+				}
+				d.mu.Unlock()
+				if stale {
+					d.release(k)
+					continue
+				}
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 			r, err := refreshScript.Run(ctx, d.rdb, []string{k}, d.cfg.Advertise, d.cfg.TTL.Milliseconds()).Int()
 			cancel()
