@@ -92,12 +92,15 @@ func start(cfg Config, h Handler) (*Engine, error) {
 	}
 	go func() {
 		err := gnet.Rotate(e, proto, opts...)
+		// The error goes out before booted closes: a start that failed (a
+		// busy port) must not look booted to the select below, which it did
+		// about one time in ten when done was sent after the close.
+		e.done <- err
 		select {
 		case <-e.booted:
 		default:
 			close(e.booted)
 		}
-		e.done <- err
 	}()
 	<-e.booted
 	select {

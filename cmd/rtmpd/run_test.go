@@ -120,7 +120,11 @@ func TestBusyPortNamed(t *testing.T) {
 		{"rtmp", []string{"-rtmp", addr, "-http", "", "-transport", "std"}},
 	} {
 		args := append(tc.args, "-record-dir", t.TempDir(), "-log-level", "error")
-		err := run(context.Background(), args, nil, io.Discard, io.Discard, func(*daemon) { t.Error("started on a busy port") })
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := run(ctx, args, nil, io.Discard, io.Discard, func(d *daemon) {
+			t.Errorf("started on a busy port: %q rtmp %s http %s", args, d.srv.RTMPAddr(), d.srv.HTTPAddr())
+		})
+		cancel()
 		want := tc.key + " " + addr + ": port " + port + " is already in use"
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("rtmpd %q: err %v, want %q", args, err, want)
