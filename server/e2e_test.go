@@ -31,6 +31,7 @@ import (
 	"github.com/quaverlive/quaver/client"
 	"github.com/quaverlive/quaver/fanout"
 	"github.com/quaverlive/quaver/flvmux"
+	"github.com/quaverlive/quaver/internal/mediainfo"
 	"github.com/quaverlive/quaver/server"
 )
 
@@ -694,7 +695,7 @@ func splitAnnexB(b []byte) [][]byte {
 // 8.3.3.1) with one VPS, SPS and PPS, copying the general profile, tier and
 // level from the SPS. It assumes 4:2:0, 8-bit video (what the test encodes).
 func hvcC(vps, sps, pps []byte) ([]byte, error) {
-	rbsp := unescapeRBSP(sps[2:]) // after the 2-byte NAL header
+	rbsp := mediainfo.UnescapeRBSP(sps[2:]) // after the 2-byte NAL header
 	if len(rbsp) < 13 {
 		return nil, errors.New("SPS too short")
 	}
@@ -718,25 +719,6 @@ func hvcC(vps, sps, pps []byte) ([]byte, error) {
 		r = append(r, nal...)
 	}
 	return r, nil
-}
-
-// unescapeRBSP removes emulation prevention bytes (00 00 03 -> 00 00).
-func unescapeRBSP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	zeros := 0
-	for _, c := range b {
-		if zeros >= 2 && c == 3 {
-			zeros = 0
-			continue
-		}
-		out = append(out, c)
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-	}
-	return out
 }
 
 // tokenHandler refuses publishing without ?token=secret and maps the play

@@ -79,17 +79,24 @@ func (l *vxLog) Write(p []byte) (int, error) {
 }
 
 // vxServer starts a server with RTMP and HTTP on loopback, recording into dir.
-func vxServer(t *testing.T, dir string) *server.Server {
+func vxServer(t *testing.T, dir string) *server.Server { return vxServerWith(t, dir, nil) }
+
+// vxServerWith is vxServer with adjust applied to the configuration.
+func vxServerWith(t *testing.T, dir string, adjust func(*server.Config)) *server.Server {
 	t.Helper()
 	lg := &vxLog{t: t}
 	t.Cleanup(func() { lg.mu.Lock(); lg.done = true; lg.mu.Unlock() })
-	srv := server.New(server.Config{
+	cfg := server.Config{
 		RTMPAddr:  "127.0.0.1:0",
 		HTTPAddr:  "127.0.0.1:0",
 		RecordDir: dir,
 		WebDir:    t.TempDir(),
 		Logger:    slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv := server.New(cfg)
 	handleDefaultApps(srv)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)

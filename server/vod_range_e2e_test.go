@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -54,30 +53,7 @@ func vrRawRequest(t *testing.T, addr, method, path, extra string) (*http.Respons
 // every seek is a new request, and these tests make many from one address
 // (the hostile suite attacks the rate itself: a VOD reconnect storm).
 func vrServer(t *testing.T, dir string) *server.Server {
-	t.Helper()
-	lg := &vxLog{t: t}
-	t.Cleanup(func() { lg.mu.Lock(); lg.done = true; lg.mu.Unlock() })
-	srv := server.New(server.Config{
-		RTMPAddr:           "127.0.0.1:0",
-		HTTPAddr:           "127.0.0.1:0",
-		RecordDir:          dir,
-		WebDir:             t.TempDir(),
-		VODStartRatePerIP:  1000,
-		VODStartBurstPerIP: 1000,
-		Logger:             slog.New(slog.NewTextHandler(lg, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	handleDefaultApps(srv)
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return srv
+	return vxServerWith(t, dir, func(c *server.Config) { c.VODStartRatePerIP, c.VODStartBurstPerIP = 1000, 1000 })
 }
 
 func TestVODHTTPRange(t *testing.T) {

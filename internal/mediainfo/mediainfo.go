@@ -186,7 +186,7 @@ func ParseSPS(nal []byte) (SPS, error) {
 	if nal[0]&0x1f != 7 {
 		return sps, ErrBadSPS
 	}
-	r := bitReader{b: unescape(nal[1:])}
+	r := bitReader{b: UnescapeRBSP(nal[1:])}
 	sps.Profile = uint8(r.bits(8))
 	r.bits(8) // constraint flags
 	sps.Level = uint8(r.bits(8))
@@ -314,8 +314,9 @@ func (r *bitReader) vuiFrameRate() float64 {
 	return math.Round(fps*1000) / 1000
 }
 
-// unescape removes emulation prevention bytes (00 00 03 -> 00 00).
-func unescape(b []byte) []byte {
+// UnescapeRBSP returns the RBSP of an escaped NAL payload: emulation
+// prevention bytes (00 00 03 -> 00 00) removed, in a new slice.
+func UnescapeRBSP(b []byte) []byte {
 	out := make([]byte, 0, len(b))
 	zeros := 0
 	for _, c := range b {
