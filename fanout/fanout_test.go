@@ -590,7 +590,7 @@ func TestAudioRidesWithVideo(t *testing.T) {
 	if sink.writes != writes+1 || len(sink.msgs) != 3 {
 		t.Fatalf("want audio and video in one write: %d writes, %d msgs", sink.writes-writes, len(sink.msgs))
 	}
-	// The tick flushes audio that is still waiting.
+	// FlushLoop flushes audio that is still waiting.
 	st.Publish(chunkcodec.TypeAudio, 50, audio(3))
 	h.FlushLoop(0)
 	if len(sink.msgs) != 4 {

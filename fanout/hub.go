@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -91,12 +92,16 @@ type Config struct {
 	StallTimeout time.Duration
 	// MaxBatchBytes caps the bytes one flush hands to one subscriber's writev.
 	MaxBatchBytes int
-	// BatchWindow delays delivery to merge writes: 0 sends as soon as the loop runs
-	// (lowest latency, one write per message per subscriber); a positive window
-	// relies on the transport calling Hub.FlushLoop at that period. The number of
-	// writes per viewer sets the cost of a delivered byte (bench/README.md has
-	// the measurements). The server and rtmpd default to 100 ms; joining
-	// subscribers are always served at once.
+	// BatchWindow is the latency a loop may add to merge writes. 0 sends as
+	// soon as the loop runs (one write per video frame per subscriber: audio
+	// rides with the next video frame). A positive window starts when a loop's
+	// first video frame (or any message of a stream without recent video) is
+	// pending, and the loop flushes when it ends: every message that arrived
+	// in between goes out in one write per subscriber. So a subscriber gets at
+	// most one write per window, and a larger window never makes more writes
+	// than a smaller one. The number of writes per viewer sets the cost of a
+	// delivered byte (bench/README.md has the measurements). The server and
+	// rtmpd default to 100 ms; joining subscribers are always served at once.
 	BatchWindow time.Duration
 }
 
@@ -114,6 +119,18 @@ const (
 	DefaultStallTimeout  = 15 * time.Second
 	DefaultMaxBatchBytes = 1 << 20
 	maxIovecs            = 1024
+
+	// audioRide is how recent a stream's last video message must be for its
+	// audio to wait for the next video message instead of waking the loops:
+	// longer than a 30 fps frame interval, short enough that audio of a
+	// stream whose video stopped (or runs below 20 fps) flows on its own.
+	audioRide = 50 * time.Millisecond
+	// tickGrace is how long past the window a pending group waits before the
+	// transport's periodic tick (Hub.TickLoop) flushes it anyway. Groups a
+	// subscriber re-queued because its socket was full are due at once.
+	tickGrace = 100 * time.Millisecond
+	// dueAtTick is the pending time of a group the next tick must flush.
+	dueAtTick = math.MinInt64
 )
 
 func (c *Config) setDefaults() {
@@ -187,16 +204,19 @@ type Hub struct {
 	cfg   Config
 	loops []*loopLocal
 	clock func() int64
+	// arm starts l's window timer; tests replace it to drive windows by hand.
+	arm func(l *loopLocal, d time.Duration)
 
 	packetsIn atomic.Uint64
 	bytesIn   atomic.Uint64
 	subsTotal atomic.Uint64
+	closed    atomic.Bool
 }
 
 // NewHub returns a hub for cfg.Loops event loops.
 func NewHub(cfg Config) *Hub {
 	cfg.setDefaults()
-	h := &Hub{cfg: cfg, clock: monotonicNanos}
+	h := &Hub{cfg: cfg, clock: monotonicNanos, arm: armTimer}
 	h.loops = make([]*loopLocal, cfg.Loops)
 	for i := range h.loops {
 		h.loops[i] = &loopLocal{
@@ -206,8 +226,28 @@ func NewHub(cfg Config) *Hub {
 			marks:   make([]mark, 0, maxIovecs+4),
 			scratch: make([]byte, 0, maxIovecs*flvmux.TagHeaderSize+64),
 		}
+		if cfg.BatchWindow > 0 {
+			ll := h.loops[i]
+			ll.timer = time.AfterFunc(time.Hour, ll.fire)
+			ll.timer.Stop()
+		}
 	}
 	return h
+}
+
+// Close stops the hub's window timers; a flush already scheduled still runs,
+// and loops are no longer woken for later packets (the transport's tick, if
+// it still runs, flushes them). Call it when the loops stop. Safe from any
+// goroutine; idempotent.
+func (h *Hub) Close() {
+	if !h.closed.CompareAndSwap(false, true) {
+		return
+	}
+	for _, l := range h.loops {
+		if l.timer != nil {
+			l.timer.Stop()
+		}
+	}
 }
 
 // Config returns the hub's effective configuration (defaults applied).
@@ -222,13 +262,22 @@ func (h *Hub) AttachLoop(l Loop) {
 	}
 }
 
-// FlushLoop delivers everything pending for subscribers on loop idx. It must run on
-// that loop. With a positive window the transport calls it once per window; with
-// a zero window the hub schedules flushes itself, and the transport should still
-// call it on its periodic tick, which bounds how long audio waits for video (see
-// Stream.Publish).
+// FlushLoop delivers everything pending for subscribers on loop idx now. It
+// must run on that loop. The hub schedules its own flushes (at once with no
+// window, at the end of the window otherwise); FlushLoop is for callers that
+// want everything out, such as tests.
 func (h *Hub) FlushLoop(idx int) {
 	h.loops[idx].flush()
+}
+
+// TickLoop is the transport's periodic tick for loop idx (every 100 ms or so;
+// it must run on that loop). It flushes only what is overdue: groups a
+// subscriber re-queued because its socket was full, and anything pending for
+// longer than the window plus a grace period (a safety net: audio waiting for
+// a video frame that did not come). Everything else waits for its own flush,
+// so the tick adds no writes.
+func (h *Hub) TickLoop(idx int) {
+	h.loops[idx].flushDue(h.clock() - int64(h.cfg.BatchWindow+tickGrace))
 }
 
 // Stats sums the counters of all loops. Safe from any goroutine.
@@ -255,7 +304,9 @@ type loopLocal struct {
 	hub       *Hub
 	loop      atomic.Pointer[loopRef]
 	dirty     atomic.Pointer[group]
-	scheduled atomic.Bool
+	scheduled atomic.Bool // no window: a flush task is queued on the loop
+	armed     atomic.Bool // a window: the timer runs, a flush follows
+	timer     *time.Timer // a window: fires fire at the end of the window
 
 	// Scratch for one subscriber's flush at a time (loop-only): the iovec and the
 	// packet references held while the writev runs. Per loop, not per subscriber,
@@ -271,10 +322,13 @@ type loopLocal struct {
 	_ [64]byte // keep loops' hot fields on separate cache lines
 }
 
-// push marks g dirty and, with no batch window and wake set, schedules one
-// flush of this loop. Without wake the group waits for the next wake-up of the
-// loop (a packet that wakes it, or the transport's tick).
-func (l *loopLocal) push(g *group, wake bool) {
+// push marks g dirty, pending since the hub clock's since (dueAtTick: due at
+// the next tick) and, with wake set, schedules a flush of this loop: at once with
+// no window, at the end of the window otherwise. Without wake the group waits
+// for the next flush of the loop (a packet that wakes it, or the transport's
+// tick once it is overdue). The caller has set g.pending.
+func (l *loopLocal) push(g *group, since int64, wake bool) {
+	g.since.Store(since)
 	for {
 		old := l.dirty.Load()
 		g.next.Store(old)
@@ -283,19 +337,42 @@ func (l *loopLocal) push(g *group, wake bool) {
 		}
 	}
 	if wake {
-		l.wake()
+		l.wake(false)
 	}
 }
 
-// wake schedules one flush of this loop unless one is pending (no batch window).
-func (l *loopLocal) wake() {
-	if l.hub.cfg.BatchWindow == 0 && l.scheduled.CompareAndSwap(false, true) {
+// wake schedules one flush of this loop unless one is already scheduled: at
+// once with no window (or when now is set: control messages such as the end
+// of a stream), at the end of the window otherwise. Safe from any goroutine.
+func (l *loopLocal) wake(now bool) {
+	if l.hub.cfg.BatchWindow == 0 || now {
+		l.execute()
+		return
+	}
+	if !l.hub.closed.Load() && l.armed.CompareAndSwap(false, true) {
+		l.hub.arm(l, l.hub.cfg.BatchWindow)
+	}
+}
+
+func armTimer(l *loopLocal, d time.Duration) { l.timer.Reset(d) }
+
+// execute queues the loop's flush task unless it is queued already.
+func (l *loopLocal) execute() {
+	if l.scheduled.CompareAndSwap(false, true) {
 		if r := l.loop.Load(); r != nil {
 			if err := r.Execute(l); err != nil {
 				l.scheduled.Store(false)
 			}
+		} else {
+			l.scheduled.Store(false)
 		}
 	}
+}
+
+// fire ends a window (the timer's goroutine).
+func (l *loopLocal) fire() {
+	l.armed.Store(false)
+	l.execute()
 }
 
 // Run implements Task: it is the loop's flush, scheduled once per batch.
@@ -317,6 +394,31 @@ func (l *loopLocal) flush() {
 		g.next.Store(nil)
 		g.pending.Store(false)
 		g.flush(l, now)
+		g = next
+	}
+}
+
+// flushDue flushes the pending groups that became pending at or before
+// cutoff (hub clock) and puts the others back for their own flush. Loop-only.
+func (l *loopLocal) flushDue(cutoff int64) {
+	g := l.dirty.Swap(nil)
+	if g == nil {
+		return
+	}
+	var now int64
+	for g != nil {
+		next := g.next.Load()
+		g.next.Store(nil)
+		if since := g.since.Load(); since > cutoff {
+			l.push(g, since, false) // still pending: its own flush comes
+		} else {
+			if now == 0 {
+				l.wakeups.Add(1)
+				now = l.hub.clock()
+			}
+			g.pending.Store(false)
+			g.flush(l, now)
+		}
 		g = next
 	}
 }

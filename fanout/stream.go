@@ -63,6 +63,7 @@ type Stream struct {
 	gopBytes   int       // cap() bytes of the ring from gopStart while gopOK
 	epoch      uint64    // number of BeginPublish calls; the current publisher's epoch
 	hasVideo   bool
+	lastVideo  int64 // hub clock of the newest video message (writer lock)
 	lastOutTS  uint32
 	haveOut    bool
 	rebase     bool
@@ -318,24 +319,31 @@ func (s *Stream) insertLocked(p *Packet, seq uint64) {
 	s.trimLocked(seq)
 	s.accountLocked()
 
+	now := s.hub.clock()
+	if p.Kind == KindVideo {
+		s.lastVideo = now
+	}
 	if s.subs.Load() == 0 {
 		return
 	}
-	// Audio of a stream with video does not wake the loops: it goes out with the
-	// next video packet, in the same writev. A delivered byte costs one system
-	// call per write (design notes), and audio and video messages arrive apart, so
-	// this halves the writes per viewer at a cost to audio only of at most one
-	// video frame interval (or the transport's tick if video stops).
-	wake := p.Kind != KindAudio || !s.hasVideo
+	// Audio of a stream with recent video does not wake the loops: it goes out
+	// with the next video packet, in the same writev. A delivered byte costs one
+	// system call per write (design notes), and audio and video messages arrive
+	// apart, so this halves the writes per viewer at a cost to audio only of at
+	// most one video frame interval. Control messages (the end of a stream)
+	// go out at once, window or not.
+	wake := p.Kind != KindAudio || !s.hasVideo || now-s.lastVideo > int64(audioRide)
+	urgent := p.Kind == KindControl
 	for i := range s.groups {
 		g := s.groups[i].Load()
 		if g == nil || g.n.Load() == 0 {
 			continue
 		}
 		if g.pending.CompareAndSwap(false, true) {
-			s.hub.loops[i].push(g, wake)
-		} else if wake {
-			s.hub.loops[i].wake()
+			s.hub.loops[i].push(g, now, false)
+		}
+		if wake {
+			s.hub.loops[i].wake(urgent)
 		}
 	}
 }

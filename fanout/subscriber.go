@@ -25,6 +25,7 @@ type group struct {
 	subs    []*Subscriber         // loop-only (the owning loop)
 	n       atomic.Int32          // len(subs): written by the owning loop, read by writers
 	pending atomic.Bool           // set by whoever pushes the group on the dirty stack, cleared by the loop
+	since   atomic.Int64          // hub clock when it became pending (dueAtTick: flush at the next tick)
 	next    atomic.Pointer[group] // dirty-stack link (see loopLocal)
 }
 
@@ -464,9 +465,14 @@ gathered:
 	}
 
 	// More than one batch pending: come back on the next flush of this loop,
-	// at once unless the socket is full (a flush now would find it full).
+	// at once (or at the end of a window) unless the socket is full (a flush
+	// now would find it full: the next tick comes back).
 	if !sub.closed && sub.cursor < head && !sub.g.pending.Load() && sub.g.pending.CompareAndSwap(false, true) {
-		l.push(sub.g, !full)
+		if full {
+			l.push(sub.g, dueAtTick, false)
+		} else {
+			l.push(sub.g, now, true)
+		}
 	}
 }
 

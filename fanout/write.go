@@ -43,9 +43,10 @@ func (sub *Subscriber) writeDirect(l *loopLocal, iov [][]byte, ringStart int, ma
 		return end, len(marks), false
 	}
 	if w >= bytes {
+		// All taken: TryWritev writes only with nothing queued, so nothing is.
 		l.deliveries.Add(uint64(len(iov)))
 		l.bytesOut.Add(uint64(bytes))
-		sub.queued = sub.sink.OutboundBuffered()
+		sub.queued = 0
 		return end, len(marks), false
 	}
 	// The first byte not written: offset off in iov[k].
@@ -114,6 +115,6 @@ func (sub *Subscriber) noteSent(marks []mark) {
 // scheduling one: its transport is still busy, and a flush now would find it so.
 func (sub *Subscriber) retry(l *loopLocal) {
 	if !sub.g.pending.Load() && sub.g.pending.CompareAndSwap(false, true) {
-		l.push(sub.g, false)
+		l.push(sub.g, dueAtTick, false)
 	}
 }

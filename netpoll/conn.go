@@ -197,9 +197,13 @@ func (c *conn) queue(bufs [][]byte) (int, error) {
 }
 
 // writev issues writev(2) on a non-blocking socket. EAGAIN counts as 0 bytes.
+// It is a raw system call: a non-blocking write returns in microseconds, and
+// telling the scheduler about each one (entersyscall/exitsyscall) costs time
+// for nothing and, with GOMAXPROCS=1, lets sysmon hand the loop's P to another
+// thread in the middle of a fanout flush.
 func writev(fd int, iov []unix.Iovec) (int, error) {
 	for {
-		r, _, errno := syscall.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		r, _, errno := syscall.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 		switch errno {
 		case 0:
 			return int(r), nil

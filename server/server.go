@@ -165,10 +165,7 @@ func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return ErrStarted
 	}
-	tick := netpoll.DefaultTick
-	if w := s.cfg.Fanout.BatchWindow; w > 0 && w < tick {
-		tick = w
-	}
+	tick := netpoll.DefaultTick // the fanout times its own windows
 	s.sh.PartialTicks = int64(s.cfg.PartialMessageTimeout / tick)
 	for name, app := range s.apps {
 		s.sh.Apps[name] = engineApp(name, app, s)
@@ -362,6 +359,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tlsEng != nil {
 		_ = s.tlsEng.Stop(ctx)
 	}
+	s.hub.Close()  // the window timers: the loops are gone
 	s.hooks.stop() // calls in flight are cancelled; their sessions are gone
 	if d := s.dir.Load(); d != nil {
 		_ = d.Close() // this node's claims are released
@@ -449,12 +447,11 @@ func (s *Server) release(kind int, remote string) {
 	s.admit.Release(kind, remote)
 }
 
-// loopTick runs on every loop every tick: it flushes the loop's pending
-// deliveries (once per batch window, or, without one, whatever audio is still
-// waiting for video).
+// loopTick runs on every loop every tick: the sessions' deadlines and the
+// fanout's overdue deliveries (viewers whose sockets were full).
 func (s *Server) loopTick(l netpoll.EventLoop, now time.Time) {
 	s.sh.Loops[l.Index()].Tick(now)
-	s.hub.FlushLoop(l.Index())
+	s.hub.TickLoop(l.Index())
 }
 
 // String names the server. Any goroutine, after Start.

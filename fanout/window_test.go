@@ -1,0 +1,197 @@
+package fanout
+
+import (
+	"testing"
+	"time"
+
+	"github.com/quaverlive/quaver/chunkcodec"
+)
+
+// windowClock is a hand-driven hub clock and window timer: a test moves now
+// and ends armed windows itself, so a second of media runs in microseconds.
+type windowClock struct {
+	now   int64
+	due   int64 // when the armed window ends (-1: none)
+	armed *loopLocal
+}
+
+func newWindowHub(t *testing.T, window time.Duration) (*Hub, *testLoop, *windowClock) {
+	t.Helper()
+	h, l := newTestHub(Config{BatchWindow: window})
+	c := &windowClock{due: -1}
+	h.clock = func() int64 { return c.now }
+	h.arm = func(ll *loopLocal, d time.Duration) { c.armed, c.due = ll, c.now+int64(d) }
+	t.Cleanup(h.Close)
+	return h, l, c
+}
+
+// advance moves the clock to at, ending the armed window on the way.
+func (c *windowClock) advance(at int64) {
+	if c.due >= 0 && c.due <= at {
+		c.now = c.due
+		c.due = -1
+		c.armed.fire()
+	}
+	c.now = at
+}
+
+// simulate publishes a second of 30 fps video and 46.875 audio frames per
+// second (AAC at 48 kHz) to one subscriber, running the loop as an event loop
+// would, and returns the subscriber's writes and the largest delay between a
+// message's publish and its write.
+func simulate(t *testing.T, window time.Duration) (writes int, worst time.Duration) {
+	h, l, c := newWindowHub(t, window)
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	sink := newDecodeSink(h.Config().ChunkSize)
+	st.Subscribe(l, sink, SubscriberOptions{})
+	l.run()
+	start := sink.writes
+
+	const ms = int64(time.Millisecond)
+	video, audioN := int64(1), int64(1)
+	var pending []int64 // publish times not yet written
+	for c.now < 1000*ms {
+		nv := video * 1000 * ms / 30
+		na := audioN * 1024 * 1000 * ms / 48000
+		next := min(nv, na)
+		if c.due >= 0 && c.due < next {
+			next = c.due
+		}
+		before := sink.writes
+		c.advance(next)
+		switch next {
+		case nv:
+			st.Publish(chunkcodec.TypeVideo, uint32(nv/ms), inter(uint32(video)))
+			video++
+			pending = append(pending, c.now)
+		case na:
+			st.Publish(chunkcodec.TypeAudio, uint32(na/ms), audio(uint32(audioN)))
+			audioN++
+			pending = append(pending, c.now)
+		}
+		if next%(100*ms) == 0 {
+			h.TickLoop(0)
+		}
+		l.run()
+		if sink.writes > before {
+			for _, p := range pending {
+				worst = max(worst, time.Duration(c.now-p))
+			}
+			pending = pending[:0]
+		}
+	}
+	return sink.writes - start, worst
+}
+
+// TestWindowWrites: with no window a subscriber gets one write per video
+// frame (audio rides with video, and the tick adds none); a window merges
+// what arrives within it, so a larger window never makes more writes than a
+// smaller one, and no message waits longer than the window plus one frame.
+func TestWindowWrites(t *testing.T) {
+	prev := 1 << 30
+	for _, w := range []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond} {
+		writes, worst := simulate(t, w)
+		t.Logf("window %v: %d writes in 1 s, longest wait %v", w, writes, worst)
+		if w == 0 && (writes < 29 || writes > 30) {
+			t.Errorf("window 0: %d writes in a second of 30 fps video, want one per video frame", writes)
+		}
+		if writes > prev {
+			t.Errorf("window %v: %d writes, more than the smaller window's %d", w, writes, prev)
+		}
+		if limit := w + 34*time.Millisecond; worst > limit {
+			t.Errorf("window %v: a message waited %v, more than %v", w, worst, limit)
+		}
+		prev = writes
+	}
+}
+
+// TestTickFlushesOnlyOverdue: the transport's tick does not flush audio that
+// waits for the next video frame; it flushes what waited past the window and
+// the grace period. Audio of a stream whose video stopped wakes the loop.
+func TestTickFlushesOnlyOverdue(t *testing.T) {
+	h, l, c := newWindowHub(t, 0)
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	sink := newDecodeSink(h.Config().ChunkSize)
+	st.Subscribe(l, sink, SubscriberOptions{})
+	l.run()
+	got := len(sink.msgs)
+
+	const ms = int64(time.Millisecond)
+	c.now = 10 * ms
+	st.Publish(chunkcodec.TypeAudio, 10, audio(1))
+	if len(l.tasks) != 0 {
+		t.Fatal("audio right after video woke the loop")
+	}
+	c.now = 20 * ms
+	h.TickLoop(0)
+	if len(sink.msgs) != got {
+		t.Fatal("the tick flushed audio waiting for the next video frame")
+	}
+	c.now = 10*ms + int64(tickGrace) + 1
+	h.TickLoop(0)
+	if len(sink.msgs) != got+1 {
+		t.Fatalf("the tick did not flush overdue audio: %d new messages", len(sink.msgs)-got)
+	}
+
+	c.now += int64(audioRide) + 1 // video stopped: audio flows on its own
+	st.Publish(chunkcodec.TypeAudio, uint32(c.now/ms), audio(2))
+	if len(l.tasks) == 0 {
+		t.Fatal("audio of a stream whose video stopped did not wake the loop")
+	}
+	l.run()
+	if len(sink.msgs) != got+2 {
+		t.Fatal("audio after video stopped was not delivered")
+	}
+}
+
+// TestWindowControlAtOnce: with a window, media waits for the window's end
+// but the end of a stream goes out at once.
+func TestWindowControlAtOnce(t *testing.T) {
+	h, l, c := newWindowHub(t, 100*time.Millisecond)
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	epoch := st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	sink := newDecodeSink(h.Config().ChunkSize)
+	st.Subscribe(l, sink, SubscriberOptions{})
+	l.run()
+	got := len(sink.msgs)
+	st.Publish(chunkcodec.TypeVideo, 33, inter(1))
+	if len(l.tasks) != 0 || c.due < 0 {
+		t.Fatalf("video with a window: %d tasks queued, window armed %v", len(l.tasks), c.due >= 0)
+	}
+	st.EndPublishAs(epoch, chunkcodec.AppendStreamEOF(nil, 1))
+	if len(l.tasks) == 0 {
+		t.Fatal("the end of the stream waited for the window")
+	}
+	l.run()
+	if len(sink.msgs) <= got {
+		t.Fatal("nothing delivered at the end of the stream")
+	}
+}
+
+// TestWindowTimerFires: the hub's own timer ends a window (real time, bounded).
+func TestWindowTimerFires(t *testing.T) {
+	h, l := newTestHub(Config{BatchWindow: 5 * time.Millisecond})
+	defer h.Close()
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	sink := newDecodeSink(h.Config().ChunkSize)
+	st.Subscribe(l, sink, SubscriberOptions{})
+	l.run()
+	got := len(sink.msgs)
+	st.Publish(chunkcodec.TypeVideo, 33, inter(1))
+	st.Publish(chunkcodec.TypeVideo, 66, inter(2))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sink.msgs) < got+2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		l.run()
+	}
+	if len(sink.msgs) != got+2 {
+		t.Fatalf("window timer: %d of 2 messages delivered", len(sink.msgs)-got)
+	}
+}
