@@ -50,6 +50,7 @@ type player struct {
 	start int64 // connect start, ns since the run's t0
 	state atomic.Int32
 
+	connect    atomic.Int64  // connect time (ns): connect start to playing, 0 before
 	frames     atomic.Uint64 // video frames (sequence headers not counted)
 	bytes      atomic.Uint64 // bytes read from the connection
 	firstFrame atomic.Int64  // time to first video frame (ns), 0 before it
@@ -93,8 +94,12 @@ func (r *runner) onVideo(p *player, payload []byte) {
 	}
 }
 
-// connected marks p as playing and releases its slot in the connect wait group.
+// connected records p's connect time (from connect start: after
+// NetStream.Play.Start for RTMP, the HTTP response headers for HTTP-FLV, the
+// WebSocket upgrade response for WS-FLV), marks p as playing and releases its
+// slot in the connect wait group.
 func (r *runner) connected(p *player) {
+	p.connect.Store(max(int64(time.Since(r.t0))-p.start, 1))
 	if p.state.CompareAndSwap(stateConnecting, stateConnected) {
 		r.connWG.Done()
 	}

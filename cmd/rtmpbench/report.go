@@ -41,6 +41,11 @@ type Report struct {
 	// FirstFrame*MS: time from connect start to the first video frame.
 	FirstFrameMedianMS float64 `json:"first_frame_median_ms"`
 	FirstFrameP99MS    float64 `json:"first_frame_p99_ms"`
+	// Connect*MS are over connected players: the time from connect start
+	// (TCP dial) to NetStream.Play.Start (RTMP), the response headers
+	// (HTTP-FLV) or the upgrade response (WebSocket-FLV).
+	ConnectMedianMS float64 `json:"connect_median_ms"`
+	ConnectP99MS    float64 `json:"connect_p99_ms"`
 	// KeepUp* are over connected players: video frames received during the
 	// window divided by PublishedFrames.
 	KeepUpMin    float64 `json:"keep_up_min"`
@@ -310,6 +315,9 @@ func (r *Report) WriteText(w io.Writer) {
 	} else {
 		p("first frame: n/a (no player received video)")
 	}
+	if pl.Connected > 0 {
+		p("connect:     median %.1f ms, p99 %.1f ms", r.ConnectMedianMS, r.ConnectP99MS)
+	}
 	p("keep-up:     min %.3f, median %.3f;  largest stall %.0f ms", r.KeepUpMin, r.KeepUpMedian, r.StallMaxMS)
 	p("delivered:   %.1f MB/s", r.DeliveredMBps)
 	if r.Latency.Samples > 0 {
@@ -358,6 +366,8 @@ var tsvColumns = []string{
 	"mode", "requested", "connected", "failed", "dropped", "delivered_mb_s", "cpu_s_per_gb", "cpu_core_share",
 	"rss_per_player_kb", "first_frame_median_ms", "first_frame_p99_ms", "keep_up_min", "keep_up_median",
 	"stall_max_ms", "latency_p50_ms", "latency_p99_ms", "tool_core_share", "other_cores", "warnings",
+	// Appended later; scripts read columns by position.
+	"connect_median_ms", "connect_p99_ms",
 }
 
 // AppendTSV appends the report's headline numbers as one tab-separated line
@@ -383,7 +393,8 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 	if fl := r.Floor; fl != nil {
 		n := strconv.Itoa(fl.Readers)
 		cols = append(cols, r.Mode, n, n, "0", "0", f(r.DeliveredMBps, 1), f(fl.WriterCPUPerGB, 3), f(fl.WriterCoreShare, 3),
-			na, na, na, f(fl.KeepUp, 3), f(fl.KeepUp, 3), na, na, na, f(r.Tool.CoreShare, 3), other, warn)
+			na, na, na, f(fl.KeepUp, 3), f(fl.KeepUp, 3), na, na, na, f(r.Tool.CoreShare, 3), other, warn,
+			na, na)
 	} else {
 		cpu, share, rss := na, na, na
 		if s := r.Server; s != nil {
@@ -398,9 +409,14 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 			ffm, ffp = f(r.FirstFrameMedianMS, 0), f(r.FirstFrameP99MS, 0)
 		}
 		p := r.Players
+		cm, cp := na, na
+		if p.Connected > 0 {
+			cm, cp = f(r.ConnectMedianMS, 1), f(r.ConnectP99MS, 1)
+		}
 		cols = append(cols, r.Mode, strconv.Itoa(p.Requested), strconv.Itoa(p.Connected), strconv.Itoa(p.Failed),
 			strconv.Itoa(p.Dropped), f(r.DeliveredMBps, 1), cpu, share, rss, ffm, ffp,
-			f(r.KeepUpMin, 3), f(r.KeepUpMedian, 3), f(r.StallMaxMS, 0), p50, p99, f(r.Tool.CoreShare, 3), other, warn)
+			f(r.KeepUpMin, 3), f(r.KeepUpMedian, 3), f(r.StallMaxMS, 0), p50, p99, f(r.Tool.CoreShare, 3), other, warn,
+			cm, cp)
 	}
 	dst = append(dst, strings.Join(cols, "\t")...)
 	return append(dst, '\n')

@@ -155,10 +155,10 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	interrupted := parent.Err() != nil
 
 	type result struct {
-		frames, bytes uint64
-		gap           int64
-		state         int32
-		first         int64
+		frames, bytes  uint64
+		gap            int64
+		state          int32
+		first, connect int64
 	}
 	res := make([]result, len(players))
 	for i, p := range players {
@@ -169,11 +169,12 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 			gap = max(gap, int64(window)) // nothing during the window
 		}
 		res[i] = result{
-			frames: p.frames.Load() - p.snapFrames,
-			bytes:  p.bytes.Load() - p.snapBytes,
-			gap:    gap,
-			state:  p.state.Load(),
-			first:  p.firstFrame.Load(),
+			frames:  p.frames.Load() - p.snapFrames,
+			bytes:   p.bytes.Load() - p.snapBytes,
+			gap:     gap,
+			state:   p.state.Load(),
+			first:   p.firstFrame.Load(),
+			connect: p.connect.Load(),
 		}
 	}
 
@@ -212,7 +213,7 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	pr := &rep.Players
 	pr.Requested = total
 	pr.ByKind = map[string]KindCounts{}
-	var firsts, keepups []float64
+	var firsts, keepups, connects []float64
 	var delivered uint64
 	var maxGap int64
 	for i, p := range players {
@@ -229,6 +230,9 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 			if x.state == stateDropped {
 				pr.Dropped++
 				kc.Dropped++
+			}
+			if x.connect > 0 {
+				connects = append(connects, float64(x.connect)/1e6)
 			}
 			if x.first == 0 {
 				pr.NoVideo++
@@ -252,6 +256,9 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	firsts, keepups = sortedCopy(firsts), sortedCopy(keepups)
 	rep.FirstFrameMedianMS = percentile(firsts, 0.5)
 	rep.FirstFrameP99MS = percentile(firsts, 0.99)
+	connects = sortedCopy(connects)
+	rep.ConnectMedianMS = percentile(connects, 0.5)
+	rep.ConnectP99MS = percentile(connects, 0.99)
 	if len(keepups) > 0 {
 		rep.KeepUpMin = keepups[0]
 		rep.KeepUpMedian = percentile(keepups, 0.5)

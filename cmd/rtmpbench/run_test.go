@@ -89,6 +89,11 @@ func TestRunSmoke(t *testing.T) {
 	if rep.FirstFrameMedianMS <= 0 || rep.DeliveredMBps <= 0 {
 		t.Errorf("first frame %v ms, delivered %v MB/s", rep.FirstFrameMedianMS, rep.DeliveredMBps)
 	}
+	// Connecting (through NetStream.Play.Start, the response headers or the
+	// upgrade) comes before the first frame.
+	if rep.ConnectMedianMS <= 0 || rep.ConnectP99MS < rep.ConnectMedianMS || rep.ConnectMedianMS > rep.FirstFrameMedianMS {
+		t.Errorf("connect median %v ms, p99 %v ms (first frame median %v ms)", rep.ConnectMedianMS, rep.ConnectP99MS, rep.FirstFrameMedianMS)
+	}
 	if rep.Server == nil || rep.Server.Processes < 1 || rep.Server.PeakRSSKB <= 0 {
 		t.Errorf("server %+v", rep.Server)
 	}
@@ -100,8 +105,10 @@ func TestRunSmoke(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Players.Connected != 9 {
 		t.Errorf("JSON round trip: %v, %+v", err, back.Players)
 	}
-	if !strings.Contains(text.String(), "latency:") {
-		t.Error("text report lacks latency")
+	for _, line := range []string{"latency:", "connect:"} {
+		if !strings.Contains(text.String(), line) {
+			t.Errorf("text report lacks %q", line)
+		}
 	}
 	checkTSV(t, rep)
 }
@@ -166,9 +173,24 @@ func TestFloor(t *testing.T) {
 	}
 }
 
-// checkTSV checks that -tsv writes a header and a row of the same width.
+// tsvPositions are -tsv columns that scripts (bench/compare.sh) read by
+// position (1-based): new columns go at the end.
+var tsvPositions = map[int]string{
+	1: "mode", 4: "failed", 6: "delivered_mb_s", 7: "cpu_s_per_gb", 8: "cpu_core_share", 9: "rss_per_player_kb",
+	10: "first_frame_median_ms", 12: "keep_up_min", 13: "keep_up_median", 14: "stall_max_ms",
+	15: "latency_p50_ms", 16: "latency_p99_ms", 18: "other_cores", 19: "warnings",
+	20: "connect_median_ms", 21: "connect_p99_ms",
+}
+
+// checkTSV checks that -tsv writes a header and a row of the same width, with
+// the columns scripts read where they expect them.
 func checkTSV(t *testing.T, rep *Report) {
 	t.Helper()
+	for pos, name := range tsvPositions {
+		if pos > len(tsvColumns) || tsvColumns[pos-1] != name {
+			t.Errorf("TSV column %d is not %s: %q", pos, name, tsvColumns)
+		}
+	}
 	lines := strings.Split(strings.TrimSuffix(string(rep.AppendTSV(nil, true)), "\n"), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("TSV lines: %q", lines)
