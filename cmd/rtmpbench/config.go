@@ -70,6 +70,10 @@ type Config struct {
 	Fast bool
 	// RTMPPlayers, HTTPPlayers and WSPlayers are the players of each kind.
 	RTMPPlayers, HTTPPlayers, WSPlayers int
+	// Storm is the number of RTMP players of the join storm: started during
+	// the measuring window at StormRate per second (0: no storm).
+	Storm     int
+	StormRate float64
 	// Ramp is how many players are started per second (negative: all at once).
 	Ramp float64
 	// Warmup runs after every player connected (or failed) and before the
@@ -117,6 +121,9 @@ func (c Config) withDefaults() Config {
 	if c.Ramp == 0 {
 		c.Ramp = DefaultRamp
 	}
+	if c.StormRate == 0 {
+		c.StormRate = DefaultStormRate
+	}
 	if c.Warmup == 0 {
 		c.Warmup = DefaultWarmup
 	}
@@ -160,8 +167,11 @@ func (c Config) validate(ctx context.Context) error {
 	if c.GOP < 1 || c.GOP > MaxGOP {
 		bad("-gop %d: want 1..%d", c.GOP, MaxGOP)
 	}
-	if c.RTMPPlayers < 0 || c.HTTPPlayers < 0 || c.WSPlayers < 0 || c.totalPlayers() > MaxPlayers {
-		bad("players: want 0..%d in all", MaxPlayers)
+	if c.RTMPPlayers < 0 || c.HTTPPlayers < 0 || c.WSPlayers < 0 || c.Storm < 0 || c.totalPlayers()+c.Storm > MaxPlayers {
+		bad("players: want 0..%d in all (with -storm)", MaxPlayers)
+	}
+	if c.StormRate <= 0 || c.StormRate > MaxStormRate {
+		bad("-storm-rate %v: want above 0, at most %d", c.StormRate, MaxStormRate)
 	}
 	if c.Duration < 0 || c.Duration > MaxDuration || c.Warmup < 0 || c.Warmup > MaxDuration || c.Settle < 0 || c.Settle > MaxDuration {
 		bad("-duration, -warmup and -settle: want 0..%v", MaxDuration)
@@ -179,13 +189,16 @@ func (c Config) validate(ctx context.Context) error {
 		if c.totalPlayers() == 0 {
 			bad("-floor needs readers: set -rtmp-players")
 		}
+		if c.Storm > 0 {
+			bad("-storm does not apply to -floor")
+		}
 		return errors.Join(errs...)
 	}
 	if !c.Publish && c.totalPlayers() == 0 {
 		bad("nothing to do: -publish=false and no players")
 	}
-	if c.URL == "" && (c.Publish || c.RTMPPlayers > 0) {
-		bad("-url is required to publish or to play over RTMP")
+	if c.URL == "" && (c.Publish || c.RTMPPlayers > 0 || c.Storm > 0) {
+		bad("-url is required to publish or to play over RTMP (-storm players play it)")
 	}
 	if c.HTTPPlayers > 0 && c.HTTPURL == "" {
 		bad("-http-players needs -http-url")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,7 @@ const (
 type player struct {
 	id    int
 	kind  playerKind
+	storm bool  // started by the join storm (-storm), during the window
 	start int64 // connect start, ns since the run's t0
 	state atomic.Int32
 
@@ -75,7 +77,10 @@ func (r *runner) onVideo(p *player, payload []byte) {
 		p.firstFrame.Store(max(mono-p.start, 1))
 	}
 	last := p.lastFrame.Swap(mono)
-	measuring := r.measuring.Load()
+	// A storm player's first frames are the server's cached GOP, sent
+	// seconds after their capture: its frames count for neither latency
+	// nor stalls, which are the base players'.
+	measuring := r.measuring.Load() && !p.storm
 	if measuring && last != 0 && mono-last > p.maxGap.Load() {
 		p.maxGap.Store(mono - last)
 	}
@@ -101,8 +106,18 @@ func (r *runner) onVideo(p *player, payload []byte) {
 func (r *runner) connected(p *player) {
 	p.connect.Store(max(int64(time.Since(r.t0))-p.start, 1))
 	if p.state.CompareAndSwap(stateConnecting, stateConnected) {
-		r.connWG.Done()
+		wg, _ := r.connectGroup(p)
+		wg.Done()
 	}
+}
+
+// connectGroup returns the wait group that waits for p's connect and the
+// counts its connect error goes to: the storm's for storm players.
+func (r *runner) connectGroup(p *player) (*sync.WaitGroup, *errorCounts) {
+	if p.storm {
+		return &r.storm.connWG, &r.storm.connectErrs
+	}
+	return &r.connWG, &r.connectErrs
 }
 
 // runPlayer plays until ctx ends or the stream fails, and records how it ended.
@@ -119,8 +134,9 @@ func (r *runner) runPlayer(ctx context.Context, p *player) {
 		err = r.playWS(ctx, p)
 	}
 	if p.state.CompareAndSwap(stateConnecting, stateFailed) {
-		r.connWG.Done()
-		r.connectErrs.add(err)
+		wg, errs := r.connectGroup(p)
+		wg.Done()
+		errs.add(err)
 		return
 	}
 	if ctx.Err() == nil {

@@ -62,6 +62,7 @@ type Report struct {
 	Tool           ToolReport     `json:"tool"`
 	Machine        *MachineReport `json:"machine,omitempty"`
 	Floor          *FloorReport   `json:"floor,omitempty"`
+	Storm          *StormReport   `json:"storm,omitempty"`
 	Warnings       []string       `json:"warnings,omitempty"`
 }
 
@@ -85,6 +86,8 @@ type ReportConfig struct {
 	DurationSeconds   float64 `json:"duration_seconds"`
 	PID               int     `json:"pid,omitempty"`
 	FloorBatchSeconds float64 `json:"floor_batch_seconds,omitempty"`
+	Storm             int     `json:"storm,omitempty"`
+	StormRate         float64 `json:"storm_rate,omitempty"`
 }
 
 // reportConfig is the part of cfg shown in reports.
@@ -98,6 +101,9 @@ func reportConfig(cfg Config) ReportConfig {
 	}
 	if cfg.Floor {
 		rc.FloorBatchSeconds = cfg.FloorBatch.Seconds()
+	}
+	if cfg.Storm > 0 {
+		rc.Storm, rc.StormRate = cfg.Storm, cfg.StormRate
 	}
 	return rc
 }
@@ -318,6 +324,9 @@ func (r *Report) WriteText(w io.Writer) {
 	if pl.Connected > 0 {
 		p("connect:     median %.1f ms, p99 %.1f ms", r.ConnectMedianMS, r.ConnectP99MS)
 	}
+	if r.Storm != nil {
+		r.Storm.writeText(w)
+	}
 	p("keep-up:     min %.3f, median %.3f;  largest stall %.0f ms", r.KeepUpMin, r.KeepUpMedian, r.StallMaxMS)
 	p("delivered:   %.1f MB/s", r.DeliveredMBps)
 	if r.Latency.Samples > 0 {
@@ -367,7 +376,7 @@ var tsvColumns = []string{
 	"rss_per_player_kb", "first_frame_median_ms", "first_frame_p99_ms", "keep_up_min", "keep_up_median",
 	"stall_max_ms", "latency_p50_ms", "latency_p99_ms", "tool_core_share", "other_cores", "warnings",
 	// Appended later; scripts read columns by position.
-	"connect_median_ms", "connect_p99_ms",
+	"connect_median_ms", "connect_p99_ms", "storm_connect_median_ms", "storm_connect_p99_ms",
 }
 
 // AppendTSV appends the report's headline numbers as one tab-separated line
@@ -394,7 +403,7 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 		n := strconv.Itoa(fl.Readers)
 		cols = append(cols, r.Mode, n, n, "0", "0", f(r.DeliveredMBps, 1), f(fl.WriterCPUPerGB, 3), f(fl.WriterCoreShare, 3),
 			na, na, na, f(fl.KeepUp, 3), f(fl.KeepUp, 3), na, na, na, f(r.Tool.CoreShare, 3), other, warn,
-			na, na)
+			na, na, na, na)
 	} else {
 		cpu, share, rss := na, na, na
 		if s := r.Server; s != nil {
@@ -409,14 +418,17 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 			ffm, ffp = f(r.FirstFrameMedianMS, 0), f(r.FirstFrameP99MS, 0)
 		}
 		p := r.Players
-		cm, cp := na, na
+		cm, cp, sm, sp := na, na, na, na
 		if p.Connected > 0 {
 			cm, cp = f(r.ConnectMedianMS, 1), f(r.ConnectP99MS, 1)
+		}
+		if s := r.Storm; s != nil && s.Connected > 0 {
+			sm, sp = f(s.ConnectMedianMS, 1), f(s.ConnectP99MS, 1)
 		}
 		cols = append(cols, r.Mode, strconv.Itoa(p.Requested), strconv.Itoa(p.Connected), strconv.Itoa(p.Failed),
 			strconv.Itoa(p.Dropped), f(r.DeliveredMBps, 1), cpu, share, rss, ffm, ffp,
 			f(r.KeepUpMin, 3), f(r.KeepUpMedian, 3), f(r.StallMaxMS, 0), p50, p99, f(r.Tool.CoreShare, 3), other, warn,
-			cm, cp)
+			cm, cp, sm, sp)
 	}
 	dst = append(dst, strings.Join(cols, "\t")...)
 	return append(dst, '\n')

@@ -33,6 +33,9 @@ type runner struct {
 
 	connectErrs errorCounts
 	dropErrs    errorCounts
+
+	// storm is the join storm (-storm), set before its first player starts.
+	storm *stormRun
 }
 
 // Run runs one load test (or, with cfg.Floor, the kernel floor measurement)
@@ -120,7 +123,7 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	}
 	r.connWG.Add(total)
 	r.logf("starting %d players (%d rtmp, %d http-flv, %d ws-flv)", total, cfg.RTMPPlayers, cfg.HTTPPlayers, cfg.WSPlayers)
-	launched := r.launch(ctx, players)
+	launched := r.launch(ctx, players, cfg.Ramp)
 	waitCtx(ctx, &r.connWG)
 	connectedAt := time.Since(r.t0)
 	r.logf("players: %d connected, %d failed", countState(players, stateConnected)+countState(players, stateDropped), countState(players, stateFailed))
@@ -139,8 +142,16 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	}
 	r.measuring.Store(true)
 	winStart := time.Now()
+	if cfg.Storm > 0 {
+		r.startStorm(ctx, len(players))
+	}
 	r.logf("measuring for %v", cfg.Duration)
 	sleepCtx(ctx, cfg.Duration)
+	var stormBytes uint64
+	if r.storm != nil {
+		r.storm.waitEnd(ctx) // the window lasts until the storm is over
+		stormBytes = r.storm.bytes()
+	}
 
 	// Window end.
 	r.measuring.Store(false)
@@ -250,6 +261,13 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 		pr.ByKind[p.kind.String()] = kc
 		delivered += x.bytes
 	}
+	if r.storm != nil {
+		rep.Storm = r.storm.report(cfg.StormRate, stormBytes)
+		delivered += stormBytes
+		if w := rep.Storm.warning(); w != "" {
+			rep.Warnings = append(rep.Warnings, w)
+		}
+	}
 	pr.ConnectErrors = r.connectErrs.snapshot()
 	pr.DropErrors = r.dropErrs.snapshot()
 
@@ -306,16 +324,16 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// launch starts the players' goroutines at cfg.Ramp per second (all at once
-// when Ramp is negative) and returns how many it started; the rest, when ctx
-// ends during the ramp, are marked failed.
-func (r *runner) launch(ctx context.Context, players []*player) int {
+// launch starts the players' goroutines at rate per second (all at once when
+// rate is negative) and returns how many it started; the rest, when ctx ends
+// during the ramp, are marked failed.
+func (r *runner) launch(ctx context.Context, players []*player, rate float64) int {
 	start := time.Now()
 	timer := time.NewTimer(time.Hour) // re-armed before each wait
 	defer timer.Stop()
 	for i, p := range players {
-		if r.cfg.Ramp > 0 {
-			due := time.Duration(float64(i) / r.cfg.Ramp * float64(time.Second))
+		if rate > 0 {
+			due := time.Duration(float64(i) / rate * float64(time.Second))
 			if d := due - time.Since(start); d > 0 {
 				timer.Reset(d)
 				select {
@@ -327,8 +345,9 @@ func (r *runner) launch(ctx context.Context, players []*player) int {
 		if ctx.Err() != nil {
 			for _, q := range players[i:] {
 				q.state.Store(stateFailed)
-				r.connectErrs.add(ctx.Err())
-				r.connWG.Done()
+				wg, errs := r.connectGroup(q)
+				errs.add(ctx.Err())
+				wg.Done()
 			}
 			return i
 		}

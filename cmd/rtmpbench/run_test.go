@@ -179,7 +179,7 @@ var tsvPositions = map[int]string{
 	1: "mode", 4: "failed", 6: "delivered_mb_s", 7: "cpu_s_per_gb", 8: "cpu_core_share", 9: "rss_per_player_kb",
 	10: "first_frame_median_ms", 12: "keep_up_min", 13: "keep_up_median", 14: "stall_max_ms",
 	15: "latency_p50_ms", 16: "latency_p99_ms", 18: "other_cores", 19: "warnings",
-	20: "connect_median_ms", 21: "connect_p99_ms",
+	20: "connect_median_ms", 21: "connect_p99_ms", 22: "storm_connect_median_ms", 23: "storm_connect_p99_ms",
 }
 
 // checkTSV checks that -tsv writes a header and a row of the same width, with
@@ -199,5 +199,56 @@ func checkTSV(t *testing.T, rep *Report) {
 		if n := len(strings.Split(l, "\t")); n != len(tsvColumns) {
 			t.Errorf("TSV line has %d columns, want %d: %q", n, len(tsvColumns), l)
 		}
+	}
+}
+
+func TestRunStorm(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{
+		URL:         "rtmp://" + srv.RTMPAddr() + "/live/storm",
+		Publish:     true,
+		Bitrate:     500_000,
+		RTMPPlayers: 3,
+		Storm:       20,
+		StormRate:   100,
+		Warmup:      300 * time.Millisecond,
+		Duration:    500 * time.Millisecond,
+		Timeout:     5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Log(text.String())
+	s := rep.Storm
+	if s == nil {
+		t.Fatal("no storm in the report")
+	}
+	if s.Requested != 20 || s.Launched != 20 || s.Connected != 20 || s.Failed != 0 || s.RatePerSecond != 100 {
+		t.Errorf("storm %+v", s)
+	}
+	// 20 players at 100/s start over 0.19 s; the window then lasts until
+	// the last one connected plus stormTail, beyond -duration.
+	if s.SpanSeconds < 0.19 || rep.WindowSeconds < s.SpanSeconds+stormTail.Seconds()-0.05 {
+		t.Errorf("storm over after %.2fs, window %.2fs", s.SpanSeconds, rep.WindowSeconds)
+	}
+	if s.ConnectMedianMS <= 0 || s.ConnectP99MS < s.ConnectMedianMS || s.FirstFrameMedianMS < s.ConnectMedianMS || s.DeliveredBytes == 0 {
+		t.Errorf("storm %+v", s)
+	}
+	// The base players are reported on their own; the storm's bytes count
+	// in the delivered total.
+	if rep.Players.Requested != 3 || rep.Players.Connected != 3 || rep.DeliveredBytes <= s.DeliveredBytes {
+		t.Errorf("players %+v, delivered %d (storm %d)", rep.Players, rep.DeliveredBytes, s.DeliveredBytes)
+	}
+	if !strings.Contains(text.String(), "storm:") {
+		t.Error("text report lacks the storm line")
+	}
+	checkTSV(t, rep)
+	row := strings.Split(strings.TrimSuffix(string(rep.AppendTSV(nil, false)), "\n"), "\t")
+	if row[21] == "-" || row[22] == "-" {
+		t.Errorf("storm TSV columns %q", row[21:])
 	}
 }
