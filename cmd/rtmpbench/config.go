@@ -87,6 +87,10 @@ type Config struct {
 	Timeout time.Duration
 	// ReadBuffer is each player's read buffer size in bytes.
 	ReadBuffer int
+	// ReadInterval, when positive, makes each player read every
+	// ReadInterval (everything its socket holds, then sleep until the next
+	// tick) instead of as soon as data arrives; see pace.go.
+	ReadInterval time.Duration
 	// PID is the server process whose CPU time and memory are sampled, with
 	// its descendants (0: none).
 	PID int
@@ -182,6 +186,9 @@ func (c Config) validate(ctx context.Context) error {
 	if c.ReadBuffer < 4<<10 || c.ReadBuffer > 16<<20 {
 		bad("-read-buffer %d: want 4096..16 MiB", c.ReadBuffer)
 	}
+	if c.ReadInterval < 0 || c.ReadInterval > MaxReadInterval {
+		bad("-read-interval %v: want 0..%v", c.ReadInterval, MaxReadInterval)
+	}
 	if c.FloorBatch < 0 || c.FloorBatch > 10*time.Second {
 		bad("-floor-batch %v: want 0..10s", c.FloorBatch)
 	}
@@ -189,8 +196,8 @@ func (c Config) validate(ctx context.Context) error {
 		if c.totalPlayers() == 0 {
 			bad("-floor needs readers: set -rtmp-players")
 		}
-		if c.Storm > 0 {
-			bad("-storm does not apply to -floor")
+		if c.Storm > 0 || c.ReadInterval > 0 {
+			bad("-storm and -read-interval do not apply to -floor")
 		}
 		return errors.Join(errs...)
 	}

@@ -122,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, out outputs, err e
 	fs.DurationVar(&cfg.Warmup, "warmup", DefaultWarmup, "wait after all players connected (or failed) before the window starts")
 	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "bound on each connect (TCP, handshake, play or HTTP response) and each command")
 	fs.IntVar(&cfg.ReadBuffer, "read-buffer", DefaultReadBuffer, "each player's read buffer in `bytes`")
+	fs.DurationVar(&cfg.ReadInterval, "read-interval", 0, "each player reads every `D` (a player on a 20ms render loop: -read-interval 20ms) instead of as soon as data arrives: after its connect it wakes every D, reads everything its socket holds and sleeps again, so the server's bytes wait up to D in the socket (and latency includes that wait); 0 reads at once; at most 1s")
 	fs.IntVar(&cfg.PID, "pid", 0, "server process `PID`: CPU time (utime+stime in /proc/PID/stat) over the window and RSS (VmRSS, VmHWM), summed over PID and its descendants (e.g. nginx workers)")
 	fs.StringVar(&out.json, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&out.tsv, "tsv", "", "also append the headline numbers as one tab-separated line to this `file` (a header line first when the file is new), for scripts such as bench/compare.sh; columns: "+strings.Join(tsvColumns, " "))

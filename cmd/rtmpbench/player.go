@@ -14,7 +14,6 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/client"
 	"github.com/quaverlive/quaver/flvmux"
 )
@@ -163,14 +162,12 @@ func (r *runner) playRTMP(ctx context.Context, p *player) error {
 		return err
 	}
 	r.connected(p)
+	if r.cfg.ReadInterval > 0 {
+		return r.readRTMPPaced(p, c)
+	}
 	for {
-		m, err := c.ReadMessage()
-		if err != nil {
+		if err := r.readRTMPMessage(p, c); err != nil {
 			return err
-		}
-		p.bytes.Store(c.BytesReceived())
-		if m.TypeID == chunkcodec.TypeVideo {
-			r.onVideo(p, m.Payload)
 		}
 	}
 }
@@ -203,6 +200,11 @@ func (r *runner) feedFLV(p *player, fr *flvmux.Reader, b []byte) error {
 
 // playHTTP plays r.cfg.HTTPURL as HTTP-FLV.
 func (r *runner) playHTTP(ctx context.Context, p *player) error {
+	var slot *pacedSlot
+	if r.cfg.ReadInterval > 0 {
+		slot = new(pacedSlot) // the HTTP client's dial puts the connection here
+		ctx = context.WithValue(ctx, pacedSlotKey{}, slot)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cfg.HTTPURL, nil)
 	if err != nil {
 		return err
@@ -216,6 +218,13 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 		return fmt.Errorf("HTTP status %d", resp.StatusCode)
 	}
 	r.connected(p)
+	if slot != nil {
+		pc := slot.conn.Load()
+		if pc == nil {
+			return errors.New("rtmpbench: -read-interval: the HTTP response came on a connection not dialled for it")
+		}
+		arm(pc)
+	}
 	buf := make([]byte, r.cfg.ReadBuffer)
 	var fr flvmux.Reader
 	var total uint64
@@ -235,12 +244,14 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 }
 
 // newHTTPClient returns the HTTP client of the HTTP-FLV players: no proxy, no
-// compression, loopback-only dials, connect and response-header timeouts.
-func newHTTPClient(d *net.Dialer, timeout time.Duration) *http.Client {
+// compression, loopback-only dials, connect and response-header timeouts;
+// with a read interval, paced connections, one per request.
+func newHTTPClient(d *net.Dialer, timeout, readInterval time.Duration) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 nil,
-		DialContext:           d.DialContext,
+		DialContext:           pacedDial(d.DialContext, readInterval),
 		DisableCompression:    true,
+		DisableKeepAlives:     readInterval > 0,
 		ResponseHeaderTimeout: timeout,
 		MaxIdleConnsPerHost:   1,
 	}}
@@ -249,7 +260,7 @@ func newHTTPClient(d *net.Dialer, timeout time.Duration) *http.Client {
 // playWS plays r.cfg.WSURL as WebSocket-FLV: the payloads of the binary
 // frames, concatenated, are an FLV stream.
 func (r *runner) playWS(ctx context.Context, p *player) error {
-	d := ws.Dialer{Timeout: r.cfg.Timeout, NetDial: r.dialer.DialContext}
+	d := ws.Dialer{Timeout: r.cfg.Timeout, NetDial: pacedDial(r.dialer.DialContext, r.cfg.ReadInterval)}
 	conn, br, _, err := d.Dial(ctx, r.cfg.WSURL)
 	if err != nil {
 		return err
@@ -258,6 +269,7 @@ func (r *runner) playWS(ctx context.Context, p *player) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	r.connected(p)
+	arm(conn) // with -read-interval
 	w := &wsReader{r: r, p: p, conn: conn}
 	buf := make([]byte, r.cfg.ReadBuffer)
 	var total uint64

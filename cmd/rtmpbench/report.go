@@ -68,26 +68,27 @@ type Report struct {
 
 // ReportConfig is the configuration a report was made with.
 type ReportConfig struct {
-	URL               string  `json:"url,omitempty"`
-	HTTPURL           string  `json:"http_url,omitempty"`
-	WSURL             string  `json:"ws_url,omitempty"`
-	Publish           bool    `json:"publish"`
-	Input             string  `json:"input,omitempty"`
-	FPS               float64 `json:"fps"`
-	Bitrate           int64   `json:"bitrate"`
-	AudioBitrate      int64   `json:"audio_bitrate"`
-	GOP               int     `json:"gop"`
-	Fast              bool    `json:"fast,omitempty"`
-	RTMPPlayers       int     `json:"rtmp_players"`
-	HTTPPlayers       int     `json:"http_players"`
-	WSPlayers         int     `json:"ws_players"`
-	Ramp              float64 `json:"ramp"`
-	WarmupSeconds     float64 `json:"warmup_seconds"`
-	DurationSeconds   float64 `json:"duration_seconds"`
-	PID               int     `json:"pid,omitempty"`
-	FloorBatchSeconds float64 `json:"floor_batch_seconds,omitempty"`
-	Storm             int     `json:"storm,omitempty"`
-	StormRate         float64 `json:"storm_rate,omitempty"`
+	URL                 string  `json:"url,omitempty"`
+	HTTPURL             string  `json:"http_url,omitempty"`
+	WSURL               string  `json:"ws_url,omitempty"`
+	Publish             bool    `json:"publish"`
+	Input               string  `json:"input,omitempty"`
+	FPS                 float64 `json:"fps"`
+	Bitrate             int64   `json:"bitrate"`
+	AudioBitrate        int64   `json:"audio_bitrate"`
+	GOP                 int     `json:"gop"`
+	Fast                bool    `json:"fast,omitempty"`
+	RTMPPlayers         int     `json:"rtmp_players"`
+	HTTPPlayers         int     `json:"http_players"`
+	WSPlayers           int     `json:"ws_players"`
+	Ramp                float64 `json:"ramp"`
+	WarmupSeconds       float64 `json:"warmup_seconds"`
+	DurationSeconds     float64 `json:"duration_seconds"`
+	PID                 int     `json:"pid,omitempty"`
+	FloorBatchSeconds   float64 `json:"floor_batch_seconds,omitempty"`
+	ReadIntervalSeconds float64 `json:"read_interval_seconds,omitempty"`
+	Storm               int     `json:"storm,omitempty"`
+	StormRate           float64 `json:"storm_rate,omitempty"`
 }
 
 // reportConfig is the part of cfg shown in reports.
@@ -97,7 +98,7 @@ func reportConfig(cfg Config) ReportConfig {
 		FPS: cfg.FPS, Bitrate: cfg.Bitrate, AudioBitrate: cfg.AudioBitrate, GOP: cfg.GOP, Fast: cfg.Fast,
 		RTMPPlayers: cfg.RTMPPlayers, HTTPPlayers: cfg.HTTPPlayers, WSPlayers: cfg.WSPlayers,
 		Ramp: cfg.Ramp, WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
-		PID: cfg.PID,
+		PID: cfg.PID, ReadIntervalSeconds: cfg.ReadInterval.Seconds(),
 	}
 	if cfg.Floor {
 		rc.FloorBatchSeconds = cfg.FloorBatch.Seconds()

@@ -57,7 +57,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		pool:   chunkcodec.NewBufferPool(),
 		dialer: loopbackDialer(cfg.Timeout),
 	}
-	r.http = newHTTPClient(r.dialer, cfg.Timeout)
+	r.http = newHTTPClient(r.dialer, cfg.Timeout, cfg.ReadInterval)
 	defer r.http.CloseIdleConnections()
 	return r.run(ctx)
 }

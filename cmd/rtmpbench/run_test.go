@@ -252,3 +252,41 @@ func TestRunStorm(t *testing.T) {
 		t.Errorf("storm TSV columns %q", row[21:])
 	}
 }
+
+// Players of every kind that read every 50 ms get the stream.
+func TestRunReadInterval(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{
+		URL:          "rtmp://" + srv.RTMPAddr() + "/live/paced",
+		HTTPURL:      "http://" + srv.HTTPAddr() + "/live/paced.flv",
+		Publish:      true,
+		Bitrate:      1_000_000,
+		RTMPPlayers:  2,
+		HTTPPlayers:  2,
+		WSPlayers:    2,
+		ReadInterval: 50 * time.Millisecond,
+		Warmup:       300 * time.Millisecond,
+		Duration:     2 * time.Second,
+		Timeout:      5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Log(text.String())
+	p := rep.Players
+	if p.Connected != 6 || p.Failed != 0 || p.Dropped != 0 || p.NoVideo != 0 || rep.Config.ReadIntervalSeconds != 0.05 {
+		t.Errorf("players %+v, config %+v", p, rep.Config)
+	}
+	for kind, c := range p.ByKind {
+		if c.Frames == 0 {
+			t.Errorf("%s: no frames in the window", kind)
+		}
+	}
+	if rep.KeepUpMin <= 0 || rep.Latency.Samples == 0 {
+		t.Errorf("keep-up min %.3f, %d latency samples", rep.KeepUpMin, rep.Latency.Samples)
+	}
+}
