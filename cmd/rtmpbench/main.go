@@ -116,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, out outputs, err e
 	fs.IntVar(&cfg.WSPlayers, "ws-players", 0, "WebSocket-FLV players playing -ws-url")
 	fs.Float64Var(&cfg.Ramp, "ramp", DefaultRamp, "players started per second (<= 0: all at once)")
 	fs.IntVar(&cfg.Storm, "storm", 0, "join storm: start this many more RTMP players (playing -url) at -storm-rate per second when the window starts, after the players above connected and -warmup; the window lasts until every storm player connected or failed plus 1s, if longer than -duration. The storm's connect and first-frame times are reported apart; its bytes count in delivered MB/s and CPU-s/GB, while keep-up, stalls, latency and RSS per player stay the other players'")
-	fs.Float64Var(&cfg.StormRate, "storm-rate", DefaultStormRate, "storm players started per `second`")
+	fs.Float64Var(&cfg.StormRate, "storm-rate", DefaultStormRate, "storm `players` started per second")
 	fs.DurationVar(&cfg.Duration, "duration", DefaultDuration, "length of the measuring window")
 	fs.DurationVar(&cfg.Settle, "settle", 0, "wait after the publisher starts, before the server's memory baseline and the players (lets the stream's ring fill so RSS per player counts players only)")
 	fs.DurationVar(&cfg.Warmup, "warmup", DefaultWarmup, "wait after all players connected (or failed) before the window starts")
