@@ -13,10 +13,21 @@
 #   - rtmpd only: RTMP vs WS-FLV vs HTTP-FLV, PROTO_PLAYERS (default 1000) each
 #   - the kernel floor (rtmpbench -floor, writer thread on SERVER_CPU) at the
 #     same rates, one write per frame and one write per 100 ms
+#   - batch windows: for each of WINDOW_SCENARIOS, the floor once per frame and
+#     once per nonzero window W of WINDOWS (-floor-batch W), rtmpd with
+#     -batch-window W for every W, and nginx-rtmp once; a table per scenario
+#     with each row's CPU-s/GB over the floor's at the same batch size (window
+#     0 and nginx-rtmp: the per-frame floor) and over nginx-rtmp's
+#   - a join storm: rtmpd (default window) and nginx-rtmp with STORM_BASE
+#     players of the 2.5 Mbps stream playing and STORM_PLAYERS more RTMP
+#     players joining at STORM_RATE per second (rtmpbench -storm); the storm's
+#     connect p50/p99 (TCP connect to NetStream.Play.Start)
 # and writes bench/results/compare-<date>.md (printed at the end).
 #
 # Environment:
-#   QUICK=1          only 100 and 500 players, 10 s windows (a few minutes in all)
+#   QUICK=1          only 100 and 500 players, 10 s windows; windows group
+#                    500x2.5M with windows 0 and 100ms; storm 500 + 500
+#                    (a few minutes in all)
 #   DURATION=20s     measuring window      WARMUP=3s   wait before it
 #   RAMP=200         players started per second
 #   PLAYERS_HI, PLAYERS_LO, PROTO_PLAYERS   player counts (space-separated;
@@ -26,6 +37,13 @@
 #                    "-batch-window 20ms" (a -batch-window 0s run is added by
 #                    itself when rtmpd's default window is not 0)
 #   FLOOR=0          skip the floor measurements    PROTO=0  skip the protocol runs
+#   WINDOWS="0 20ms 50ms 100ms"   the windows group's rtmpd -batch-window values
+#                    ("" skips the group)
+#   WINDOW_SCENARIOS="1000x2.5M 2000x500k"   its scenarios, PLAYERSxSTREAM:
+#                    2.5M is 2500k video + 128k audio, 500k is 436k + 64k,
+#                    VIDEO+AUDIO (e.g. 1000x1M+128k) any other
+#   STORM=1 STORM_BASE=1000 STORM_PLAYERS=1000 STORM_RATE=500   the join storm
+#                    (STORM=0 skips it)
 #   SERVER_CPU=0 TOOL_CPU=1   the cores used
 #   RETRIES=2 NOISE=0.2   repeat a run up to RETRIES times while other processes
 #                    used more than NOISE cores in its window (a shared machine);
@@ -46,6 +64,10 @@ if [ "$QUICK" = 1 ]; then
 	PLAYERS_HI=${PLAYERS_HI-"100 500"}
 	PLAYERS_LO=${PLAYERS_LO-"500"}
 	PROTO_PLAYERS=${PROTO_PLAYERS-"500"}
+	WINDOWS=${WINDOWS-"0 100ms"}
+	WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"500x2.5M"}
+	STORM_BASE=${STORM_BASE:-500}
+	STORM_PLAYERS=${STORM_PLAYERS:-500}
 fi
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-3s}
@@ -57,6 +79,12 @@ SERVERS=${SERVERS-"rtmpd nginx"}
 RTMPD_VARIANTS=${RTMPD_VARIANTS:-}
 FLOOR=${FLOOR:-1}
 PROTO=${PROTO:-1}
+WINDOWS=${WINDOWS-"0 20ms 50ms 100ms"}
+WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"1000x2.5M 2000x500k"}
+STORM=${STORM:-1}
+STORM_BASE=${STORM_BASE:-1000}
+STORM_PLAYERS=${STORM_PLAYERS:-1000}
+STORM_RATE=${STORM_RATE:-500}
 SERVER_CPU=${SERVER_CPU:-0}
 TOOL_CPU=${TOOL_CPU:-1}
 RETRIES=${RETRIES:-2}
@@ -77,9 +105,39 @@ LO_VIDEO=436k LO_AUDIO=64k
 log() { echo "compare: $*" >&2; }
 die() { log "$*"; exit 1; }
 
+# is_zero W: W is a zero duration (0, 0s, 0ms, ...).
+is_zero() { [[ $1 =~ ^0+(\.0*)?[a-zµ]*$ ]]; }
+
+# floor_label W: the label of the floor row at batch window W.
+floor_label() {
+	if is_zero "$1"; then echo "floor: write per frame"; else echo "floor: write per $1"; fi
+}
+
+# stream_rates STREAM: "VIDEO AUDIO" of a WINDOW_SCENARIOS stream name.
+stream_rates() {
+	case $1 in
+	2.5M) echo "$HI_VIDEO $HI_AUDIO" ;;
+	500k) echo "$LO_VIDEO $LO_AUDIO" ;;
+	*+*) echo "${1%%+*} ${1#*+}" ;;
+	*) return 1 ;;
+	esac
+}
+
+has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
+
+# WINDOW_SCENARIOS is checked before any run.
+if [ -n "$WINDOWS" ]; then
+	for spec in $WINDOW_SCENARIOS; do
+		if ! [[ $spec =~ ^[0-9]+x. ]] || ! stream_rates "${spec#*x}" >/dev/null; then
+			die "WINDOW_SCENARIOS: bad scenario $spec (PLAYERSxSTREAM, STREAM 2.5M, 500k or VIDEO+AUDIO)"
+		fi
+	done
+fi
+
 # The exact command, for the report.
 COMMAND="bash bench/compare.sh"
-for v in QUICK DURATION WARMUP RAMP PLAYERS_HI PLAYERS_LO PROTO_PLAYERS SERVERS RTMPD_VARIANTS FLOOR PROTO SERVER_CPU TOOL_CPU RETRIES NOISE; do
+for v in QUICK DURATION WARMUP RAMP PLAYERS_HI PLAYERS_LO PROTO_PLAYERS SERVERS RTMPD_VARIANTS FLOOR PROTO \
+	WINDOWS WINDOW_SCENARIOS STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
 	if [ -n "${!v+x}" ] && env | grep -q "^$v="; then
 		COMMAND="$v=\"${!v}\" $COMMAND"
 	fi
@@ -198,8 +256,15 @@ EOF
 	wait_port "$NGINX_RTMP" || { cat "$WORK/nginx/logs/error.log"; die "nginx did not start"; }
 }
 
-RESULTS=$WORK/results.tsv # scenario, server, then rtmpbench's -tsv columns
-: >"$RESULTS"
+# Results: scenario, label, then rtmpbench's -tsv columns; one file per table.
+# measure appends to $RESULTS, which each group points at its own file.
+MAIN_RESULTS=$WORK/results.tsv
+WINDOW_RESULTS=$WORK/windows.tsv
+STORM_RESULTS=$WORK/storm.tsv
+: >"$MAIN_RESULTS"
+: >"$WINDOW_RESULTS"
+: >"$STORM_RESULTS"
+RESULTS=$MAIN_RESULTS
 
 # other_cores TSV: the "other processes" CPU (cores) of the run in a -tsv
 # file (column 18), or 0 when unknown.
@@ -302,7 +367,85 @@ if [ "$FLOOR" = 1 ]; then
 		done
 	done
 fi
+if [ -n "$WINDOWS" ]; then
+	RESULTS=$WINDOW_RESULTS
+	for spec in $WINDOW_SCENARIOS; do
+		n=${spec%%x*} stream=${spec#*x}
+		read -r video audio <<<"$(stream_rates "$stream")"
+		scen="$n x $stream"
+		rates=(-bitrate "$video" -audio-bitrate "$audio" -rtmp-players "$n")
+		measure "$scen" none "$(floor_label 0)" -floor -floor-writer-cpu "$SERVER_CPU" "${rates[@]}"
+		for w in $WINDOWS; do
+			if ! is_zero "$w"; then
+				measure "$scen" none "$(floor_label "$w")" -floor -floor-writer-cpu "$SERVER_CPU" -floor-batch "$w" "${rates[@]}"
+			fi
+		done
+		if has_server rtmpd; then
+			for w in $WINDOWS; do
+				measure "$scen" rtmpd "-batch-window $w" "${rates[@]}"
+			done
+		fi
+		if has_server nginx; then
+			measure "$scen" nginx "" "${rates[@]}"
+		fi
+	done
+fi
+if [ "$STORM" = 1 ]; then
+	RESULTS=$STORM_RESULTS
+	for s in $SERVERS; do
+		measure "join storm" "$s" "" -bitrate "$HI_VIDEO" -audio-bitrate "$HI_AUDIO" -rtmp-players "$STORM_BASE" \
+			-storm "$STORM_PLAYERS" -storm-rate "$STORM_RATE"
+	done
+fi
+RESULTS=$MAIN_RESULTS
 ELAPSED=$(($(date +%s) - START))
+
+# rfield FILE SCENARIO LABEL COLUMN: a column of a result row; "FAILED" for a
+# failed run, "" when there is no such row.
+rfield() {
+	awk -F'\t' -v s="$2" -v l="$3" -v c="$4" '$1 == s && $2 == l {v = ($3 == "FAILED") ? "FAILED" : $c} END {print v}' "$1"
+}
+
+# ratio A B: A/B to 2 decimals, "-" when either is not a number or B is 0.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "-"; else printf "%.2f\n", a / b
+	}'
+}
+
+# windows_table SCENARIO: the batch-window table of one scenario.
+windows_table() {
+	local scen=$1 row label floor cpu nginx warn
+	local rows=()
+	for w in $WINDOWS; do rows+=("rtmpd -batch-window $w|$(floor_label "$w")"); done
+	rows+=("nginx-rtmp|$(floor_label 0)" "$(floor_label 0)|$(floor_label 0)")
+	for w in $WINDOWS; do is_zero "$w" || rows+=("$(floor_label "$w")|$(floor_label "$w")"); done
+	nginx=$(rfield "$WINDOW_RESULTS" "$scen" nginx-rtmp 9)
+	echo "### Batch windows: $scen"
+	echo
+	echo "| configuration | CPU-s/GB | ratio to floor | ratio to nginx-rtmp | latency p50 ms | latency p99 ms | keep-up min | RSS/player KB |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for row in "${rows[@]}"; do
+		label=${row%%|*} floor=${row#*|}
+		cpu=$(rfield "$WINDOW_RESULTS" "$scen" "$label" 9)
+		case $cpu in
+		"") continue ;; # not run (SERVERS)
+		FAILED) echo "| $label | run failed | | | | | | |"; continue ;;
+		esac
+		warn=""
+		[ "$(rfield "$WINDOW_RESULTS" "$scen" "$label" 21)" != "-" ] && warn=" (!)"
+		printf '| %s%s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$warn" "$cpu" \
+			"$(ratio "$cpu" "$(rfield "$WINDOW_RESULTS" "$scen" "$floor" 9)")" "$(ratio "$cpu" "$nginx")" \
+			"$(rfield "$WINDOW_RESULTS" "$scen" "$label" 17)" "$(rfield "$WINDOW_RESULTS" "$scen" "$label" 18)" \
+			"$(rfield "$WINDOW_RESULTS" "$scen" "$label" 14)" "$(rfield "$WINDOW_RESULTS" "$scen" "$label" 11)"
+	done
+	echo
+}
+
+# notes FILE: the warnings of a results file, one line per run.
+notes() {
+	awk -F'\t' '$21 != "" && $21 != "-" && $3 != "FAILED" {printf "- %s / %s, %s players: %s\n", $1, $2, $4, $21}' "$1"
+}
 
 # The Markdown report. Rows are grouped by scenario and player count; the
 # ratio column is the row's CPU-s/GB over nginx-rtmp's in the same group.
@@ -323,44 +466,72 @@ mkdir -p "$(dirname "$OUT")"
 	echo "  $RETRIES times while other processes on the machine used more than $NOISE cores in the window (least disturbed kept)"
 	echo "- command: \`$COMMAND\` (took ${ELAPSED}s)"
 	echo
-	echo "| scenario | server | players | delivered MB/s | server CPU-s/GB | ratio to nginx | server core % | RSS/player KB | first frame median ms | keep-up min / median | latency p99 ms | largest stall ms |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
-	awk -F'\t' '
-	$3 == "FAILED" { rows[++n] = sprintf("| %s | %s | | run failed | | | | | | | | |", $1, $2); next }
-	{
-		key = $1 SUBSEP $4
-		if ($2 == "nginx-rtmp") nginx[key] = $9
-		scen[++n] = $1; srv[n] = $2; line[n] = $0
-	}
-	END {
-		for (i = 1; i <= n; i++) {
-			if (i in rows) { print rows[i]; continue }
-			split(line[i], f, "\t")
-			key = f[1] SUBSEP f[4]
-			ratio = "-"
-			if (f[2] != "nginx-rtmp" && f[9] != "-" && (key in nginx) && nginx[key] != "-" && nginx[key] + 0 > 0)
-				ratio = sprintf("%.2f", f[9] / nginx[key])
-			if (f[2] == "nginx-rtmp") ratio = "1"
-			players = f[5] "/" f[4]
-			core = (f[10] == "-") ? "-" : sprintf("%.0f", f[10] * 100)
-			warn = (f[21] != "-") ? " (!)" : ""
-			printf "| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n", \
-				f[1], f[2], warn, players, f[8], f[9], ratio, core, f[11], f[12], f[14], f[15], f[18], f[16]
+	if [ -s "$MAIN_RESULTS" ]; then
+		echo "| scenario | server | players | delivered MB/s | server CPU-s/GB | ratio to nginx | server core % | RSS/player KB | first frame median ms | keep-up min / median | latency p99 ms | largest stall ms |"
+		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
+		awk -F'\t' '
+		$3 == "FAILED" { rows[++n] = sprintf("| %s | %s | | run failed | | | | | | | | |", $1, $2); next }
+		{
+			key = $1 SUBSEP $4
+			if ($2 == "nginx-rtmp") nginx[key] = $9
+			scen[++n] = $1; srv[n] = $2; line[n] = $0
 		}
-	}' "$RESULTS"
-	echo
-	echo "players = connected/requested. server CPU-s/GB: user+system seconds of the server's process tree over the window"
-	echo "per GB (1e9 bytes) the players read; for floor rows, the writer thread's. ratio to nginx: the row's CPU-s/GB"
-	echo "over nginx-rtmp's in the same scenario and player count. server core %: share of one core used in the window."
-	echo "RSS/player: server RSS growth from before players joined to the window start, per connected player."
-	echo "keep-up: video frames a player received in the window / frames published in it (floor: bytes)."
-	echo "latency: publisher send to player receive, from the SEI stamp in each frame. largest stall: the longest"
-	echo "gap between two video frames of any player in the window. (!) marks a run with a warning (rtmpbench used"
-	echo "over 80% of its core and may have been the bottleneck, or other processes on the machine competed for"
-	echo "CPU); see the notes."
-	warned=$(awk -F'\t' '$21 != "" && $21 != "-" && $3 != "FAILED" {printf "- %s / %s, %s players: %s\n", $1, $2, $4, $21}' "$RESULTS")
-	if [ -n "$warned" ]; then
+		END {
+			for (i = 1; i <= n; i++) {
+				if (i in rows) { print rows[i]; continue }
+				split(line[i], f, "\t")
+				key = f[1] SUBSEP f[4]
+				ratio = "-"
+				if (f[2] != "nginx-rtmp" && f[9] != "-" && (key in nginx) && nginx[key] != "-" && nginx[key] + 0 > 0)
+					ratio = sprintf("%.2f", f[9] / nginx[key])
+				if (f[2] == "nginx-rtmp") ratio = "1"
+				players = f[5] "/" f[4]
+				core = (f[10] == "-") ? "-" : sprintf("%.0f", f[10] * 100)
+				warn = (f[21] != "-") ? " (!)" : ""
+				printf "| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s |\n", \
+					f[1], f[2], warn, players, f[8], f[9], ratio, core, f[11], f[12], f[14], f[15], f[18], f[16]
+			}
+		}' "$MAIN_RESULTS"
 		echo
+		echo "players = connected/requested. server CPU-s/GB: user+system seconds of the server's process tree over the window"
+		echo "per GB (1e9 bytes) the players read; for floor rows, the writer thread's. ratio to nginx: the row's CPU-s/GB"
+		echo "over nginx-rtmp's in the same scenario and player count. server core %: share of one core used in the window."
+		echo "RSS/player: server RSS growth from before players joined to the window start, per connected player."
+		echo "keep-up: video frames a player received in the window / frames published in it (floor: bytes)."
+		echo "latency: publisher send to player receive, from the SEI stamp in each frame. largest stall: the longest"
+		echo "gap between two video frames of any player in the window. (!) marks a run with a warning (rtmpbench used"
+		echo "over 80% of its core and may have been the bottleneck, or other processes on the machine competed for"
+		echo "CPU); see the notes."
+		echo
+	fi
+	if [ -s "$WINDOW_RESULTS" ]; then
+		for spec in $WINDOW_SCENARIOS; do
+			windows_table "${spec%%x*} x ${spec#*x}"
+		done
+		echo "CPU-s/GB: server (floor: writer thread) CPU per GB the players read. ratio to floor: over the floor's at"
+		echo "the same batch size (-batch-window W against -floor-batch W; window 0 and nginx-rtmp against one write per"
+		echo "frame). ratio to nginx-rtmp: over nginx-rtmp's in the same scenario. latency: publisher send to player"
+		echo "receive. keep-up min: the worst player's frames received / published in the window (floor: bytes)."
+		echo "RSS/player: server RSS growth from before the players to the window start, per player."
+		echo
+	fi
+	if [ -s "$STORM_RESULTS" ]; then
+		echo "### Join storm: $STORM_PLAYERS RTMP players joining at $STORM_RATE/s while $STORM_BASE play (2.5 Mbps)"
+		echo
+		echo "| server | players playing | storm connect p50 ms | storm connect p99 ms | latency p99 ms (players playing) | keep-up min (players playing) | CPU-s/GB |"
+		echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+		awk -F'\t' '
+		$3 == "FAILED" { printf "| %s | run failed | | | | | |\n", $2; next }
+		{ printf "| %s%s | %s/%s | %s | %s | %s | %s | %s |\n", $2, ($21 != "-" ? " (!)" : ""), $5, $4, $24, $25, $18, $14, $9 }' "$STORM_RESULTS"
+		echo
+		echo "storm connect: from a storm player's TCP connect to NetStream.Play.Start; the storm starts with the"
+		echo "window, after the players playing have connected and warmed up, and the window lasts until every storm"
+		echo "player has connected or failed plus 1 s. Failed storm players are a warning (!). latency and keep-up are"
+		echo "the players playing; CPU-s/GB counts the storm players' bytes too."
+		echo
+	fi
+	warned=$(cat "$MAIN_RESULTS" "$WINDOW_RESULTS" "$STORM_RESULTS" | notes /dev/stdin)
+	if [ -n "$warned" ]; then
 		echo "Notes:"
 		echo
 		echo "$warned"

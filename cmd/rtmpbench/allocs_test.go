@@ -3,6 +3,7 @@
 package main
 
 import (
+	"io"
 	"testing"
 	"time"
 
@@ -55,5 +56,36 @@ func TestPlayerReadAllocs(t *testing.T) {
 	}
 	if got := p.frames.Load() - before; got != 4*51 {
 		t.Errorf("%d frames counted, want %d", got, 4*51)
+	}
+}
+
+// Paced reading adds nothing per read: the ticker, the socket probes and
+// the paced connection's read.
+func TestPacedReadAllocs(t *testing.T) {
+	a, b := loopbackPair(t)
+	probe, err := newSockProbe(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := &pacedConn{Conn: a, probe: probe, tick: readTicker{interval: time.Nanosecond}}
+	arm(pc)
+	msg := make([]byte, 100)
+	buf := make([]byte, 4096)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := b.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := probe.received(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(pc, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := probe.readable(); err != nil {
+			t.Fatal(err)
+		}
+		pc.tick.wait()
+	}); n != 0 {
+		t.Errorf("paced read: %v allocs", n)
 	}
 }

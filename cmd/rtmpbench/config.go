@@ -70,6 +70,10 @@ type Config struct {
 	Fast bool
 	// RTMPPlayers, HTTPPlayers and WSPlayers are the players of each kind.
 	RTMPPlayers, HTTPPlayers, WSPlayers int
+	// Storm is the number of RTMP players of the join storm: started during
+	// the measuring window at StormRate per second (0: no storm).
+	Storm     int
+	StormRate float64
 	// Ramp is how many players are started per second (negative: all at once).
 	Ramp float64
 	// Warmup runs after every player connected (or failed) and before the
@@ -83,6 +87,10 @@ type Config struct {
 	Timeout time.Duration
 	// ReadBuffer is each player's read buffer size in bytes.
 	ReadBuffer int
+	// ReadInterval, when positive, makes each player read every
+	// ReadInterval (everything its socket holds, then sleep until the next
+	// tick) instead of as soon as data arrives; see pace.go.
+	ReadInterval time.Duration
 	// PID is the server process whose CPU time and memory are sampled, with
 	// its descendants (0: none).
 	PID int
@@ -116,6 +124,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Ramp == 0 {
 		c.Ramp = DefaultRamp
+	}
+	if c.StormRate == 0 {
+		c.StormRate = DefaultStormRate
 	}
 	if c.Warmup == 0 {
 		c.Warmup = DefaultWarmup
@@ -160,8 +171,11 @@ func (c Config) validate(ctx context.Context) error {
 	if c.GOP < 1 || c.GOP > MaxGOP {
 		bad("-gop %d: want 1..%d", c.GOP, MaxGOP)
 	}
-	if c.RTMPPlayers < 0 || c.HTTPPlayers < 0 || c.WSPlayers < 0 || c.totalPlayers() > MaxPlayers {
-		bad("players: want 0..%d in all", MaxPlayers)
+	if c.RTMPPlayers < 0 || c.HTTPPlayers < 0 || c.WSPlayers < 0 || c.Storm < 0 || c.totalPlayers()+c.Storm > MaxPlayers {
+		bad("players: want 0..%d in all (with -storm)", MaxPlayers)
+	}
+	if c.StormRate <= 0 || c.StormRate > MaxStormRate {
+		bad("-storm-rate %v: want above 0, at most %d", c.StormRate, MaxStormRate)
 	}
 	if c.Duration < 0 || c.Duration > MaxDuration || c.Warmup < 0 || c.Warmup > MaxDuration || c.Settle < 0 || c.Settle > MaxDuration {
 		bad("-duration, -warmup and -settle: want 0..%v", MaxDuration)
@@ -172,6 +186,9 @@ func (c Config) validate(ctx context.Context) error {
 	if c.ReadBuffer < 4<<10 || c.ReadBuffer > 16<<20 {
 		bad("-read-buffer %d: want 4096..16 MiB", c.ReadBuffer)
 	}
+	if c.ReadInterval < 0 || c.ReadInterval > MaxReadInterval {
+		bad("-read-interval %v: want 0..%v", c.ReadInterval, MaxReadInterval)
+	}
 	if c.FloorBatch < 0 || c.FloorBatch > 10*time.Second {
 		bad("-floor-batch %v: want 0..10s", c.FloorBatch)
 	}
@@ -179,13 +196,16 @@ func (c Config) validate(ctx context.Context) error {
 		if c.totalPlayers() == 0 {
 			bad("-floor needs readers: set -rtmp-players")
 		}
+		if c.Storm > 0 || c.ReadInterval > 0 {
+			bad("-storm and -read-interval do not apply to -floor")
+		}
 		return errors.Join(errs...)
 	}
 	if !c.Publish && c.totalPlayers() == 0 {
 		bad("nothing to do: -publish=false and no players")
 	}
-	if c.URL == "" && (c.Publish || c.RTMPPlayers > 0) {
-		bad("-url is required to publish or to play over RTMP")
+	if c.URL == "" && (c.Publish || c.RTMPPlayers > 0 || c.Storm > 0) {
+		bad("-url is required to publish or to play over RTMP (-storm players play it)")
 	}
 	if c.HTTPPlayers > 0 && c.HTTPURL == "" {
 		bad("-http-players needs -http-url")

@@ -51,6 +51,10 @@ func TestConfigValidate(t *testing.T) {
 		"fps":            {URL: "rtmp://127.0.0.1/live/x", Publish: true, FPS: 1000},
 		"too many":       {URL: "rtmp://127.0.0.1/live/x", Publish: true, RTMPPlayers: MaxPlayers + 1},
 		"floor no reads": {Floor: true},
+		"floor storm":    {Floor: true, RTMPPlayers: 1, Storm: 1},
+		"storm no url":   {HTTPURL: "http://127.0.0.1:8080/live/x.flv", HTTPPlayers: 1, Storm: 1},
+		"storm rate":     {URL: "rtmp://127.0.0.1/live/x", Publish: true, Storm: 1, StormRate: -1},
+		"storm too many": {URL: "rtmp://127.0.0.1/live/x", Publish: true, RTMPPlayers: MaxPlayers, Storm: 1},
 	}
 	for name, c := range cases {
 		if err := c.withDefaults().validate(ctx); err == nil {

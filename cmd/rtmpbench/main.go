@@ -46,6 +46,8 @@ Examples:
   rtmpbench -url rtmp://127.0.0.1/live/bench -rtmp-players 1000 -pid $!
   rtmpbench -url rtmp://127.0.0.1/live/bench -http-url http://127.0.0.1:8080/live/bench.flv \
       -rtmp-players 100 -http-players 100 -ws-players 100 -json out.json
+  rtmpbench -url rtmp://127.0.0.1/live/bench -rtmp-players 1000 -storm 1000 -storm-rate 500 -pid $!
+      # connect p99 of 500 joins per second while 1000 viewers play
   rtmpbench -floor -rtmp-players 1000 -bitrate 2.5M      # the kernel's floor
 
 Sizes accept k, M and G suffixes (powers of 1000): -bitrate 2.5M.
@@ -113,11 +115,14 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, out outputs, err e
 	fs.IntVar(&cfg.HTTPPlayers, "http-players", 0, "HTTP-FLV players playing -http-url")
 	fs.IntVar(&cfg.WSPlayers, "ws-players", 0, "WebSocket-FLV players playing -ws-url")
 	fs.Float64Var(&cfg.Ramp, "ramp", DefaultRamp, "players started per second (<= 0: all at once)")
+	fs.IntVar(&cfg.Storm, "storm", 0, "join storm: start this many more RTMP players (playing -url) at -storm-rate per second when the window starts, after the players above connected and -warmup; the window lasts until every storm player connected or failed plus 1s, if longer than -duration. The storm's connect and first-frame times are reported apart; its bytes count in delivered MB/s and CPU-s/GB, while keep-up, stalls, latency and RSS per player stay the other players'")
+	fs.Float64Var(&cfg.StormRate, "storm-rate", DefaultStormRate, "storm `players` started per second")
 	fs.DurationVar(&cfg.Duration, "duration", DefaultDuration, "length of the measuring window")
 	fs.DurationVar(&cfg.Settle, "settle", 0, "wait after the publisher starts, before the server's memory baseline and the players (lets the stream's ring fill so RSS per player counts players only)")
 	fs.DurationVar(&cfg.Warmup, "warmup", DefaultWarmup, "wait after all players connected (or failed) before the window starts")
 	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "bound on each connect (TCP, handshake, play or HTTP response) and each command")
 	fs.IntVar(&cfg.ReadBuffer, "read-buffer", DefaultReadBuffer, "each player's read buffer in `bytes`")
+	fs.DurationVar(&cfg.ReadInterval, "read-interval", 0, "each player reads every `D` (a player on a 20ms render loop: -read-interval 20ms) instead of as soon as data arrives: after its connect it wakes every D, reads everything its socket holds and sleeps again, so the server's bytes wait up to D in the socket (and latency includes that wait); 0 reads at once; at most 1s")
 	fs.IntVar(&cfg.PID, "pid", 0, "server process `PID`: CPU time (utime+stime in /proc/PID/stat) over the window and RSS (VmRSS, VmHWM), summed over PID and its descendants (e.g. nginx workers)")
 	fs.StringVar(&out.json, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&out.tsv, "tsv", "", "also append the headline numbers as one tab-separated line to this `file` (a header line first when the file is new), for scripts such as bench/compare.sh; columns: "+strings.Join(tsvColumns, " "))

@@ -8,12 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
 
-	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/client"
 	"github.com/quaverlive/quaver/flvmux"
 )
@@ -47,9 +47,11 @@ const (
 type player struct {
 	id    int
 	kind  playerKind
+	storm bool  // started by the join storm (-storm), during the window
 	start int64 // connect start, ns since the run's t0
 	state atomic.Int32
 
+	connect    atomic.Int64  // connect time (ns): connect start to playing, 0 before
 	frames     atomic.Uint64 // video frames (sequence headers not counted)
 	bytes      atomic.Uint64 // bytes read from the connection
 	firstFrame atomic.Int64  // time to first video frame (ns), 0 before it
@@ -74,7 +76,10 @@ func (r *runner) onVideo(p *player, payload []byte) {
 		p.firstFrame.Store(max(mono-p.start, 1))
 	}
 	last := p.lastFrame.Swap(mono)
-	measuring := r.measuring.Load()
+	// A storm player's first frames are the server's cached GOP, sent
+	// seconds after their capture: its frames count for neither latency
+	// nor stalls, which are the base players'.
+	measuring := r.measuring.Load() && !p.storm
 	if measuring && last != 0 && mono-last > p.maxGap.Load() {
 		p.maxGap.Store(mono - last)
 	}
@@ -93,11 +98,25 @@ func (r *runner) onVideo(p *player, payload []byte) {
 	}
 }
 
-// connected marks p as playing and releases its slot in the connect wait group.
+// connected records p's connect time (from connect start: after
+// NetStream.Play.Start for RTMP, the HTTP response headers for HTTP-FLV, the
+// WebSocket upgrade response for WS-FLV), marks p as playing and releases its
+// slot in the connect wait group.
 func (r *runner) connected(p *player) {
+	p.connect.Store(max(int64(time.Since(r.t0))-p.start, 1))
 	if p.state.CompareAndSwap(stateConnecting, stateConnected) {
-		r.connWG.Done()
+		wg, _ := r.connectGroup(p)
+		wg.Done()
 	}
+}
+
+// connectGroup returns the wait group that waits for p's connect and the
+// counts its connect error goes to: the storm's for storm players.
+func (r *runner) connectGroup(p *player) (*sync.WaitGroup, *errorCounts) {
+	if p.storm {
+		return &r.storm.connWG, &r.storm.connectErrs
+	}
+	return &r.connWG, &r.connectErrs
 }
 
 // runPlayer plays until ctx ends or the stream fails, and records how it ended.
@@ -114,8 +133,9 @@ func (r *runner) runPlayer(ctx context.Context, p *player) {
 		err = r.playWS(ctx, p)
 	}
 	if p.state.CompareAndSwap(stateConnecting, stateFailed) {
-		r.connWG.Done()
-		r.connectErrs.add(err)
+		wg, errs := r.connectGroup(p)
+		wg.Done()
+		errs.add(err)
 		return
 	}
 	if ctx.Err() == nil {
@@ -142,14 +162,12 @@ func (r *runner) playRTMP(ctx context.Context, p *player) error {
 		return err
 	}
 	r.connected(p)
+	if r.cfg.ReadInterval > 0 {
+		return r.readRTMPPaced(p, c)
+	}
 	for {
-		m, err := c.ReadMessage()
-		if err != nil {
+		if err := r.readRTMPMessage(p, c); err != nil {
 			return err
-		}
-		p.bytes.Store(c.BytesReceived())
-		if m.TypeID == chunkcodec.TypeVideo {
-			r.onVideo(p, m.Payload)
 		}
 	}
 }
@@ -182,6 +200,11 @@ func (r *runner) feedFLV(p *player, fr *flvmux.Reader, b []byte) error {
 
 // playHTTP plays r.cfg.HTTPURL as HTTP-FLV.
 func (r *runner) playHTTP(ctx context.Context, p *player) error {
+	var slot *pacedSlot
+	if r.cfg.ReadInterval > 0 {
+		slot = new(pacedSlot) // the HTTP client's dial puts the connection here
+		ctx = context.WithValue(ctx, pacedSlotKey{}, slot)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cfg.HTTPURL, nil)
 	if err != nil {
 		return err
@@ -195,6 +218,13 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 		return fmt.Errorf("HTTP status %d", resp.StatusCode)
 	}
 	r.connected(p)
+	if slot != nil {
+		pc := slot.conn.Load()
+		if pc == nil {
+			return errors.New("rtmpbench: -read-interval: the HTTP response came on a connection not dialled for it")
+		}
+		arm(pc)
+	}
 	buf := make([]byte, r.cfg.ReadBuffer)
 	var fr flvmux.Reader
 	var total uint64
@@ -214,12 +244,14 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 }
 
 // newHTTPClient returns the HTTP client of the HTTP-FLV players: no proxy, no
-// compression, loopback-only dials, connect and response-header timeouts.
-func newHTTPClient(d *net.Dialer, timeout time.Duration) *http.Client {
+// compression, loopback-only dials, connect and response-header timeouts;
+// with a read interval, paced connections, one per request.
+func newHTTPClient(d *net.Dialer, timeout, readInterval time.Duration) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 nil,
-		DialContext:           d.DialContext,
+		DialContext:           pacedDial(d.DialContext, readInterval),
 		DisableCompression:    true,
+		DisableKeepAlives:     readInterval > 0,
 		ResponseHeaderTimeout: timeout,
 		MaxIdleConnsPerHost:   1,
 	}}
@@ -228,7 +260,7 @@ func newHTTPClient(d *net.Dialer, timeout time.Duration) *http.Client {
 // playWS plays r.cfg.WSURL as WebSocket-FLV: the payloads of the binary
 // frames, concatenated, are an FLV stream.
 func (r *runner) playWS(ctx context.Context, p *player) error {
-	d := ws.Dialer{Timeout: r.cfg.Timeout, NetDial: r.dialer.DialContext}
+	d := ws.Dialer{Timeout: r.cfg.Timeout, NetDial: pacedDial(r.dialer.DialContext, r.cfg.ReadInterval)}
 	conn, br, _, err := d.Dial(ctx, r.cfg.WSURL)
 	if err != nil {
 		return err
@@ -237,6 +269,7 @@ func (r *runner) playWS(ctx context.Context, p *player) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	r.connected(p)
+	arm(conn) // with -read-interval
 	w := &wsReader{r: r, p: p, conn: conn}
 	buf := make([]byte, r.cfg.ReadBuffer)
 	var total uint64

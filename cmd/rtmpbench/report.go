@@ -41,6 +41,11 @@ type Report struct {
 	// FirstFrame*MS: time from connect start to the first video frame.
 	FirstFrameMedianMS float64 `json:"first_frame_median_ms"`
 	FirstFrameP99MS    float64 `json:"first_frame_p99_ms"`
+	// Connect*MS are over connected players: the time from connect start
+	// (TCP dial) to NetStream.Play.Start (RTMP), the response headers
+	// (HTTP-FLV) or the upgrade response (WebSocket-FLV).
+	ConnectMedianMS float64 `json:"connect_median_ms"`
+	ConnectP99MS    float64 `json:"connect_p99_ms"`
 	// KeepUp* are over connected players: video frames received during the
 	// window divided by PublishedFrames.
 	KeepUpMin    float64 `json:"keep_up_min"`
@@ -57,29 +62,33 @@ type Report struct {
 	Tool           ToolReport     `json:"tool"`
 	Machine        *MachineReport `json:"machine,omitempty"`
 	Floor          *FloorReport   `json:"floor,omitempty"`
+	Storm          *StormReport   `json:"storm,omitempty"`
 	Warnings       []string       `json:"warnings,omitempty"`
 }
 
 // ReportConfig is the configuration a report was made with.
 type ReportConfig struct {
-	URL               string  `json:"url,omitempty"`
-	HTTPURL           string  `json:"http_url,omitempty"`
-	WSURL             string  `json:"ws_url,omitempty"`
-	Publish           bool    `json:"publish"`
-	Input             string  `json:"input,omitempty"`
-	FPS               float64 `json:"fps"`
-	Bitrate           int64   `json:"bitrate"`
-	AudioBitrate      int64   `json:"audio_bitrate"`
-	GOP               int     `json:"gop"`
-	Fast              bool    `json:"fast,omitempty"`
-	RTMPPlayers       int     `json:"rtmp_players"`
-	HTTPPlayers       int     `json:"http_players"`
-	WSPlayers         int     `json:"ws_players"`
-	Ramp              float64 `json:"ramp"`
-	WarmupSeconds     float64 `json:"warmup_seconds"`
-	DurationSeconds   float64 `json:"duration_seconds"`
-	PID               int     `json:"pid,omitempty"`
-	FloorBatchSeconds float64 `json:"floor_batch_seconds,omitempty"`
+	URL                 string  `json:"url,omitempty"`
+	HTTPURL             string  `json:"http_url,omitempty"`
+	WSURL               string  `json:"ws_url,omitempty"`
+	Publish             bool    `json:"publish"`
+	Input               string  `json:"input,omitempty"`
+	FPS                 float64 `json:"fps"`
+	Bitrate             int64   `json:"bitrate"`
+	AudioBitrate        int64   `json:"audio_bitrate"`
+	GOP                 int     `json:"gop"`
+	Fast                bool    `json:"fast,omitempty"`
+	RTMPPlayers         int     `json:"rtmp_players"`
+	HTTPPlayers         int     `json:"http_players"`
+	WSPlayers           int     `json:"ws_players"`
+	Ramp                float64 `json:"ramp"`
+	WarmupSeconds       float64 `json:"warmup_seconds"`
+	DurationSeconds     float64 `json:"duration_seconds"`
+	PID                 int     `json:"pid,omitempty"`
+	FloorBatchSeconds   float64 `json:"floor_batch_seconds,omitempty"`
+	ReadIntervalSeconds float64 `json:"read_interval_seconds,omitempty"`
+	Storm               int     `json:"storm,omitempty"`
+	StormRate           float64 `json:"storm_rate,omitempty"`
 }
 
 // reportConfig is the part of cfg shown in reports.
@@ -89,10 +98,13 @@ func reportConfig(cfg Config) ReportConfig {
 		FPS: cfg.FPS, Bitrate: cfg.Bitrate, AudioBitrate: cfg.AudioBitrate, GOP: cfg.GOP, Fast: cfg.Fast,
 		RTMPPlayers: cfg.RTMPPlayers, HTTPPlayers: cfg.HTTPPlayers, WSPlayers: cfg.WSPlayers,
 		Ramp: cfg.Ramp, WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
-		PID: cfg.PID,
+		PID: cfg.PID, ReadIntervalSeconds: cfg.ReadInterval.Seconds(),
 	}
 	if cfg.Floor {
 		rc.FloorBatchSeconds = cfg.FloorBatch.Seconds()
+	}
+	if cfg.Storm > 0 {
+		rc.Storm, rc.StormRate = cfg.Storm, cfg.StormRate
 	}
 	return rc
 }
@@ -310,6 +322,12 @@ func (r *Report) WriteText(w io.Writer) {
 	} else {
 		p("first frame: n/a (no player received video)")
 	}
+	if pl.Connected > 0 {
+		p("connect:     median %.1f ms, p99 %.1f ms", r.ConnectMedianMS, r.ConnectP99MS)
+	}
+	if r.Storm != nil {
+		r.Storm.writeText(w)
+	}
 	p("keep-up:     min %.3f, median %.3f;  largest stall %.0f ms", r.KeepUpMin, r.KeepUpMedian, r.StallMaxMS)
 	p("delivered:   %.1f MB/s", r.DeliveredMBps)
 	if r.Latency.Samples > 0 {
@@ -358,6 +376,8 @@ var tsvColumns = []string{
 	"mode", "requested", "connected", "failed", "dropped", "delivered_mb_s", "cpu_s_per_gb", "cpu_core_share",
 	"rss_per_player_kb", "first_frame_median_ms", "first_frame_p99_ms", "keep_up_min", "keep_up_median",
 	"stall_max_ms", "latency_p50_ms", "latency_p99_ms", "tool_core_share", "other_cores", "warnings",
+	// Appended later; scripts read columns by position.
+	"connect_median_ms", "connect_p99_ms", "storm_connect_median_ms", "storm_connect_p99_ms",
 }
 
 // AppendTSV appends the report's headline numbers as one tab-separated line
@@ -383,7 +403,8 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 	if fl := r.Floor; fl != nil {
 		n := strconv.Itoa(fl.Readers)
 		cols = append(cols, r.Mode, n, n, "0", "0", f(r.DeliveredMBps, 1), f(fl.WriterCPUPerGB, 3), f(fl.WriterCoreShare, 3),
-			na, na, na, f(fl.KeepUp, 3), f(fl.KeepUp, 3), na, na, na, f(r.Tool.CoreShare, 3), other, warn)
+			na, na, na, f(fl.KeepUp, 3), f(fl.KeepUp, 3), na, na, na, f(r.Tool.CoreShare, 3), other, warn,
+			na, na, na, na)
 	} else {
 		cpu, share, rss := na, na, na
 		if s := r.Server; s != nil {
@@ -398,9 +419,17 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 			ffm, ffp = f(r.FirstFrameMedianMS, 0), f(r.FirstFrameP99MS, 0)
 		}
 		p := r.Players
+		cm, cp, sm, sp := na, na, na, na
+		if p.Connected > 0 {
+			cm, cp = f(r.ConnectMedianMS, 1), f(r.ConnectP99MS, 1)
+		}
+		if s := r.Storm; s != nil && s.Connected > 0 {
+			sm, sp = f(s.ConnectMedianMS, 1), f(s.ConnectP99MS, 1)
+		}
 		cols = append(cols, r.Mode, strconv.Itoa(p.Requested), strconv.Itoa(p.Connected), strconv.Itoa(p.Failed),
 			strconv.Itoa(p.Dropped), f(r.DeliveredMBps, 1), cpu, share, rss, ffm, ffp,
-			f(r.KeepUpMin, 3), f(r.KeepUpMedian, 3), f(r.StallMaxMS, 0), p50, p99, f(r.Tool.CoreShare, 3), other, warn)
+			f(r.KeepUpMin, 3), f(r.KeepUpMedian, 3), f(r.StallMaxMS, 0), p50, p99, f(r.Tool.CoreShare, 3), other, warn,
+			cm, cp, sm, sp)
 	}
 	dst = append(dst, strings.Join(cols, "\t")...)
 	return append(dst, '\n')

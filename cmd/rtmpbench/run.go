@@ -33,6 +33,9 @@ type runner struct {
 
 	connectErrs errorCounts
 	dropErrs    errorCounts
+
+	// storm is the join storm (-storm), set before its first player starts.
+	storm *stormRun
 }
 
 // Run runs one load test (or, with cfg.Floor, the kernel floor measurement)
@@ -54,7 +57,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		pool:   chunkcodec.NewBufferPool(),
 		dialer: loopbackDialer(cfg.Timeout),
 	}
-	r.http = newHTTPClient(r.dialer, cfg.Timeout)
+	r.http = newHTTPClient(r.dialer, cfg.Timeout, cfg.ReadInterval)
 	defer r.http.CloseIdleConnections()
 	return r.run(ctx)
 }
@@ -120,7 +123,7 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	}
 	r.connWG.Add(total)
 	r.logf("starting %d players (%d rtmp, %d http-flv, %d ws-flv)", total, cfg.RTMPPlayers, cfg.HTTPPlayers, cfg.WSPlayers)
-	launched := r.launch(ctx, players)
+	launched := r.launch(ctx, players, cfg.Ramp)
 	waitCtx(ctx, &r.connWG)
 	connectedAt := time.Since(r.t0)
 	r.logf("players: %d connected, %d failed", countState(players, stateConnected)+countState(players, stateDropped), countState(players, stateFailed))
@@ -139,8 +142,16 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	}
 	r.measuring.Store(true)
 	winStart := time.Now()
+	if cfg.Storm > 0 {
+		r.startStorm(ctx, len(players))
+	}
 	r.logf("measuring for %v", cfg.Duration)
 	sleepCtx(ctx, cfg.Duration)
+	var stormBytes uint64
+	if r.storm != nil {
+		r.storm.waitEnd(ctx) // the window lasts until the storm is over
+		stormBytes = r.storm.bytes()
+	}
 
 	// Window end.
 	r.measuring.Store(false)
@@ -155,10 +166,10 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	interrupted := parent.Err() != nil
 
 	type result struct {
-		frames, bytes uint64
-		gap           int64
-		state         int32
-		first         int64
+		frames, bytes  uint64
+		gap            int64
+		state          int32
+		first, connect int64
 	}
 	res := make([]result, len(players))
 	for i, p := range players {
@@ -169,11 +180,12 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 			gap = max(gap, int64(window)) // nothing during the window
 		}
 		res[i] = result{
-			frames: p.frames.Load() - p.snapFrames,
-			bytes:  p.bytes.Load() - p.snapBytes,
-			gap:    gap,
-			state:  p.state.Load(),
-			first:  p.firstFrame.Load(),
+			frames:  p.frames.Load() - p.snapFrames,
+			bytes:   p.bytes.Load() - p.snapBytes,
+			gap:     gap,
+			state:   p.state.Load(),
+			first:   p.firstFrame.Load(),
+			connect: p.connect.Load(),
 		}
 	}
 
@@ -212,7 +224,7 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	pr := &rep.Players
 	pr.Requested = total
 	pr.ByKind = map[string]KindCounts{}
-	var firsts, keepups []float64
+	var firsts, keepups, connects []float64
 	var delivered uint64
 	var maxGap int64
 	for i, p := range players {
@@ -230,6 +242,9 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 				pr.Dropped++
 				kc.Dropped++
 			}
+			if x.connect > 0 {
+				connects = append(connects, float64(x.connect)/1e6)
+			}
 			if x.first == 0 {
 				pr.NoVideo++
 			} else {
@@ -246,12 +261,22 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 		pr.ByKind[p.kind.String()] = kc
 		delivered += x.bytes
 	}
+	if r.storm != nil {
+		rep.Storm = r.storm.report(cfg.StormRate, stormBytes)
+		delivered += stormBytes
+		if w := rep.Storm.warning(); w != "" {
+			rep.Warnings = append(rep.Warnings, w)
+		}
+	}
 	pr.ConnectErrors = r.connectErrs.snapshot()
 	pr.DropErrors = r.dropErrs.snapshot()
 
 	firsts, keepups = sortedCopy(firsts), sortedCopy(keepups)
 	rep.FirstFrameMedianMS = percentile(firsts, 0.5)
 	rep.FirstFrameP99MS = percentile(firsts, 0.99)
+	connects = sortedCopy(connects)
+	rep.ConnectMedianMS = percentile(connects, 0.5)
+	rep.ConnectP99MS = percentile(connects, 0.99)
 	if len(keepups) > 0 {
 		rep.KeepUpMin = keepups[0]
 		rep.KeepUpMedian = percentile(keepups, 0.5)
@@ -299,16 +324,16 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// launch starts the players' goroutines at cfg.Ramp per second (all at once
-// when Ramp is negative) and returns how many it started; the rest, when ctx
-// ends during the ramp, are marked failed.
-func (r *runner) launch(ctx context.Context, players []*player) int {
+// launch starts the players' goroutines at rate per second (all at once when
+// rate is negative) and returns how many it started; the rest, when ctx ends
+// during the ramp, are marked failed.
+func (r *runner) launch(ctx context.Context, players []*player, rate float64) int {
 	start := time.Now()
 	timer := time.NewTimer(time.Hour) // re-armed before each wait
 	defer timer.Stop()
 	for i, p := range players {
-		if r.cfg.Ramp > 0 {
-			due := time.Duration(float64(i) / r.cfg.Ramp * float64(time.Second))
+		if rate > 0 {
+			due := time.Duration(float64(i) / rate * float64(time.Second))
 			if d := due - time.Since(start); d > 0 {
 				timer.Reset(d)
 				select {
@@ -320,8 +345,9 @@ func (r *runner) launch(ctx context.Context, players []*player) int {
 		if ctx.Err() != nil {
 			for _, q := range players[i:] {
 				q.state.Store(stateFailed)
-				r.connectErrs.add(ctx.Err())
-				r.connWG.Done()
+				wg, errs := r.connectGroup(q)
+				errs.add(ctx.Err())
+				wg.Done()
 			}
 			return i
 		}

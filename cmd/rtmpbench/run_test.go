@@ -89,6 +89,11 @@ func TestRunSmoke(t *testing.T) {
 	if rep.FirstFrameMedianMS <= 0 || rep.DeliveredMBps <= 0 {
 		t.Errorf("first frame %v ms, delivered %v MB/s", rep.FirstFrameMedianMS, rep.DeliveredMBps)
 	}
+	// Connecting (through NetStream.Play.Start, the response headers or the
+	// upgrade) comes before the first frame.
+	if rep.ConnectMedianMS <= 0 || rep.ConnectP99MS < rep.ConnectMedianMS || rep.ConnectMedianMS > rep.FirstFrameMedianMS {
+		t.Errorf("connect median %v ms, p99 %v ms (first frame median %v ms)", rep.ConnectMedianMS, rep.ConnectP99MS, rep.FirstFrameMedianMS)
+	}
 	if rep.Server == nil || rep.Server.Processes < 1 || rep.Server.PeakRSSKB <= 0 {
 		t.Errorf("server %+v", rep.Server)
 	}
@@ -100,8 +105,10 @@ func TestRunSmoke(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Players.Connected != 9 {
 		t.Errorf("JSON round trip: %v, %+v", err, back.Players)
 	}
-	if !strings.Contains(text.String(), "latency:") {
-		t.Error("text report lacks latency")
+	for _, line := range []string{"latency:", "connect:"} {
+		if !strings.Contains(text.String(), line) {
+			t.Errorf("text report lacks %q", line)
+		}
 	}
 	checkTSV(t, rep)
 }
@@ -166,9 +173,24 @@ func TestFloor(t *testing.T) {
 	}
 }
 
-// checkTSV checks that -tsv writes a header and a row of the same width.
+// tsvPositions are -tsv columns that scripts (bench/compare.sh) read by
+// position (1-based): new columns go at the end.
+var tsvPositions = map[int]string{
+	1: "mode", 4: "failed", 6: "delivered_mb_s", 7: "cpu_s_per_gb", 8: "cpu_core_share", 9: "rss_per_player_kb",
+	10: "first_frame_median_ms", 12: "keep_up_min", 13: "keep_up_median", 14: "stall_max_ms",
+	15: "latency_p50_ms", 16: "latency_p99_ms", 18: "other_cores", 19: "warnings",
+	20: "connect_median_ms", 21: "connect_p99_ms", 22: "storm_connect_median_ms", 23: "storm_connect_p99_ms",
+}
+
+// checkTSV checks that -tsv writes a header and a row of the same width, with
+// the columns scripts read where they expect them.
 func checkTSV(t *testing.T, rep *Report) {
 	t.Helper()
+	for pos, name := range tsvPositions {
+		if pos > len(tsvColumns) || tsvColumns[pos-1] != name {
+			t.Errorf("TSV column %d is not %s: %q", pos, name, tsvColumns)
+		}
+	}
 	lines := strings.Split(strings.TrimSuffix(string(rep.AppendTSV(nil, true)), "\n"), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("TSV lines: %q", lines)
@@ -177,5 +199,94 @@ func checkTSV(t *testing.T, rep *Report) {
 		if n := len(strings.Split(l, "\t")); n != len(tsvColumns) {
 			t.Errorf("TSV line has %d columns, want %d: %q", n, len(tsvColumns), l)
 		}
+	}
+}
+
+func TestRunStorm(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{
+		URL:         "rtmp://" + srv.RTMPAddr() + "/live/storm",
+		Publish:     true,
+		Bitrate:     500_000,
+		RTMPPlayers: 3,
+		Storm:       20,
+		StormRate:   100,
+		Warmup:      300 * time.Millisecond,
+		Duration:    500 * time.Millisecond,
+		Timeout:     5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Log(text.String())
+	s := rep.Storm
+	if s == nil {
+		t.Fatal("no storm in the report")
+	}
+	if s.Requested != 20 || s.Launched != 20 || s.Connected != 20 || s.Failed != 0 || s.RatePerSecond != 100 {
+		t.Errorf("storm %+v", s)
+	}
+	// 20 players at 100/s start over 0.19 s; the window then lasts until
+	// the last one connected plus stormTail, beyond -duration.
+	if s.SpanSeconds < 0.19 || rep.WindowSeconds < s.SpanSeconds+stormTail.Seconds()-0.05 {
+		t.Errorf("storm over after %.2fs, window %.2fs", s.SpanSeconds, rep.WindowSeconds)
+	}
+	if s.ConnectMedianMS <= 0 || s.ConnectP99MS < s.ConnectMedianMS || s.FirstFrameMedianMS < s.ConnectMedianMS || s.DeliveredBytes == 0 {
+		t.Errorf("storm %+v", s)
+	}
+	// The base players are reported on their own; the storm's bytes count
+	// in the delivered total.
+	if rep.Players.Requested != 3 || rep.Players.Connected != 3 || rep.DeliveredBytes <= s.DeliveredBytes {
+		t.Errorf("players %+v, delivered %d (storm %d)", rep.Players, rep.DeliveredBytes, s.DeliveredBytes)
+	}
+	if !strings.Contains(text.String(), "storm:") {
+		t.Error("text report lacks the storm line")
+	}
+	checkTSV(t, rep)
+	row := strings.Split(strings.TrimSuffix(string(rep.AppendTSV(nil, false)), "\n"), "\t")
+	if row[21] == "-" || row[22] == "-" {
+		t.Errorf("storm TSV columns %q", row[21:])
+	}
+}
+
+// Players of every kind that read every 50 ms get the stream.
+func TestRunReadInterval(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{
+		URL:          "rtmp://" + srv.RTMPAddr() + "/live/paced",
+		HTTPURL:      "http://" + srv.HTTPAddr() + "/live/paced.flv",
+		Publish:      true,
+		Bitrate:      1_000_000,
+		RTMPPlayers:  2,
+		HTTPPlayers:  2,
+		WSPlayers:    2,
+		ReadInterval: 50 * time.Millisecond,
+		Warmup:       300 * time.Millisecond,
+		Duration:     2 * time.Second,
+		Timeout:      5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Log(text.String())
+	p := rep.Players
+	if p.Connected != 6 || p.Failed != 0 || p.Dropped != 0 || p.NoVideo != 0 || rep.Config.ReadIntervalSeconds != 0.05 {
+		t.Errorf("players %+v, config %+v", p, rep.Config)
+	}
+	for kind, c := range p.ByKind {
+		if c.Frames == 0 {
+			t.Errorf("%s: no frames in the window", kind)
+		}
+	}
+	if rep.KeepUpMin <= 0 || rep.Latency.Samples == 0 {
+		t.Errorf("keep-up min %.3f, %d latency samples", rep.KeepUpMin, rep.Latency.Samples)
 	}
 }
