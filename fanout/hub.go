@@ -131,6 +131,11 @@ const (
 	tickGrace = 100 * time.Millisecond
 	// dueAtTick is the pending time of a group the next tick must flush.
 	dueAtTick = math.MinInt64
+	// flushSlice bounds one flush task's time on the loop (a thousand
+	// viewers take about 7 ms of writes); sliceCheck is how many
+	// subscribers a slice serves between looks at the clock.
+	flushSlice = 2 * time.Millisecond
+	sliceCheck = 16
 )
 
 func (c *Config) setDefaults() {
@@ -382,6 +387,11 @@ func (l *loopLocal) Run(context.Context) error {
 	return nil
 }
 
+// flush delivers what is pending on the loop, in slices of at most
+// flushSlice: when one runs out, the groups not done go back on the dirty
+// stack and the flush is queued again, so the loop reads its sockets (a
+// publisher's next frame, a joining player's handshake) between slices
+// instead of after thousands of writes. Loop-only.
 func (l *loopLocal) flush() {
 	g := l.dirty.Swap(nil)
 	if g == nil {
@@ -389,13 +399,33 @@ func (l *loopLocal) flush() {
 	}
 	l.wakeups.Add(1)
 	now := l.hub.clock()
+	end := now + int64(flushSlice)
 	for g != nil {
 		next := g.next.Load()
 		g.next.Store(nil)
 		g.pending.Store(false)
-		g.flush(l, now)
+		if !g.flush(l, now, end) {
+			l.requeue(g, true)
+			for g = next; g != nil; g = next {
+				next = g.next.Load()
+				g.next.Store(nil)
+				l.requeue(g, false)
+			}
+			l.execute()
+			return
+		}
 		g = next
 	}
+}
+
+// requeue puts a group of a flush that ran out of time back on the dirty
+// stack with its pending time. cleared: its pending flag was cleared for
+// this flush (a publisher may have set it again and pushed it since).
+func (l *loopLocal) requeue(g *group, cleared bool) {
+	if cleared && !g.pending.CompareAndSwap(false, true) {
+		return // pushed again meanwhile: it is on the stack
+	}
+	l.push(g, g.since.Load(), false)
 }
 
 // flushDue flushes the pending groups that became pending at or before
@@ -405,19 +435,30 @@ func (l *loopLocal) flushDue(cutoff int64) {
 	if g == nil {
 		return
 	}
-	var now int64
+	var now, end int64
 	for g != nil {
 		next := g.next.Load()
 		g.next.Store(nil)
 		if since := g.since.Load(); since > cutoff {
 			l.push(g, since, false) // still pending: its own flush comes
-		} else {
-			if now == 0 {
-				l.wakeups.Add(1)
-				now = l.hub.clock()
+			g = next
+			continue
+		}
+		if now == 0 {
+			l.wakeups.Add(1)
+			now = l.hub.clock()
+			end = now + int64(flushSlice)
+		}
+		g.pending.Store(false)
+		if !g.flush(l, now, end) {
+			l.requeue(g, true)
+			for g = next; g != nil; g = next {
+				next = g.next.Load()
+				g.next.Store(nil)
+				l.requeue(g, false)
 			}
-			g.pending.Store(false)
-			g.flush(l, now)
+			l.execute()
+			return
 		}
 		g = next
 	}

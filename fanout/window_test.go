@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -193,5 +195,74 @@ func TestWindowTimerFires(t *testing.T) {
 	}
 	if len(sink.msgs) != got+2 {
 		t.Fatalf("window timer: %d of 2 messages delivered", len(sink.msgs)-got)
+	}
+}
+
+// runOne runs the first queued task, if any, and reports whether it did.
+func (l *testLoop) runOne() bool {
+	l.mu.Lock()
+	if len(l.tasks) == 0 {
+		l.mu.Unlock()
+		return false
+	}
+	t := l.tasks[0]
+	l.tasks = append(l.tasks[:0], l.tasks[1:]...)
+	l.mu.Unlock()
+	_ = t.Run(context.Background())
+	return true
+}
+
+// TestFlushSlices: a flush that runs out of time stops and is queued again,
+// so the loop reads its sockets in between; a packet published between
+// slices and a subscriber closed between them still leave every other
+// subscriber with every packet, in order, once.
+func TestFlushSlices(t *testing.T) {
+	h, l := newTestHub(Config{})
+	var now int64
+	h.clock = func() int64 { now += int64(50 * time.Microsecond); return now }
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	const n = 1000
+	sinks := make([]*decodeSink, n)
+	subs := make([]*Subscriber, n)
+	for i := range sinks {
+		sinks[i] = newDecodeSink(h.Config().ChunkSize)
+		subs[i] = st.Subscribe(l, sinks[i], SubscriberOptions{})
+	}
+	l.run()
+
+	st.Publish(chunkcodec.TypeVideo, 33, inter(1))
+	if !l.runOne() {
+		t.Fatal("no flush queued")
+	}
+	served := 0
+	for _, s := range sinks {
+		if len(s.msgs) == 2 {
+			served++
+		}
+	}
+	if served == 0 || served == n {
+		t.Fatalf("first slice served %d of %d subscribers, want some", served, n)
+	}
+	// Between slices: the publisher's next frame, and a close.
+	st.Publish(chunkcodec.TypeVideo, 66, inter(2))
+	subs[0].Close()
+	slices := 1
+	for l.runOne() {
+		if slices++; slices > 100 {
+			t.Fatal("flush tasks keep coming")
+		}
+	}
+	t.Logf("%d subscribers: %d flush tasks", n, slices)
+	for i, s := range sinks[1:] {
+		if len(s.msgs) != 3 {
+			t.Fatalf("subscriber %d got %d messages, want 3", i+1, len(s.msgs))
+		}
+		for k, m := range s.msgs {
+			if len(m.data) < 6 || binary.BigEndian.Uint32(m.data[len(m.data)-4:]) != uint32(k) {
+				t.Fatalf("subscriber %d message %d out of order", i+1, k)
+			}
+		}
 	}
 }
