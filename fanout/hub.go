@@ -309,9 +309,10 @@ type loopLocal struct {
 	hub       *Hub
 	loop      atomic.Pointer[loopRef]
 	dirty     atomic.Pointer[group]
-	scheduled atomic.Bool // no window: a flush task is queued on the loop
-	armed     atomic.Bool // a window: the timer runs, a flush follows
-	timer     *time.Timer // a window: fires fire at the end of the window
+	scheduled atomic.Bool  // no window: a flush task is queued on the loop
+	armed     atomic.Bool  // a window: the timer runs, a flush follows
+	lastFlush atomic.Int64 // hub clock at the start of the last flush
+	timer     *time.Timer  // a window: fires fire at the end of the window
 
 	// Scratch for one subscriber's flush at a time (loop-only): the iovec and the
 	// packet references held while the writev runs. Per loop, not per subscriber,
@@ -342,20 +343,33 @@ func (l *loopLocal) push(g *group, since int64, wake bool) {
 		}
 	}
 	if wake {
-		l.wake(false)
+		l.wake(false, since)
 	}
 }
 
-// wake schedules one flush of this loop unless one is already scheduled: at
-// once with no window (or when now is set: control messages such as the end
-// of a stream), at the end of the window otherwise. Safe from any goroutine.
-func (l *loopLocal) wake(now bool) {
-	if l.hub.cfg.BatchWindow == 0 || now {
+// wake schedules one flush of this loop unless one is already scheduled (now
+// is the hub clock). With no window, or when urgent is set (control messages
+// such as the end of a stream), the flush runs at once. With a window W it
+// runs at once too if the loop has not flushed for W (an idle loop adds no
+// latency), and otherwise W after the loop's last flush: at most one write
+// per viewer per W, and no message waits longer than W. Safe from any
+// goroutine.
+func (l *loopLocal) wake(urgent bool, now int64) {
+	w := l.hub.cfg.BatchWindow
+	if w == 0 || urgent {
+		l.execute()
+		return
+	}
+	if l.armed.Load() {
+		return
+	}
+	d := time.Duration(l.lastFlush.Load() + int64(w) - now)
+	if d <= 0 {
 		l.execute()
 		return
 	}
 	if !l.hub.closed.Load() && l.armed.CompareAndSwap(false, true) {
-		l.hub.arm(l, l.hub.cfg.BatchWindow)
+		l.hub.arm(l, d)
 	}
 }
 
@@ -399,6 +413,7 @@ func (l *loopLocal) flush() {
 	}
 	l.wakeups.Add(1)
 	now := l.hub.clock()
+	l.lastFlush.Store(now)
 	end := now + int64(flushSlice)
 	for g != nil {
 		next := g.next.Load()

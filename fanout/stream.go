@@ -343,7 +343,7 @@ func (s *Stream) insertLocked(p *Packet, seq uint64) {
 			s.hub.loops[i].push(g, now, false)
 		}
 		if wake {
-			s.hub.loops[i].wake(urgent)
+			s.hub.loops[i].wake(urgent, now)
 		}
 	}
 }
