@@ -42,6 +42,9 @@
 #   WINDOW_SCENARIOS="1000x2.5M 2000x500k"   its scenarios, PLAYERSxSTREAM:
 #                    2.5M is 2500k video + 128k audio, 500k is 436k + 64k,
 #                    VIDEO+AUDIO (e.g. 1000x1M+128k) any other
+#   SETTLE=10s       the windows group's servers run this long with the publisher
+#                    before the players (rtmpbench -settle), so that RSS/player
+#                    counts the players and not the stream's ring filling up
 #   STORM=1 STORM_BASE=1000 STORM_PLAYERS=1000 STORM_RATE=500   the join storm
 #                    (STORM=0 skips it)
 #   SERVER_CPU=0 TOOL_CPU=1   the cores used
@@ -81,6 +84,7 @@ FLOOR=${FLOOR:-1}
 PROTO=${PROTO:-1}
 WINDOWS=${WINDOWS-"0 20ms 50ms 100ms"}
 WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"1000x2.5M 2000x500k"}
+SETTLE=${SETTLE:-10s}
 STORM=${STORM:-1}
 STORM_BASE=${STORM_BASE:-1000}
 STORM_PLAYERS=${STORM_PLAYERS:-1000}
@@ -137,7 +141,7 @@ fi
 # The exact command, for the report.
 COMMAND="bash bench/compare.sh"
 for v in QUICK DURATION WARMUP RAMP PLAYERS_HI PLAYERS_LO PROTO_PLAYERS SERVERS RTMPD_VARIANTS FLOOR PROTO \
-	WINDOWS WINDOW_SCENARIOS STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
+	WINDOWS WINDOW_SCENARIOS SETTLE STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
 	if [ -n "${!v+x}" ] && env | grep -q "^$v="; then
 		COMMAND="$v=\"${!v}\" $COMMAND"
 	fi
@@ -374,6 +378,8 @@ if [ -n "$WINDOWS" ]; then
 		read -r video audio <<<"$(stream_rates "$stream")"
 		scen="$n x $stream"
 		rates=(-bitrate "$video" -audio-bitrate "$audio" -rtmp-players "$n")
+		settle=()
+		is_zero "$SETTLE" || settle=(-settle "$SETTLE")
 		measure "$scen" none "$(floor_label 0)" -floor -floor-writer-cpu "$SERVER_CPU" "${rates[@]}"
 		for w in $WINDOWS; do
 			if ! is_zero "$w"; then
@@ -382,11 +388,11 @@ if [ -n "$WINDOWS" ]; then
 		done
 		if has_server rtmpd; then
 			for w in $WINDOWS; do
-				measure "$scen" rtmpd "-batch-window $w" "${rates[@]}"
+				measure "$scen" rtmpd "-batch-window $w" "${rates[@]}" "${settle[@]}"
 			done
 		fi
 		if has_server nginx; then
-			measure "$scen" nginx "" "${rates[@]}"
+			measure "$scen" nginx "" "${rates[@]}" "${settle[@]}"
 		fi
 	done
 fi
