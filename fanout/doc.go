@@ -32,9 +32,14 @@
 //
 // Delivery is batched per loop: a stream's subscribers on one loop form a group;
 // the writer marks the group pending and pushes it on that loop's lock-free dirty
-// list, and at most one flush task per loop is scheduled per batch (or, with a
-// batch window, the transport flushes each loop periodically). A flush hands each
-// subscriber everything it has pending in one writev (merged write).
+// list, and at most one flush task per loop is scheduled per batch: at once with
+// no batch window, or with one (Config.BatchWindow) at once after an idle spell
+// and otherwise one window after the loop's last flush, on the hub's timer. A
+// flush hands each subscriber everything it has pending in one writev (merged
+// write), in slices of at most 2 ms of the loop's time so that the loop reads its
+// sockets in between. Audio of a stream with recent video waits for the next
+// video frame. The transport's periodic tick (Hub.TickLoop) flushes only what is
+// overdue.
 //
 // GOP cache: the stream remembers the newest metadata, the audio and video
 // sequence headers, and the ring position of the newest keyframe (every audio
