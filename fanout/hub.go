@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -216,6 +217,9 @@ type Hub struct {
 	bytesIn   atomic.Uint64
 	subsTotal atomic.Uint64
 	closed    atomic.Bool
+	// fireMu: a window timer's callback holds it for reading while it
+	// schedules a flush; Close takes it to wait for those in flight.
+	fireMu sync.RWMutex
 }
 
 // NewHub returns a hub for cfg.Loops event loops.
@@ -231,6 +235,7 @@ func NewHub(cfg Config) *Hub {
 			marks:   make([]mark, 0, maxIovecs+4),
 			scratch: make([]byte, 0, maxIovecs*flvmux.TagHeaderSize+64),
 		}
+		h.loops[i].lastFlush.Store(math.MinInt64 / 2) // never: the first window is idle
 		if cfg.BatchWindow > 0 {
 			ll := h.loops[i]
 			ll.timer = time.AfterFunc(time.Hour, ll.fire)
@@ -240,11 +245,14 @@ func NewHub(cfg Config) *Hub {
 	return h
 }
 
-// Close stops the hub's window timers; a flush already scheduled still runs,
-// and loops are no longer woken for later packets (the transport's tick, if
-// it still runs, flushes them). Call it when the loops stop. Safe from any
-// goroutine; idempotent.
+// Close stops the hub's window timers and waits for a timer callback that
+// is scheduling a flush; a flush already scheduled still runs, and loops
+// are no longer woken at the end of a window (the transport's tick, if it
+// still runs, flushes what waits). Call it when the loops stop. Safe from
+// any goroutine; idempotent.
 func (h *Hub) Close() {
+	h.fireMu.Lock() // callbacks in flight finish first; later ones do nothing
+	defer h.fireMu.Unlock()
 	if !h.closed.CompareAndSwap(false, true) {
 		return
 	}
@@ -388,10 +396,14 @@ func (l *loopLocal) execute() {
 	}
 }
 
-// fire ends a window (the timer's goroutine).
+// fire ends a window (the timer's goroutine, which Close waits for).
 func (l *loopLocal) fire() {
+	l.hub.fireMu.RLock()
+	defer l.hub.fireMu.RUnlock()
 	l.armed.Store(false)
-	l.execute()
+	if !l.hub.closed.Load() {
+		l.execute()
+	}
 }
 
 // Run implements Task: it is the loop's flush, scheduled once per batch.

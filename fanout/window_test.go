@@ -160,9 +160,10 @@ func TestWindowControlAtOnce(t *testing.T) {
 	st.Publish(chunkcodec.TypeVideo, 0, key(0))
 	sink := newDecodeSink(h.Config().ChunkSize)
 	st.Subscribe(l, sink, SubscriberOptions{})
+	st.Publish(chunkcodec.TypeVideo, 33, inter(1)) // the loop was idle: at once
 	l.run()
 	got := len(sink.msgs)
-	st.Publish(chunkcodec.TypeVideo, 33, inter(1))
+	st.Publish(chunkcodec.TypeVideo, 66, inter(2))
 	if len(l.tasks) != 0 || c.due < 0 {
 		t.Fatalf("video with a window: %d tasks queued, window armed %v", len(l.tasks), c.due >= 0)
 	}
@@ -178,23 +179,30 @@ func TestWindowControlAtOnce(t *testing.T) {
 
 // TestWindowTimerFires: the hub's own timer ends a window (real time, bounded).
 func TestWindowTimerFires(t *testing.T) {
-	h, l := newTestHub(Config{BatchWindow: 5 * time.Millisecond})
+	h, l := newTestHub(Config{BatchWindow: 100 * time.Millisecond})
 	defer h.Close()
 	st := h.NewStream(StreamOptions{GOPCache: true})
 	st.BeginPublish()
 	st.Publish(chunkcodec.TypeVideo, 0, key(0))
 	sink := newDecodeSink(h.Config().ChunkSize)
 	st.Subscribe(l, sink, SubscriberOptions{})
+	st.Publish(chunkcodec.TypeVideo, 33, inter(1)) // the loop was idle: at once
 	l.run()
 	got := len(sink.msgs)
-	st.Publish(chunkcodec.TypeVideo, 33, inter(1))
 	st.Publish(chunkcodec.TypeVideo, 66, inter(2))
+	st.Publish(chunkcodec.TypeVideo, 99, inter(3))
+	l.mu.Lock()
+	queued := len(l.tasks)
+	l.mu.Unlock()
+	if queued != 0 {
+		t.Fatal("frames right after a flush did not wait for the window")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for len(sink.msgs) < got+2 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 		l.run()
 	}
-	if len(sink.msgs) != got+2 {
+	if len(sink.msgs) != got+2 || sink.writes == 0 {
 		t.Fatalf("window timer: %d of 2 messages delivered", len(sink.msgs)-got)
 	}
 }
@@ -265,5 +273,31 @@ func TestFlushSlices(t *testing.T) {
 				t.Fatalf("subscriber %d message %d out of order", i+1, k)
 			}
 		}
+	}
+}
+
+// TestCloseStopsWindows: after Close no window timer schedules a flush.
+func TestCloseStopsWindows(t *testing.T) {
+	h, l := newTestHub(Config{BatchWindow: 200 * time.Millisecond})
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	st.Subscribe(l, newDecodeSink(h.Config().ChunkSize), SubscriberOptions{})
+	st.Publish(chunkcodec.TypeVideo, 33, inter(1)) // the loop was idle: at once
+	l.run()
+	st.Publish(chunkcodec.TypeVideo, 66, inter(2)) // arms the window
+	l.mu.Lock()
+	n := len(l.tasks)
+	l.mu.Unlock()
+	if n != 0 {
+		t.Fatal("a frame right after a flush did not wait for the window")
+	}
+	h.Close()
+	time.Sleep(300 * time.Millisecond)
+	l.mu.Lock()
+	n = len(l.tasks)
+	l.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d flushes scheduled after Close", n)
 	}
 }
