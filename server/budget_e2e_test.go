@@ -3,8 +3,14 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -164,5 +170,182 @@ func TestStartRecordingFromLoop(t *testing.T) {
 	ctl := dial(t, ctx, ts.url("cam"), client.Config{Timeout: 5 * time.Second})
 	if _, err := ctl.Call(ctx, "recordMe", "one"); err == nil {
 		t.Fatal("second StartRecording of a recorded stream did not fail")
+	}
+}
+
+// playAnswer reads from c until the server answers a play: an onStatus of
+// level error, or NetStream.Play.Start; within d.
+func playAnswer(c *client.Conn, d time.Duration) (client.Status, error) {
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
+	for {
+		m, err := c.ReadMessage()
+		if err != nil {
+			return client.Status{}, err
+		}
+		if st, ok := client.ParseStatus(m); ok && (st.Level == "error" || st.Code == client.CodePlayStart) {
+			return st, nil
+		}
+	}
+}
+
+// together runs fn(0) to fn(n-1) on workers goroutines and returns the
+// first error.
+func together(n, workers int, fn func(i int) error) error {
+	next := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					errs <- fmt.Errorf("client %d: %w", i, err)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// hookGoroutines is what one HTTP hook call in flight may keep running:
+// the server's call, the HTTP transport's reader and writer, and the hook
+// server's connection and its background reader (five), with room to spare.
+const hookGoroutines = 6
+
+// An HTTP hook that answers nothing until the test lets it holds
+// MaxHookCalls plays in flight, and no more: as many clients again trying
+// to play meanwhile are refused at once ("server busy", the connection
+// closed) without a hook call, and leave no goroutine behind them. Once
+// the hook answers, the held plays start, every call's goroutines end, and
+// new clients publish and play as usual.
+func TestHookCallsBudget(t *testing.T) {
+	var inFlight, peak, calls atomic.Int64
+	release := make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		calls.Add(1)
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hook.Close)
+	var once sync.Once
+	answer := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(answer) // before hook.Close, which waits for its handlers
+	ts := startServer(t, server.Config{TrustedNets: mustPrefixes(t, "127.0.0.0/8")}, map[string]*server.App{
+		// A timeout past the test's: only the test ends the calls.
+		"hooked": {Hooks: server.HTTPHooks{OnPlay: hook.URL, OnPublish: hook.URL, Timeout: 2 * e2eTimeout}},
+	})
+	ctx := testContext(t)
+	base := runtime.NumGoroutine()
+	play := append(rawCommand(0, "createStream", 2), rawCommand(1, "play", 0, "held")...)
+	cfg := client.Config{Timeout: 5 * time.Second}
+
+	// MaxHookCalls plays wait for the hook.
+	held := make([]*client.Conn, server.MaxHookCalls)
+	err := together(len(held), 16, func(i int) error {
+		c, err := client.Dial(ctx, ts.url("hooked"), cfg)
+		if err != nil {
+			return err
+		}
+		held[i] = c
+		_, err = c.RawConn().Write(play)
+		return err
+	})
+	t.Cleanup(func() {
+		for _, c := range held {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(15*time.Second, func() bool { return inFlight.Load() == server.MaxHookCalls }) {
+		t.Fatalf("%d hook calls in flight, want %d", inFlight.Load(), server.MaxHookCalls)
+	}
+	holding := runtime.NumGoroutine()
+	if grown := holding - base; grown > hookGoroutines*server.MaxHookCalls {
+		t.Errorf("%d goroutines more for %d calls in flight", grown, server.MaxHookCalls)
+	}
+
+	// As many again are refused at once, while the hook still holds the others.
+	err = together(server.MaxHookCalls, 32, func(int) error {
+		c, err := client.Dial(ctx, ts.url("hooked"), cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := c.RawConn().Write(play); err != nil {
+			return err
+		}
+		st, err := playAnswer(c, 5*time.Second)
+		if err != nil {
+			return fmt.Errorf("no answer to a play past the budget: %w", err)
+		}
+		if st.Code != client.CodePlayFailed || !strings.Contains(st.Description, "server busy") {
+			return fmt.Errorf("answer to a play past the budget: %+v", st)
+		}
+		if !closedWithin(c.RawConn(), 5*time.Second) {
+			return errors.New("refused client left open")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, p := calls.Load(), peak.Load(); n != server.MaxHookCalls || p != server.MaxHookCalls {
+		t.Fatalf("hook saw %d calls, %d at most in flight; want %d and %d", n, p, server.MaxHookCalls, server.MaxHookCalls)
+	}
+	if !waitFor(5*time.Second, func() bool { return runtime.NumGoroutine()-holding <= 32 }) {
+		t.Errorf("%d goroutines more after %d refused clients", runtime.NumGoroutine()-holding, server.MaxHookCalls)
+	}
+	t.Logf("goroutines: %d before, %d with %d calls held, %d after %d refusals", base, holding, server.MaxHookCalls, runtime.NumGoroutine(), server.MaxHookCalls)
+
+	// The hook answers: the held plays start.
+	answer()
+	err = together(len(held), 16, func(i int) error {
+		st, err := playAnswer(held[i], 10*time.Second)
+		if err == nil && st.Code != client.CodePlayStart {
+			err = fmt.Errorf("held play answered %+v", st)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return inFlight.Load() == 0 && runtime.NumGoroutine()-base <= 32 }) {
+		t.Errorf("after the answers: %d calls in flight, %d goroutines more than before the flood", inFlight.Load(), runtime.NumGoroutine()-base)
+	}
+
+	// New clients are served as usual.
+	pub, err := tryPublish(t, ctx, ts, "hooked", "after")
+	if err != nil {
+		t.Fatalf("publish after the flood: %v", err)
+	}
+	go func() { _, _ = synthPublish(ctx, pub, 25, 25, 1500, 25*5) }()
+	p := dial(t, ctx, ts.url("hooked"), cfg)
+	if err := p.Play(ctx, "after"); err != nil {
+		t.Fatalf("play after the flood: %v", err)
+	}
+	if err := videoArrives(p, 10*time.Second); err != nil {
+		t.Fatalf("player after the flood: %v", err)
+	}
+	if n := calls.Load(); n != server.MaxHookCalls+2 {
+		t.Errorf("hook saw %d calls, want %d", n, server.MaxHookCalls+2)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,17 +155,31 @@ func TestPullFailover(t *testing.T) {
 
 // cutProxy forwards TCP connections to a target until cut, which closes
 // its listener and every connection at once: a network failure, as the
-// target sees none of it.
+// target sees none of it. Between stall and resume it reads nothing from
+// its clients, on the connections it has and those it accepts meanwhile: a
+// target that hangs. Its sockets' receive buffers are small (proxyRcvBuf),
+// so a stalled proxy pushes back on a client within a few hundred KiB.
 type cutProxy struct {
 	l     net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
-	n     int // connections accepted
+	n     int           // connections accepted
+	gate  chan struct{} // while stalled; resume closes it
 }
+
+// proxyRcvBuf is the receive buffer of a cutProxy's sockets.
+const proxyRcvBuf = 128 << 10
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, proxyRcvBuf)
+		})
+		return errors.Join(err, serr)
+	}}
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +200,7 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 			p.conns = append(p.conns, c, u)
 			p.n++
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { p.forward(u, c); u.Close() }()
 			go func() { _, _ = io.Copy(c, u); c.Close() }()
 		}
 	}()
@@ -193,6 +208,48 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 }
 
 func (p *cutProxy) addr() string { return p.l.Addr().String() }
+
+// forward copies what the client src sends to dst, reading nothing while
+// the proxy is stalled.
+func (p *cutProxy) forward(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		p.mu.Lock()
+		gate := p.gate
+		p.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stall stops the proxy reading from its clients until resume.
+func (p *cutProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gate == nil {
+		p.gate = make(chan struct{})
+	}
+}
+
+// resume lets a stalled proxy read again.
+func (p *cutProxy) resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gate != nil {
+		close(p.gate)
+		p.gate = nil
+	}
+}
 
 // accepted returns how many connections the proxy forwarded.
 func (p *cutProxy) accepted() int {
@@ -214,11 +271,12 @@ func (p *cutProxy) drop() {
 func (p *cutProxy) cut() {
 	p.l.Close()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for _, c := range p.conns {
 		c.Close()
 	}
 	p.conns = nil
+	p.mu.Unlock()
+	p.resume() // stalled forwarders find their connections closed
 }
 
 // freeAddr returns a loopback address nothing listens on.

@@ -14,9 +14,12 @@ import (
 	"github.com/quaverlive/quaver/flvmux"
 )
 
-// MaxPushQueue bounds the bytes waiting for one push target: past it the
-// target is too slow and the fanout's slow-viewer policy applies to it (it
-// skips to the next keyframe, or is dropped), as to any viewer.
+// MaxPushQueue bounds the bytes waiting for one push target: those queued
+// and those its goroutine holds (sending, or waiting to reconnect). Below
+// it the fanout's slow-viewer policy judges the queue as any viewer's (it
+// skips to the next keyframe, or is dropped); past it, whatever the
+// fanout's watermarks, the target is too slow and the push is dropped, as
+// a viewer over its hard cap is.
 const MaxPushQueue = 8 << 20
 
 // Pusher forwards one published stream to one target (rtmp://host/app/name
@@ -34,6 +37,7 @@ type Pusher struct {
 
 	mu       sync.Mutex
 	q        []byte // FLV from the subscription, not yet sent
+	sending  int    // bytes the goroutine took from q and has not sent
 	stopping bool
 	wake     chan struct{}
 
@@ -59,7 +63,8 @@ func (m *Manager) Push(target string) *Pusher {
 	return p
 }
 
-// Writev implements fanout.Sink: it queues the bytes (copied).
+// Writev implements fanout.Sink: it queues the bytes (copied), or drops
+// the push when they would take the bytes waiting past MaxPushQueue.
 func (p *Pusher) Writev(bufs [][]byte) (int, error) {
 	n := 0
 	for _, b := range bufs {
@@ -69,6 +74,13 @@ func (p *Pusher) Writev(bufs [][]byte) (int, error) {
 	if p.stopping {
 		p.mu.Unlock()
 		return 0, errPushStopped
+	}
+	if waiting := len(p.q) + p.sending + n; waiting > MaxPushQueue {
+		p.stopping = true
+		p.mu.Unlock()
+		p.signal()
+		p.log.Warn("push target too slow; push dropped", "waiting_bytes", waiting, "budget", MaxPushQueue)
+		return 0, errPushQueueFull
 	}
 	for _, b := range bufs {
 		p.q = append(p.q, b...)
@@ -84,6 +96,14 @@ func (p *Pusher) OutboundBuffered() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.q)
+}
+
+// waiting returns the bytes waiting for the target, at most MaxPushQueue.
+// Any goroutine.
+func (p *Pusher) waiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.q) + p.sending
 }
 
 // Close implements fanout.Sink: the subscription ended (a too slow target).
@@ -106,7 +126,10 @@ func (p *Pusher) signal() {
 	}
 }
 
-var errPushStopped = errors.New("relay: push stopped")
+var (
+	errPushStopped   = errors.New("relay: push stopped")
+	errPushQueueFull = errors.New("relay: push target too slow (bytes waiting over MaxPushQueue)")
+)
 
 // run is the pusher's goroutine.
 func (p *Pusher) run() {
@@ -128,12 +151,17 @@ func (p *Pusher) run() {
 	for {
 		p.mu.Lock()
 		q, stopping := p.q, p.stopping
-		p.q = nil
+		p.q, p.sending = nil, len(q)
 		p.mu.Unlock()
 		if c == nil && (len(q) > 0 || !stopping) {
 			var err error
 			if c, err = p.connect(ctx); err != nil {
 				p.st.set("retrying", "", err)
+				if stopping {
+					// Ended (dropped, or the stream ended): no retry for what is left.
+					p.log.Warn("push ended with bytes unsent: target unavailable", "err", err, "unsent_bytes", len(q))
+					return
+				}
 				p.log.Warn("push target unavailable", "err", err, "retry_in", backoff)
 				if !sleep(ctx, backoff) {
 					return
@@ -160,6 +188,9 @@ func (p *Pusher) run() {
 				continue
 			}
 		}
+		p.mu.Lock()
+		p.sending = 0
+		p.mu.Unlock()
 		if stopping {
 			return
 		}
@@ -171,17 +202,13 @@ func (p *Pusher) run() {
 	}
 }
 
-// requeue puts q back in front of what arrived since (a failed connect).
+// requeue puts q, what is left of the bytes taken, back in front of what
+// arrived since (a failed connect or send): the bytes waiting do not grow.
 func (p *Pusher) requeue(q []byte) {
-	if len(q) == 0 {
-		return
-	}
 	p.mu.Lock()
-	p.q = append(q, p.q...)
-	if len(p.q) > MaxPushQueue {
-		p.q = p.q[len(p.q)-MaxPushQueue:] // the reader resynchronises at a tag boundary it cannot find: reset it
-		p.rd.Reset()
-		p.needKey = true
+	p.sending = 0
+	if len(q) > 0 {
+		p.q = append(q, p.q...)
 	}
 	p.mu.Unlock()
 }

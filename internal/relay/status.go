@@ -15,6 +15,9 @@ type Info struct {
 	Since      time.Time `json:"since"`  // when the state began
 	Bytes      uint64    `json:"bytes"`  // bytes received (pull) or queued for sending (push)
 	Reconnects int       `json:"reconnects"`
+	// QueuedBytes are the bytes waiting for a push's target (at most
+	// MaxPushQueue); 0 for a pull.
+	QueuedBytes int `json:"queued_bytes"`
 	// RTTMillis is the kernel's smoothed round-trip time to the origin or
 	// target (TCP_INFO), refreshed about every second while connected.
 	RTTMillis float64 `json:"rtt_ms"`
@@ -70,7 +73,9 @@ func (m *Manager) Relays() []Info {
 		out = append(out, p.st.get())
 	}
 	for p := range m.pushes {
-		out = append(out, p.st.get())
+		in := p.st.get()
+		in.QueuedBytes = p.waiting()
+		out = append(out, in)
 	}
 	return out
 }

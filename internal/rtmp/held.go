@@ -29,13 +29,22 @@ func (f taskFunc) Run(context.Context) error { f(); return nil }
 
 // maxHeldBytes bounds what a client may send while one of its steps waits
 // for a deferred decision: a publisher that starts its media at once is
-// held a few seconds of it, not more.
+// held a few seconds of it, not more. It bounds the held buffer's capacity,
+// the memory really held, not only the bytes in it.
 const maxHeldBytes = 4 << 20
 
 // hold keeps p until the pending decision resolves.
 func (s *Session) hold(p []byte) error {
-	if len(s.held)+len(p) > maxHeldBytes {
+	n := len(s.held) + len(p)
+	if n > maxHeldBytes {
 		return fmt.Errorf("%w: over %d bytes sent while a decision was pending", engine.ErrProtocol, maxHeldBytes)
+	}
+	if n > cap(s.held) {
+		// Grow by doubling as append would, but never past the budget
+		// (append's own growth could reach a quarter more).
+		held := make([]byte, len(s.held), min(max(n, 2*cap(s.held)), maxHeldBytes))
+		copy(held, s.held)
+		s.held = held
 	}
 	s.held = append(s.held, p...)
 	return nil

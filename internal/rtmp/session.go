@@ -260,6 +260,9 @@ func (s *Session) OnClose(err error) {
 	if s.dec != nil {
 		s.dec.Release()
 	}
+	// What a pending step held goes now: its decision, which keeps the
+	// session, may come much later.
+	s.held = nil
 	if s.App != nil { // connected
 		s.Hooks().OnClose(&s.Session)
 	}
