@@ -301,3 +301,34 @@ func TestCloseStopsWindows(t *testing.T) {
 		t.Fatalf("%d flushes scheduled after Close", n)
 	}
 }
+
+// TestTickServesFullSocket: a viewer whose socket was full waits for the
+// transport's tick (no flush is scheduled for it while nothing new arrives),
+// and the tick serves it once its socket has room, with no new packet.
+func TestTickServesFullSocket(t *testing.T) {
+	h, l, _ := newWindowHub(t, 0)
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, sized(true, 0, 9000))
+	sink := &socketSink{room: 1 << 20}
+	st.Subscribe(l, sink, SubscriberOptions{})
+	l.run()
+	sink.room = 0
+	for i := uint32(1); i <= 3; i++ {
+		st.Publish(chunkcodec.TypeVideo, i*33, sized(false, i, 3000))
+		l.run()
+	}
+	sink.drain(1 << 20) // the peer reads: room again, and nothing new published
+	l.run()
+	before := newDecodeSink(h.Config().ChunkSize)
+	before.feed(sink.out)
+	if len(before.msgs) >= 4 {
+		t.Fatal("the frames behind the full socket went out without a flush")
+	}
+	h.TickLoop(0)
+	dec := newDecodeSink(h.Config().ChunkSize)
+	dec.feed(sink.out)
+	if len(dec.msgs) != 4 {
+		t.Fatalf("after the tick the viewer has %d of 4 frames (%d before)", len(dec.msgs), len(before.msgs))
+	}
+}

@@ -116,7 +116,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.Var(&choice{&o.LogLevel, logLevels}, "log-level", "log `level`: "+orList(logLevels)+" (SIGHUP applies a change)")
 	fs.Var(&choice{&o.LogFormat, logFormats}, "log-format", "log `format`: "+orList(logFormats))
 	fs.UintVar(&o.ChunkSize, "chunk-size", o.ChunkSize, "outbound RTMP chunk size in bytes")
-	fs.DurationVar(&o.BatchWindow, "batch-window", o.BatchWindow, "merge each viewer's writes over this window: fewer system calls per byte for up to this much added latency (0 = send at once, lowest latency; a joining viewer always gets its first frames at once)")
+	fs.DurationVar(&o.BatchWindow, "batch-window", o.BatchWindow, "latency a viewer's writes may wait to be merged: at most one write per viewer per window, the first after an idle spell at once; fewer system calls per byte (0 = one write per video frame, lowest latency; a joining viewer always gets its first frames at once)")
 	fs.BoolVar(&o.GOPCache, "gop-cache", o.GOPCache, "start new players at the last keyframe (for every app that does not set gop_cache)")
 	fs.Var(&choice{&o.Republish, republishes}, "republish", "`policy` for a second publisher of a live stream: "+orList(republishes)+" (for every app that does not set republish)")
 	fs.DurationVar(&o.PublisherIdle, "publisher-idle", o.PublisherIdle, "drop a publisher that sends no media this long (0 = 5s; for every app that does not set publisher_idle)")
