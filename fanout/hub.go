@@ -432,17 +432,23 @@ func (l *loopLocal) flush() {
 		g.next.Store(nil)
 		g.pending.Store(false)
 		if !g.flush(l, now, end) {
-			l.requeue(g, true)
-			for g = next; g != nil; g = next {
-				next = g.next.Load()
-				g.next.Store(nil)
-				l.requeue(g, false)
-			}
-			l.execute()
+			l.yield(g, next)
 			return
 		}
 		g = next
 	}
+}
+
+// yield ends a flush that ran out of time in g: g and the groups after it
+// (next on) go back on the dirty stack, and the flush is queued again.
+func (l *loopLocal) yield(g, next *group) {
+	l.requeue(g, true)
+	for g = next; g != nil; g = next {
+		next = g.next.Load()
+		g.next.Store(nil)
+		l.requeue(g, false)
+	}
+	l.execute()
 }
 
 // requeue puts a group of a flush that ran out of time back on the dirty
@@ -478,13 +484,7 @@ func (l *loopLocal) flushDue(cutoff int64) {
 		}
 		g.pending.Store(false)
 		if !g.flush(l, now, end) {
-			l.requeue(g, true)
-			for g = next; g != nil; g = next {
-				next = g.next.Load()
-				g.next.Store(nil)
-				l.requeue(g, false)
-			}
-			l.execute()
+			l.yield(g, next)
 			return
 		}
 		g = next

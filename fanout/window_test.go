@@ -27,6 +27,20 @@ func newWindowHub(t *testing.T, window time.Duration) (*Hub, *testLoop, *windowC
 	return h, l, c
 }
 
+// playingAfterFlush starts a stream with one subscriber on l and flushes
+// the loop once after the join, so the loop has just flushed: the next frame
+// waits for the window.
+func playingAfterFlush(h *Hub, l *testLoop) (*Stream, uint64, *decodeSink) {
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	epoch := st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	sink := newDecodeSink(h.Config().ChunkSize)
+	st.Subscribe(l, sink, SubscriberOptions{})
+	st.Publish(chunkcodec.TypeVideo, 33, inter(1)) // the loop was idle: at once
+	l.run()
+	return st, epoch, sink
+}
+
 // advance moves the clock to at, ending the armed window on the way.
 func (c *windowClock) advance(at int64) {
 	if c.due >= 0 && c.due <= at {
@@ -155,13 +169,7 @@ func TestTickFlushesOnlyOverdue(t *testing.T) {
 // but the end of a stream goes out at once.
 func TestWindowControlAtOnce(t *testing.T) {
 	h, l, c := newWindowHub(t, 100*time.Millisecond)
-	st := h.NewStream(StreamOptions{GOPCache: true})
-	epoch := st.BeginPublish()
-	st.Publish(chunkcodec.TypeVideo, 0, key(0))
-	sink := newDecodeSink(h.Config().ChunkSize)
-	st.Subscribe(l, sink, SubscriberOptions{})
-	st.Publish(chunkcodec.TypeVideo, 33, inter(1)) // the loop was idle: at once
-	l.run()
+	st, epoch, sink := playingAfterFlush(h, l)
 	got := len(sink.msgs)
 	st.Publish(chunkcodec.TypeVideo, 66, inter(2))
 	if len(l.tasks) != 0 || c.due < 0 {
@@ -181,13 +189,7 @@ func TestWindowControlAtOnce(t *testing.T) {
 func TestWindowTimerFires(t *testing.T) {
 	h, l := newTestHub(Config{BatchWindow: 100 * time.Millisecond})
 	defer h.Close()
-	st := h.NewStream(StreamOptions{GOPCache: true})
-	st.BeginPublish()
-	st.Publish(chunkcodec.TypeVideo, 0, key(0))
-	sink := newDecodeSink(h.Config().ChunkSize)
-	st.Subscribe(l, sink, SubscriberOptions{})
-	st.Publish(chunkcodec.TypeVideo, 33, inter(1)) // the loop was idle: at once
-	l.run()
+	st, _, sink := playingAfterFlush(h, l)
 	got := len(sink.msgs)
 	st.Publish(chunkcodec.TypeVideo, 66, inter(2))
 	st.Publish(chunkcodec.TypeVideo, 99, inter(3))
@@ -279,12 +281,7 @@ func TestFlushSlices(t *testing.T) {
 // TestCloseStopsWindows: after Close no window timer schedules a flush.
 func TestCloseStopsWindows(t *testing.T) {
 	h, l := newTestHub(Config{BatchWindow: 200 * time.Millisecond})
-	st := h.NewStream(StreamOptions{GOPCache: true})
-	st.BeginPublish()
-	st.Publish(chunkcodec.TypeVideo, 0, key(0))
-	st.Subscribe(l, newDecodeSink(h.Config().ChunkSize), SubscriberOptions{})
-	st.Publish(chunkcodec.TypeVideo, 33, inter(1)) // the loop was idle: at once
-	l.run()
+	st, _, _ := playingAfterFlush(h, l)
 	st.Publish(chunkcodec.TypeVideo, 66, inter(2)) // arms the window
 	l.mu.Lock()
 	n := len(l.tasks)
