@@ -574,12 +574,7 @@ func TestWaitingSubscriberGetsControl(t *testing.T) {
 // writev. Audio-only streams and video wake it at once.
 func TestAudioRidesWithVideo(t *testing.T) {
 	h, l := newTestHub(Config{})
-	st := h.NewStream(StreamOptions{GOPCache: true})
-	st.BeginPublish()
-	st.Publish(chunkcodec.TypeVideo, 0, key(0))
-	sink := newDecodeSink(h.Config().ChunkSize)
-	st.Subscribe(l, sink, SubscriberOptions{})
-	l.run()
+	st, _, sink := joined(h, l)
 	writes := sink.writes
 	st.Publish(chunkcodec.TypeAudio, 10, audio(1))
 	if len(l.tasks) != 0 {

@@ -27,15 +27,23 @@ func newWindowHub(t *testing.T, window time.Duration) (*Hub, *testLoop, *windowC
 	return h, l, c
 }
 
-// playingAfterFlush starts a stream with one subscriber on l and flushes
-// the loop once after the join, so the loop has just flushed: the next frame
-// waits for the window.
-func playingAfterFlush(h *Hub, l *testLoop) (*Stream, uint64, *decodeSink) {
+// joined starts a stream with a keyframe, and one subscriber on l that has
+// received it; it returns the stream, its publish epoch and the subscriber's
+// sink.
+func joined(h *Hub, l *testLoop) (*Stream, uint64, *decodeSink) {
 	st := h.NewStream(StreamOptions{GOPCache: true})
 	epoch := st.BeginPublish()
 	st.Publish(chunkcodec.TypeVideo, 0, key(0))
 	sink := newDecodeSink(h.Config().ChunkSize)
 	st.Subscribe(l, sink, SubscriberOptions{})
+	l.run()
+	return st, epoch, sink
+}
+
+// playingAfterFlush is joined, then one more frame flushed by the loop, so
+// the loop has just flushed: the next frame waits for the window.
+func playingAfterFlush(h *Hub, l *testLoop) (*Stream, uint64, *decodeSink) {
+	st, epoch, sink := joined(h, l)
 	st.Publish(chunkcodec.TypeVideo, 33, inter(1)) // the loop was idle: at once
 	l.run()
 	return st, epoch, sink
@@ -57,12 +65,7 @@ func (c *windowClock) advance(at int64) {
 // message's publish and its write.
 func simulate(t *testing.T, window time.Duration) (writes int, worst time.Duration) {
 	h, l, c := newWindowHub(t, window)
-	st := h.NewStream(StreamOptions{GOPCache: true})
-	st.BeginPublish()
-	st.Publish(chunkcodec.TypeVideo, 0, key(0))
-	sink := newDecodeSink(h.Config().ChunkSize)
-	st.Subscribe(l, sink, SubscriberOptions{})
-	l.run()
+	st, _, sink := joined(h, l)
 	start := sink.writes
 
 	const ms = int64(time.Millisecond)
@@ -129,12 +132,7 @@ func TestWindowWrites(t *testing.T) {
 // the grace period. Audio of a stream whose video stopped wakes the loop.
 func TestTickFlushesOnlyOverdue(t *testing.T) {
 	h, l, c := newWindowHub(t, 0)
-	st := h.NewStream(StreamOptions{GOPCache: true})
-	st.BeginPublish()
-	st.Publish(chunkcodec.TypeVideo, 0, key(0))
-	sink := newDecodeSink(h.Config().ChunkSize)
-	st.Subscribe(l, sink, SubscriberOptions{})
-	l.run()
+	st, _, sink := joined(h, l)
 	got := len(sink.msgs)
 
 	const ms = int64(time.Millisecond)

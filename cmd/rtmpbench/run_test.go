@@ -120,7 +120,7 @@ func TestRunPlayOnlyCountsFailures(t *testing.T) {
 	// No publisher: players of a stream nobody publishes connect (the
 	// server waits for a publisher) but get no video; HTTP players of a
 	// wrong path fail.
-	rep, err := Run(ctx, Config{
+	rep, _ := runLogged(t, ctx, Config{
 		URL:         "rtmp://" + srv.RTMPAddr() + "/live/nobody",
 		HTTPURL:     "http://" + srv.HTTPAddr() + "/nosuchapp/x.flv",
 		RTMPPlayers: 2,
@@ -129,12 +129,6 @@ func TestRunPlayOnlyCountsFailures(t *testing.T) {
 		Duration:    500 * time.Millisecond,
 		Timeout:     2 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	rep.WriteText(&text)
-	t.Log(text.String())
 	if rep.Players.ByKind["http-flv"].Failed+rep.Players.ByKind["http-flv"].Dropped != 2 || len(rep.Players.ConnectErrors)+len(rep.Players.DropErrors) == 0 {
 		t.Errorf("http players: %+v", rep.Players)
 	}
@@ -206,7 +200,7 @@ func TestRunStorm(t *testing.T) {
 	srv := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rep, err := Run(ctx, Config{
+	rep, text := runLogged(t, ctx, Config{
 		URL:         "rtmp://" + srv.RTMPAddr() + "/live/storm",
 		Publish:     true,
 		Bitrate:     500_000,
@@ -217,12 +211,6 @@ func TestRunStorm(t *testing.T) {
 		Duration:    500 * time.Millisecond,
 		Timeout:     5 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	rep.WriteText(&text)
-	t.Log(text.String())
 	s := rep.Storm
 	if s == nil {
 		t.Fatal("no storm in the report")
@@ -243,7 +231,7 @@ func TestRunStorm(t *testing.T) {
 	if rep.Players.Requested != 3 || rep.Players.Connected != 3 || rep.DeliveredBytes <= s.DeliveredBytes {
 		t.Errorf("players %+v, delivered %d (storm %d)", rep.Players, rep.DeliveredBytes, s.DeliveredBytes)
 	}
-	if !strings.Contains(text.String(), "storm:") {
+	if !strings.Contains(text, "storm:") {
 		t.Error("text report lacks the storm line")
 	}
 	checkTSV(t, rep)
@@ -258,7 +246,7 @@ func TestRunReadInterval(t *testing.T) {
 	srv := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rep, err := Run(ctx, Config{
+	rep, _ := runLogged(t, ctx, Config{
 		URL:          "rtmp://" + srv.RTMPAddr() + "/live/paced",
 		HTTPURL:      "http://" + srv.HTTPAddr() + "/live/paced.flv",
 		Publish:      true,
@@ -271,12 +259,6 @@ func TestRunReadInterval(t *testing.T) {
 		Duration:     2 * time.Second,
 		Timeout:      5 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	rep.WriteText(&text)
-	t.Log(text.String())
 	p := rep.Players
 	if p.Connected != 6 || p.Failed != 0 || p.Dropped != 0 || p.NoVideo != 0 || rep.Config.ReadIntervalSeconds != 0.05 {
 		t.Errorf("players %+v, config %+v", p, rep.Config)
@@ -289,4 +271,18 @@ func TestRunReadInterval(t *testing.T) {
 	if rep.KeepUpMin <= 0 || rep.Latency.Samples == 0 {
 		t.Errorf("keep-up min %.3f, %d latency samples", rep.KeepUpMin, rep.Latency.Samples)
 	}
+}
+
+// runLogged runs cfg, fails the test on an error, and logs and returns the
+// text report.
+func runLogged(t *testing.T, ctx context.Context, cfg Config) (*Report, string) {
+	t.Helper()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Log(text.String())
+	return rep, text.String()
 }
