@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quaverlive/quaver/internal/schedbatch"
 	"github.com/quaverlive/quaver/server"
 )
 
@@ -57,6 +59,13 @@ func startDaemon(inv invocation, env []string, stderr io.Writer) (*daemon, error
 	d.log.Info("rtmpd starting", append(attrs, "go", v.Go, "config", inv.configPath)...)
 	for _, name := range st.unknownEnv {
 		d.log.Warn("environment variable names no setting; ignored", "name", name)
+	}
+	if st.opts.SchedBatch {
+		n, err := schedbatch.Apply()
+		if err != nil {
+			return nil, fmt.Errorf("-sched-batch: %w", err)
+		}
+		d.log.Info("threads under SCHED_BATCH", "changed", n)
 	}
 
 	cfg := st.serverConfig()

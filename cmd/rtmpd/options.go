@@ -68,6 +68,7 @@ type options struct {
 	ClusterTTL       time.Duration
 	TLSCert          string
 	TLSKey           string
+	SchedBatch       bool
 }
 
 // Allowed values of the settings that take one of a few words.
@@ -155,6 +156,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.ClusterRedis, "cluster-redis", o.ClusterRedis, "Redis `host:port` of the cluster stream directory (config file: cluster: redis:); empty: no cluster")
 	fs.StringVar(&o.ClusterAdvertise, "cluster-advertise", o.ClusterAdvertise, "this node's RTMP `URL` as the other nodes dial it, e.g. rtmp://10.0.0.2:1935 (config file: cluster: advertise:; default rtmp:// and the RTMP address)")
 	fs.DurationVar(&o.ClusterTTL, "cluster-ttl", o.ClusterTTL, "how long a node's streams stay claimed after it stops refreshing (config file: cluster: ttl:; 0 = 6s)")
+	fs.BoolVar(&o.SchedBatch, "sched-batch", o.SchedBatch, "put every thread under Linux's SCHED_BATCH policy, so that the Go runtime's own threads stop preempting the event loops when they wake (about 10% less CPU per delivered byte); for a server with cores of its own: rtmpd's wake-ups then no longer preempt other processes either")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long SIGINT/SIGTERM waits for connections to close")
 }
 
