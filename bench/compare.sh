@@ -39,6 +39,8 @@
 #   FLOOR=0          skip the floor measurements    PROTO=0  skip the protocol runs
 #   WINDOWS="0 20ms 50ms 100ms"   the windows group's rtmpd -batch-window values
 #                    ("" skips the group)
+#   SCHED_WINDOWS="0 100ms"   the windows at which rtmpd runs once more with
+#                    -sched-batch (all its threads under SCHED_BATCH; "" skips)
 #   WINDOW_SCENARIOS="1000x2.5M 2000x500k"   its scenarios, PLAYERSxSTREAM:
 #                    2.5M is 2500k video + 128k audio, 500k is 436k + 64k,
 #                    VIDEO+AUDIO (e.g. 1000x1M+128k) any other
@@ -84,6 +86,7 @@ FLOOR=${FLOOR:-1}
 PROTO=${PROTO:-1}
 WINDOWS=${WINDOWS-"0 20ms 50ms 100ms"}
 WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"1000x2.5M 2000x500k"}
+SCHED_WINDOWS=${SCHED_WINDOWS-"0 100ms"}
 SETTLE=${SETTLE:-10s}
 STORM=${STORM:-1}
 STORM_BASE=${STORM_BASE:-1000}
@@ -141,7 +144,7 @@ fi
 # The exact command, for the report.
 COMMAND="bash bench/compare.sh"
 for v in QUICK DURATION WARMUP RAMP PLAYERS_HI PLAYERS_LO PROTO_PLAYERS SERVERS RTMPD_VARIANTS FLOOR PROTO \
-	WINDOWS WINDOW_SCENARIOS SETTLE STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
+	WINDOWS SCHED_WINDOWS WINDOW_SCENARIOS SETTLE STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
 	if [ -n "${!v+x}" ] && env | grep -q "^$v="; then
 		COMMAND="$v=\"${!v}\" $COMMAND"
 	fi
@@ -390,6 +393,9 @@ if [ -n "$WINDOWS" ]; then
 			for w in $WINDOWS; do
 				measure "$scen" rtmpd "-batch-window $w" "${rates[@]}" "${settle[@]}"
 			done
+			for w in $SCHED_WINDOWS; do
+				measure "$scen" rtmpd "-batch-window $w -sched-batch" "${rates[@]}" "${settle[@]}"
+			done
 		fi
 		if has_server nginx; then
 			measure "$scen" nginx "" "${rates[@]}" "${settle[@]}"
@@ -424,6 +430,7 @@ windows_table() {
 	local scen=$1 row label floor cpu nginx warn
 	local rows=()
 	for w in $WINDOWS; do rows+=("rtmpd -batch-window $w|$(floor_label "$w")"); done
+	for w in $SCHED_WINDOWS; do rows+=("rtmpd -batch-window $w -sched-batch|$(floor_label "$w")"); done
 	rows+=("nginx-rtmp|$(floor_label 0)" "$(floor_label 0)|$(floor_label 0)")
 	for w in $WINDOWS; do is_zero "$w" || rows+=("$(floor_label "$w")|$(floor_label "$w")"); done
 	nginx=$(rfield "$WINDOW_RESULTS" "$scen" nginx-rtmp 9)
@@ -519,6 +526,8 @@ mkdir -p "$(dirname "$OUT")"
 		echo "frame). ratio to nginx-rtmp: over nginx-rtmp's in the same scenario. latency: publisher send to player"
 		echo "receive. keep-up min: the worst player's frames received / published in the window (floor: bytes)."
 		echo "RSS/player: server RSS growth from before the players to the window start, per player."
+		echo "-sched-batch: rtmpd's threads under Linux's SCHED_BATCH policy, so the Go runtime's own threads do not"
+		echo "preempt the event loop when they wake (see rtmpd -h)."
 		echo
 	fi
 	if [ -s "$STORM_RESULTS" ]; then
