@@ -25,6 +25,8 @@ type conn struct {
 	idx      int     // loop-only: index in loop.conns
 	closing  bool    // loop-only: OnClose ran or a loop path is closing it
 	closeErr error   // loop-only
+	deferred bool    // loop-only: reads wait for the tick (ReadDeferrer)
+	listed   bool    // loop-only: in loop.deferred
 	// closed is set by Close (any goroutine) and by every loop path that
 	// closes; Write, Writev and OutboundBuffered check it, so nothing reaches
 	// the descriptor once closing was requested.

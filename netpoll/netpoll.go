@@ -190,6 +190,12 @@ type Loop struct {
 
 	lastSweep time.Time
 	doomed    []*conn
+
+	// deferred are the connections whose reads wait for the tick (see
+	// ReadDeferrer), read into rbuf (readCap bytes, made at the first).
+	deferred []*conn
+	rbuf     []byte
+	readCap  int
 }
 
 // Index returns the loop's dense index.
@@ -281,7 +287,7 @@ func (e *Engine) loopFor(el gnet.EventLoop) *Loop {
 	if l, ok := e.loops[el]; ok {
 		return l
 	}
-	l := &Loop{idx: e.cfg.IndexBase + e.nextIdx, el: el, h: e.h, every: e.cfg.Sweep}
+	l := &Loop{idx: e.cfg.IndexBase + e.nextIdx, el: el, h: e.h, every: e.cfg.Sweep, readCap: e.cfg.ReadBufferCap}
 	l.sweep.l = l
 	labelLoop(l) // runs on the loop goroutine (from OnOpen): profiles show loop work per loop
 	e.nextIdx++
@@ -372,6 +378,7 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 }
 
 func (l *Loop) tick(now time.Time) {
+	l.ReadDeferred()
 	l.h.OnLoopTick(l, now)
 	if now.Sub(l.lastSweep) < l.every {
 		return
