@@ -327,3 +327,64 @@ func TestTickServesFullSocket(t *testing.T) {
 		t.Fatalf("after the tick the viewer has %d of 4 frames (%d before)", len(dec.msgs), len(before.msgs))
 	}
 }
+
+// pullLoop is a testLoop that holds input back between flushes (InputPuller):
+// pull runs at the start of each flush's pass.
+type pullLoop struct {
+	*testLoop
+	pulls int
+	pull  func()
+}
+
+func (l *pullLoop) PullInput() {
+	l.pulls++
+	if l.pull != nil {
+		l.pull()
+	}
+}
+
+// TestFlushPullsInput: a loop whose transport holds a publisher's bytes back
+// (netpoll's deferred reads) has them pulled at the start of the window's
+// flush, so they go out in that flush, in one write with what was pending,
+// instead of a window later; a pass that continues after running out of time
+// does not pull again.
+func TestFlushPullsInput(t *testing.T) {
+	h := NewHub(Config{Loops: 1, BatchWindow: 100 * time.Millisecond})
+	t.Cleanup(h.Close)
+	now := int64(0)
+	h.clock = func() int64 { return now }
+	var armed *loopLocal
+	h.arm = func(ll *loopLocal, _ time.Duration) { armed = ll }
+	l := &pullLoop{testLoop: &testLoop{}}
+	h.AttachLoop(l)
+	st, _, sink := playingAfterFlush(h, l.testLoop)
+	got, writes, pulls := len(sink.msgs), sink.writes, l.pulls
+
+	const ms = int64(time.Millisecond)
+	now = 10 * ms
+	st.Publish(chunkcodec.TypeVideo, 66, inter(2)) // waits for the window
+	if armed == nil {
+		t.Fatal("no window armed")
+	}
+	// Held back in the transport until the flush pulls it.
+	l.pull = func() { st.Publish(chunkcodec.TypeVideo, 99, inter(3)); l.pull = nil }
+	now = 100*ms + 33*ms
+	armed.fire()
+	l.run()
+	if len(sink.msgs) != got+2 || sink.writes != writes+1 {
+		t.Errorf("window flush: %d messages in %d writes, want the pending and the pulled frame in 1",
+			len(sink.msgs)-got, sink.writes-writes)
+	}
+	if l.pulls != pulls+1 {
+		t.Errorf("%d pulls for one flush", l.pulls-pulls)
+	}
+
+	// A pass that yields resumes without pulling.
+	lo := h.loops[0]
+	lo.resuming = true
+	before := l.pulls
+	lo.flush()
+	if l.pulls != before || lo.resuming {
+		t.Errorf("a resumed pass pulled %d times (resuming %v after)", l.pulls-before, lo.resuming)
+	}
+}

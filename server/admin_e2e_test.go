@@ -210,11 +210,20 @@ func TestAdminAPI(t *testing.T) {
 	}
 
 	t.Run("metrics", func(t *testing.T) {
-		code, body := adminDo(t, admin, "GET", "/metrics", "")
+		// Bytes out start with the stream's headers; the first frame
+		// follows with the publisher's next read.
+		var code int
+		var text string
+		waitFor(adminWait, func() bool {
+			var body []byte
+			code, body = adminDo(t, admin, "GET", "/metrics", "")
+			text = string(body)
+			return code != 200 || (strings.Contains(text, `quaver_first_frame_seconds_count{protocol="rtmp"} 1`) &&
+				strings.Contains(text, `quaver_first_frame_seconds_count{protocol="http"} 1`))
+		})
 		if code != 200 {
 			t.Fatalf("/metrics: %d", code)
 		}
-		text := string(body)
 		for _, want := range []string{
 			"quaver_build_info{", "go_goroutines ", "process_cpu_seconds_total ",
 			`quaver_publishers{app="live"} 1`, `quaver_viewers{app="live",protocol="rtmp"} 1`,

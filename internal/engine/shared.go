@@ -32,6 +32,11 @@ type Limits struct {
 	// Fanout is the effective delivery policy (defaults applied): live and
 	// recorded plays share its watermarks, stall timeout and hard cap.
 	Fanout fanout.Config
+	// DeferPublisherReads: a publisher's socket is read at the transport's
+	// tick instead of at every message (netpoll.ReadDeferrer), which the
+	// server sets when the batch window is at least a tick: its viewers'
+	// writes wait for the window anyway.
+	DeferPublisherReads bool
 }
 
 // Shared is the server-wide state every session reads. The server builds it

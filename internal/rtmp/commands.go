@@ -12,6 +12,7 @@ import (
 	"github.com/quaverlive/quaver/internal/engine"
 	"github.com/quaverlive/quaver/internal/registry"
 	"github.com/quaverlive/quaver/internal/rtmpmsg"
+	"github.com/quaverlive/quaver/netpoll"
 	"github.com/quaverlive/quaver/recorder"
 )
 
@@ -314,6 +315,11 @@ func (s *Session) publishAuthorized(ns *netStream, req engine.StreamRequest, out
 	s.SetActivity(engine.RolePublisher, "rtmp", req.App, req.Name)
 	ns.media, ns.mediaAtTick, ns.lastMediaAt = 0, 0, time.Time{} // the idle clock starts at the next sweep
 	ns.epoch = e.Fanout.BeginPublish()
+	if d, ok := s.Conn.(netpoll.ReadDeferrer); ok && s.Shared.Limits.DeferPublisherReads {
+		if err := d.DeferReads(true); err != nil {
+			s.Log.Debug("publisher reads stay prompt", "err", err)
+		}
+	}
 	if e.Fanout.Subscribers() > 0 {
 		// Players waiting (or left from the previous publisher) hear the news.
 		e.Fanout.PublishControl(rtmpmsg.AppendPublishNotify(nil, s.Shared.Limits.ChunkSize, req.Name))

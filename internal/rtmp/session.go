@@ -397,6 +397,9 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 	if ns.pub != nil {
 		e := ns.pub
 		ns.pub = nil
+		if d, ok := s.Conn.(netpoll.ReadDeferrer); ok {
+			_ = d.DeferReads(false) // commands after the publish are answered at once
+		}
 		s.EndPublish(e.Fanout) // the summary line, before the codec state goes
 		if released, _ := s.Shared.Reg.ReleasePublish(s, e); released {
 			// Players wait for the next publisher of the name (the
