@@ -51,7 +51,8 @@
 #                    (STORM=0 skips it)
 #   SERVER_CPU=0 TOOL_CPU=1   the cores used
 #   RETRIES=2 NOISE=0.2   repeat a run up to RETRIES times while other processes
-#                    used more than NOISE cores in its window (a shared machine);
+#                    used, or the hypervisor stole, more than NOISE cores in its
+#                    window (a shared machine);
 #                    the least disturbed attempt is reported
 #   OUT=FILE         where to write the Markdown (default bench/results/compare-<date>.md)
 #
@@ -273,17 +274,22 @@ STORM_RESULTS=$WORK/storm.tsv
 : >"$STORM_RESULTS"
 RESULTS=$MAIN_RESULTS
 
-# other_cores TSV: the "other processes" CPU (cores) of the run in a -tsv
-# file (column 18), or 0 when unknown.
+# other_cores TSV: the disturbance of the run in a -tsv file, in cores: the
+# CPU of other processes (column 18) or the time the hypervisor gave to other
+# guests (steal, column 24), whichever is larger; 0 when unknown.
 other_cores() {
-	tail -n 1 "$1" | awk -F'\t' '{print ($18 == "-" ? 0 : $18 + 0)}'
+	tail -n 1 "$1" | awk -F'\t' '{
+		o = ($18 == "-" ? 0 : $18 + 0); s = (NF >= 24 && $24 != "-") ? $24 + 0 : 0
+		print (s > o ? s : o)
+	}'
 }
 
 # measure SCENARIO SERVER VARIANT rtmpbench-flags...: one measurement. SERVER
 # is rtmpd, nginx or none (floor); a fresh server is started for it, and the
 # run is repeated (up to RETRIES more times, fresh server each time) while
-# other processes on the machine used more than NOISE cores during the
-# window. The least disturbed attempt goes into the results.
+# other processes on the machine used, or the hypervisor stole, more than
+# NOISE cores during the window. The least disturbed attempt goes into the
+# results.
 measure() {
 	local scenario=$1 server=$2 variant=$3
 	shift 3
@@ -324,7 +330,7 @@ measure() {
 			best_other=$other
 		fi
 		awk -v a="$best_other" -v lim="$NOISE" 'BEGIN {exit !(a > lim)}' || break
-		[ "$attempt" -lt "$RETRIES" ] && log "other processes used $other cores during the window: measuring again"
+		[ "$attempt" -lt "$RETRIES" ] && log "other processes or the hypervisor took $other cores during the window: measuring again"
 	done
 	printf '%s\t%s\t%s\n' "$scenario" "$label" "$best" >>"$RESULTS"
 }
@@ -476,7 +482,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "- servers pinned to core $SERVER_CPU (rtmpd: GOMAXPROCS=1 -loops 1; nginx: 1 worker), rtmpbench pinned to core $TOOL_CPU"
 	echo "- rtmpd at commit $COMMIT, $(go version | awk '{print $3}'); $NGINX_VERSION with $(basename "${NGINX_MODULE:-none}")"
 	echo "- each run: fresh server, players started at $RAMP/s, $WARMUP warm-up, $DURATION window; GOP 2 s; repeated up to"
-	echo "  $RETRIES times while other processes on the machine used more than $NOISE cores in the window (least disturbed kept)"
+	echo "  $RETRIES times while other processes or the hypervisor took more than $NOISE cores in the window (least disturbed kept)"
 	echo "- command: \`$COMMAND\` (took ${ELAPSED}s)"
 	echo
 	if [ -s "$MAIN_RESULTS" ]; then

@@ -378,6 +378,7 @@ var tsvColumns = []string{
 	"stall_max_ms", "latency_p50_ms", "latency_p99_ms", "tool_core_share", "other_cores", "warnings",
 	// Appended later; scripts read columns by position.
 	"connect_median_ms", "connect_p99_ms", "storm_connect_median_ms", "storm_connect_p99_ms",
+	"steal_cores",
 }
 
 // AppendTSV appends the report's headline numbers as one tab-separated line
@@ -396,15 +397,15 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 	if warn == "" {
 		warn = na
 	}
-	other := na
+	other, steal := na, na
 	if r.Machine != nil {
-		other = f(r.Machine.OtherCores, 2)
+		other, steal = f(r.Machine.OtherCores, 2), f(r.Machine.StealCores, 2)
 	}
 	if fl := r.Floor; fl != nil {
 		n := strconv.Itoa(fl.Readers)
 		cols = append(cols, r.Mode, n, n, "0", "0", f(r.DeliveredMBps, 1), f(fl.WriterCPUPerGB, 3), f(fl.WriterCoreShare, 3),
 			na, na, na, f(fl.KeepUp, 3), f(fl.KeepUp, 3), na, na, na, f(r.Tool.CoreShare, 3), other, warn,
-			na, na, na, na)
+			na, na, na, na, steal)
 	} else {
 		cpu, share, rss := na, na, na
 		if s := r.Server; s != nil {
@@ -429,7 +430,7 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 		cols = append(cols, r.Mode, strconv.Itoa(p.Requested), strconv.Itoa(p.Connected), strconv.Itoa(p.Failed),
 			strconv.Itoa(p.Dropped), f(r.DeliveredMBps, 1), cpu, share, rss, ffm, ffp,
 			f(r.KeepUpMin, 3), f(r.KeepUpMedian, 3), f(r.StallMaxMS, 0), p50, p99, f(r.Tool.CoreShare, 3), other, warn,
-			cm, cp, sm, sp)
+			cm, cp, sm, sp, steal)
 	}
 	dst = append(dst, strings.Join(cols, "\t")...)
 	return append(dst, '\n')

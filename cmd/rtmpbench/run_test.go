@@ -174,6 +174,7 @@ var tsvPositions = map[int]string{
 	10: "first_frame_median_ms", 12: "keep_up_min", 13: "keep_up_median", 14: "stall_max_ms",
 	15: "latency_p50_ms", 16: "latency_p99_ms", 18: "other_cores", 19: "warnings",
 	20: "connect_median_ms", 21: "connect_p99_ms", 22: "storm_connect_median_ms", 23: "storm_connect_p99_ms",
+	24: "steal_cores",
 }
 
 // checkTSV checks that -tsv writes a header and a row of the same width, with
