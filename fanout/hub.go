@@ -25,15 +25,6 @@ type Loop interface {
 	Execute(t Task) error
 }
 
-// InputPuller is a Loop that holds input back between flushes: a transport
-// that reads a publisher's socket once per batch window instead of at every
-// message. The hub calls PullInput on the loop goroutine at the start of every
-// flush of the loop, so what was held goes out with that flush instead of a
-// window later.
-type InputPuller interface {
-	PullInput()
-}
-
 // Sink is the transport side of a subscriber. All methods are called only on the
 // subscriber's loop. Writev may consume and rewrite bufs in place; it must not keep
 // references to the byte slices after it returns (copy what it cannot send now).
@@ -338,9 +329,6 @@ type loopLocal struct {
 	held    []*Packet
 	marks   []mark // the ring packets among held, and where each starts in iov
 	scratch []byte // per-subscriber FLV tag headers for one flush
-	// resuming: the next flush continues a pass that ran out of time (loop-only);
-	// only a new pass pulls held input (InputPuller).
-	resuming bool
 
 	// Counters: written only by the owning loop, read by Stats.
 	deliveries, bytesOut, writes, skips, slow, wakeups atomic.Uint64
@@ -431,18 +419,6 @@ func (l *loopLocal) Run(context.Context) error {
 // publisher's next frame, a joining player's handshake) between slices
 // instead of after thousands of writes. Loop-only.
 func (l *loopLocal) flush() {
-	if !l.resuming {
-		if r := l.loop.Load(); r != nil {
-			if p, ok := r.Loop.(InputPuller); ok {
-				// What the pull publishes goes out in this flush: it
-				// schedules no other.
-				l.scheduled.Store(true)
-				p.PullInput()
-				l.scheduled.Store(false)
-			}
-		}
-	}
-	l.resuming = false
 	g := l.dirty.Swap(nil)
 	if g == nil {
 		return
@@ -466,7 +442,6 @@ func (l *loopLocal) flush() {
 // yield ends a flush that ran out of time in g: g and the groups after it
 // (next on) go back on the dirty stack, and the flush is queued again.
 func (l *loopLocal) yield(g, next *group) {
-	l.resuming = true
 	l.requeue(g, true)
 	for g = next; g != nil; g = next {
 		next = g.next.Load()

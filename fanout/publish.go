@@ -4,6 +4,25 @@ package fanout
 // suspended while the players wait for the next publisher) and the control
 // messages the server adds.
 
+// SetBurstInput tells the stream whether its publisher's messages arrive in
+// bursts at least a batch window apart: a transport that reads the
+// publisher's socket once per window (netpoll.ReadDeferrer). Each burst is
+// then delivered at once on every loop instead of waiting for the loops' own
+// windows, so the batching is done once, at the read: two window clocks
+// would otherwise run side by side, and a burst that arrives just after a
+// loop's flush would wait a whole window more. It applies to the publisher
+// whose BeginPublish returned epoch, and reports false (doing nothing) once
+// another has begun; BeginPublish turns it off. Safe from any goroutine.
+func (s *Stream) SetBurstInput(epoch uint64, on bool) bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !s.publishing || s.epoch != epoch {
+		return false
+	}
+	s.burst.Store(on)
+	return true
+}
+
 // BeginPublish marks the start of a publisher's session and returns its epoch:
 // a number unique among this stream's BeginPublish calls, which PublishAs and
 // EndPublishAs check so that a replaced publisher can no longer write. Callers
@@ -17,6 +36,7 @@ func (s *Stream) BeginPublish() uint64 {
 	s.allocRingLocked()
 	s.epoch++
 	s.publishing = true
+	s.burst.Store(false)
 	s.suspended, s.waitEOF = false, nil
 	s.rebase = true
 	s.hasVideo = false

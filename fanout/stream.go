@@ -54,6 +54,9 @@ type Stream struct {
 	// held mirrors ringBytes + codecBytes for MemoryBytes: written under wmu, read
 	// from any goroutine.
 	held atomic.Int64
+	// burst: the publisher's input arrives in bursts a window apart
+	// (SetBurstInput).
+	burst atomic.Bool
 
 	// Writer state, guarded by wmu.
 	wmu        sync.Mutex
@@ -334,6 +337,10 @@ func (s *Stream) insertLocked(p *Packet, seq uint64) {
 	// go out at once, window or not.
 	wake := p.Kind != KindAudio || !s.hasVideo || now-s.lastVideo > int64(audioRide)
 	urgent := p.Kind == KindControl
+	if s.burst.Load() {
+		// Batched already: this burst goes out now, on every loop.
+		wake, urgent = true, true
+	}
 	for i := range s.groups {
 		g := s.groups[i].Load()
 		if g == nil || g.n.Load() == 0 {

@@ -328,63 +328,47 @@ func TestTickServesFullSocket(t *testing.T) {
 	}
 }
 
-// pullLoop is a testLoop that holds input back between flushes (InputPuller):
-// pull runs at the start of each flush's pass.
-type pullLoop struct {
-	*testLoop
-	pulls int
-	pull  func()
-}
-
-func (l *pullLoop) PullInput() {
-	l.pulls++
-	if l.pull != nil {
-		l.pull()
+// TestBurstInputAtOnce: a stream whose publisher is read once per window
+// (SetBurstInput) delivers each burst at once, even right after a flush and
+// for audio that would otherwise ride with the next video frame: the batching
+// was done at the read. Only the current publisher's epoch can set it, and a
+// new publisher starts without it.
+func TestBurstInputAtOnce(t *testing.T) {
+	h, l, c := newWindowHub(t, 100*time.Millisecond)
+	st, epoch, sink := playingAfterFlush(h, l)
+	if !st.SetBurstInput(epoch, true) {
+		t.Fatal("SetBurstInput refused the current publisher")
 	}
-}
-
-// TestFlushPullsInput: a loop whose transport holds a publisher's bytes back
-// (netpoll's deferred reads) has them pulled at the start of the window's
-// flush, so they go out in that flush, in one write with what was pending,
-// instead of a window later; a pass that continues after running out of time
-// does not pull again.
-func TestFlushPullsInput(t *testing.T) {
-	h := NewHub(Config{Loops: 1, BatchWindow: 100 * time.Millisecond})
-	t.Cleanup(h.Close)
-	now := int64(0)
-	h.clock = func() int64 { return now }
-	var armed *loopLocal
-	h.arm = func(ll *loopLocal, _ time.Duration) { armed = ll }
-	l := &pullLoop{testLoop: &testLoop{}}
-	h.AttachLoop(l)
-	st, _, sink := playingAfterFlush(h, l.testLoop)
-	got, writes, pulls := len(sink.msgs), sink.writes, l.pulls
-
-	const ms = int64(time.Millisecond)
-	now = 10 * ms
-	st.Publish(chunkcodec.TypeVideo, 66, inter(2)) // waits for the window
-	if armed == nil {
-		t.Fatal("no window armed")
+	queued := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.tasks)
 	}
-	// Held back in the transport until the flush pulls it.
-	l.pull = func() { st.Publish(chunkcodec.TypeVideo, 99, inter(3)); l.pull = nil }
-	now = 100*ms + 33*ms
-	armed.fire()
+	got := len(sink.msgs)
+	c.now += int64(time.Millisecond) // 1 ms after the last flush
+	st.Publish(chunkcodec.TypeAudio, 40, audio(1))
+	if queued() == 0 || c.armed != nil {
+		t.Fatal("a burst's audio waited (for the window or for video)")
+	}
+	st.Publish(chunkcodec.TypeVideo, 66, inter(2))
 	l.run()
-	if len(sink.msgs) != got+2 || sink.writes != writes+1 {
-		t.Errorf("window flush: %d messages in %d writes, want the pending and the pulled frame in 1",
-			len(sink.msgs)-got, sink.writes-writes)
-	}
-	if l.pulls != pulls+1 {
-		t.Errorf("%d pulls for one flush", l.pulls-pulls)
+	if len(sink.msgs) != got+2 {
+		t.Fatalf("%d of the burst's 2 messages delivered at once", len(sink.msgs)-got)
 	}
 
-	// A pass that yields resumes without pulling.
-	lo := h.loops[0]
-	lo.resuming = true
-	before := l.pulls
-	lo.flush()
-	if l.pulls != before || lo.resuming {
-		t.Errorf("a resumed pass pulled %d times (resuming %v after)", l.pulls-before, lo.resuming)
+	epoch2 := st.BeginPublish()
+	if !st.SetBurstInput(epoch2, true) {
+		t.Fatal("SetBurstInput refused the new publisher")
+	}
+	if st.SetBurstInput(epoch, false) {
+		t.Error("the replaced publisher turned burst input off for its successor")
+	}
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, key(3))
+	l.run()
+	c.now += int64(time.Millisecond)
+	st.Publish(chunkcodec.TypeVideo, 33, inter(4))
+	if queued() != 0 {
+		t.Error("a new publisher's stream kept burst input on")
 	}
 }

@@ -14,13 +14,12 @@ import (
 // does not implement it.
 //
 // With deferral on, the connection's bytes wait in the socket (SO_RCVLOWAT)
-// until DeferredReadLowat of them have arrived, or until Loop.ReadDeferred
-// reads them: the loop's tick (Config.Tick) and, through fanout, the start of
-// each batch window's flush. A publisher whose viewers get their bytes in
-// windows of at least a tick then wakes its loop about twice per window
-// instead of at every message. What deferral changes for the peer: its
-// messages, pings and commands included, are read up to a tick late. End of
-// stream and errors still wake the loop at once.
+// until DeferredReadLowat of them have arrived or the loop's next tick
+// (Config.Tick) reads them, so a publisher whose viewers get their bytes in
+// batch windows of a tick wakes its loop about once per tick instead of at
+// every message. What deferral changes for the peer: its messages, pings and
+// commands included, are read up to a tick late. End of stream and errors
+// still wake the loop at once.
 type ReadDeferrer interface {
 	// DeferReads turns deferral on or off. Off, reads are prompt again; the
 	// bytes already waiting are read at the next tick. Loop-only; safe after
@@ -58,13 +57,10 @@ func (c *conn) DeferReads(on bool) error {
 	return nil
 }
 
-// ReadDeferred reads the waiting bytes of the loop's deferred connections
-// and hands them to their sessions. The tick calls it before the sessions'
-// sweep; whoever batches output on the loop calls it too, just before a
-// batch goes out (fanout's flush, through engine.FanoutLoop), so that the
-// bytes read reach that batch instead of waiting for the next one. On a
-// standard-library loop it does nothing. Loop-only.
-func (l *Loop) ReadDeferred() {
+// readDeferred reads the waiting bytes of the loop's deferred connections
+// and hands them to their sessions (the tick, before the sessions' sweep).
+// Loop-only.
+func (l *Loop) readDeferred() {
 	for i := 0; i < len(l.deferred); {
 		c := l.deferred[i]
 		if !c.isClosed() {

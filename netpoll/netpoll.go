@@ -378,7 +378,7 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 }
 
 func (l *Loop) tick(now time.Time) {
-	l.ReadDeferred()
+	l.readDeferred()
 	l.h.OnLoopTick(l, now)
 	if now.Sub(l.lastSweep) < l.every {
 		return

@@ -195,12 +195,14 @@ type Config struct {
 
 	// Fanout tunes delivery: ring size, GOP cache caps, watermarks, batch window.
 	// A zero Fanout.BatchWindow takes DefaultBatchWindow (as rtmpd does); a
-	// negative one sends at once (lowest latency, most system calls). With a
-	// window of at least the transport's 100 ms tick, an RTMP publisher's
-	// socket on the gnet transport is read at the tick and at the start of
-	// each window's flush (or once 64 KiB wait) instead of at every message:
-	// its loop wakes a few times per window for it instead of about 80 times
-	// a second at 30 fps, and no message waits longer than about a window.
+	// negative one sends at once (lowest latency, most system calls). With
+	// the default window, which is the transport's 100 ms tick, an RTMP
+	// publisher's socket on the gnet transport is read once per tick (or once
+	// 64 KiB wait) instead of at every message, and what each read brings goes
+	// to the viewers at once (fanout's Stream.SetBurstInput): the publisher's
+	// loop wakes about ten times a second for it instead of about 80 at 30 fps,
+	// a viewer still gets about one write per window, and no message waits
+	// longer than about a window.
 	Fanout fanout.Config
 }
 
@@ -409,7 +411,7 @@ func (c *Config) limits() engine.Limits {
 		MaxControlBacklog:   c.MaxControlBacklog,
 		RepublishGrace:      c.RepublishGrace,
 		Fanout:              c.Fanout,
-		DeferPublisherReads: c.Fanout.BatchWindow >= netpoll.DefaultTick,
+		DeferPublisherReads: c.Fanout.BatchWindow == netpoll.DefaultTick,
 	}
 }
 

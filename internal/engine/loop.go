@@ -46,12 +46,3 @@ func (f *FanoutLoop) Index() int { return f.l.Index() }
 
 // Execute implements fanout.Loop; safe from any goroutine.
 func (f *FanoutLoop) Execute(t fanout.Task) error { return f.l.Execute(t) }
-
-// PullInput implements fanout.InputPuller: the transport's deferred reads
-// (publishers' sockets read once per batch window, netpoll.ReadDeferrer) are
-// read just before the loop's flush. Loop-only.
-func (f *FanoutLoop) PullInput() {
-	if r, ok := f.l.(interface{ ReadDeferred() }); ok {
-		r.ReadDeferred()
-	}
-}

@@ -33,9 +33,10 @@ type Limits struct {
 	// recorded plays share its watermarks, stall timeout and hard cap.
 	Fanout fanout.Config
 	// DeferPublisherReads: a publisher's socket is read at the transport's
-	// tick instead of at every message (netpoll.ReadDeferrer), which the
-	// server sets when the batch window is at least a tick: its viewers'
-	// writes wait for the window anyway.
+	// tick instead of at every message (netpoll.ReadDeferrer), and its stream
+	// delivers each read at once (fanout.Stream.SetBurstInput); the server
+	// sets it when the batch window is the tick: its viewers' writes wait for
+	// a window anyway.
 	DeferPublisherReads bool
 }
 

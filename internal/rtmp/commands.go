@@ -318,6 +318,8 @@ func (s *Session) publishAuthorized(ns *netStream, req engine.StreamRequest, out
 	if d, ok := s.Conn.(netpoll.ReadDeferrer); ok && s.Shared.Limits.DeferPublisherReads {
 		if err := d.DeferReads(true); err != nil {
 			s.Log.Debug("publisher reads stay prompt", "err", err)
+		} else {
+			e.Fanout.SetBurstInput(ns.epoch, true)
 		}
 	}
 	if e.Fanout.Subscribers() > 0 {

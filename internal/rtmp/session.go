@@ -400,6 +400,7 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 		if d, ok := s.Conn.(netpoll.ReadDeferrer); ok {
 			_ = d.DeferReads(false) // commands after the publish are answered at once
 		}
+		e.Fanout.SetBurstInput(ns.epoch, false)
 		s.EndPublish(e.Fanout) // the summary line, before the codec state goes
 		if released, _ := s.Shared.Reg.ReleasePublish(s, e); released {
 			// Players wait for the next publisher of the name (the
