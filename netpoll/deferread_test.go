@@ -3,6 +3,7 @@ package netpoll
 import (
 	"bytes"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +64,20 @@ func startDefer(t *testing.T) (*Engine, chan *deferSession) {
 	}
 	t.Cleanup(func() { _ = e.Stop(t.Context()) })
 	return e, opened
+}
+
+// deferredConn connects to a fresh engine (startDefer) and turns deferral on
+// for the connection: its session has read "D".
+func deferredConn(t *testing.T) (net.Conn, *deferSession) {
+	t.Helper()
+	e, opened := startDefer(t)
+	c := dial(t, e.Addrs()[0])
+	s := recv(t, opened, "session")
+	if _, err := c.Write([]byte("D")); err != nil {
+		t.Fatal(err)
+	}
+	waitGot(t, s, "D")
+	return c, s
 }
 
 // waitGot waits (bounded) until the session has read want.
@@ -131,13 +146,7 @@ func TestDeferReads(t *testing.T) {
 // read, then the session closes, whether the tick or the end of stream comes
 // first.
 func TestDeferredEndOfStream(t *testing.T) {
-	e, opened := startDefer(t)
-	c := dial(t, e.Addrs()[0])
-	s := recv(t, opened, "session")
-	if _, err := c.Write([]byte("D")); err != nil {
-		t.Fatal(err)
-	}
-	waitGot(t, s, "D")
+	c, s := deferredConn(t)
 	if _, err := c.Write([]byte("last words")); err != nil {
 		t.Fatal(err)
 	}
@@ -151,13 +160,7 @@ func TestDeferredEndOfStream(t *testing.T) {
 // TestDeferredReadError: a session error on bytes a tick read closes the
 // connection with that error, as a prompt read would.
 func TestDeferredReadError(t *testing.T) {
-	e, opened := startDefer(t)
-	c := dial(t, e.Addrs()[0])
-	s := recv(t, opened, "session")
-	if _, err := c.Write([]byte("D")); err != nil {
-		t.Fatal(err)
-	}
-	waitGot(t, s, "D")
+	c, s := deferredConn(t)
 	if _, err := c.Write([]byte("xE")); err != nil {
 		t.Fatal(err)
 	}
@@ -173,13 +176,7 @@ func TestDeferredReadError(t *testing.T) {
 // TestDeferredLargeWrite: a write larger than the low-water mark and than a
 // read buffer arrives whole and in order.
 func TestDeferredLargeWrite(t *testing.T) {
-	e, opened := startDefer(t)
-	c := dial(t, e.Addrs()[0])
-	s := recv(t, opened, "session")
-	if _, err := c.Write([]byte("D")); err != nil {
-		t.Fatal(err)
-	}
-	waitGot(t, s, "D")
+	c, s := deferredConn(t)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3*DeferredReadLowat/16+5)
 	if _, err := c.Write(big); err != nil {
 		t.Fatal(err)
