@@ -397,8 +397,8 @@ func (s *Session) stopStream(ns *netStream, reason error) {
 	if ns.pub != nil {
 		e := ns.pub
 		ns.pub = nil
-		if d, ok := s.Conn.(netpoll.ReadDeferrer); ok {
-			_ = d.DeferReads(false) // commands after the publish are answered at once
+		if d, ok := s.Conn.(netpoll.ReadDeferrer); ok && s.publisherFor(0) == nil {
+			_ = d.DeferReads(false) // commands after the last publish are answered at once
 		}
 		e.Fanout.SetBurstInput(ns.epoch, false)
 		s.EndPublish(e.Fanout) // the summary line, before the codec state goes
