@@ -100,8 +100,9 @@ func rpCheckFrames(t *testing.T, name, log string) {
 	// length nor chunked framing premature: that is the end of the stream
 	// here, not a decoding error.
 	log = rpEndOfBody.ReplaceAllString(log, "")
-	if bad := rpBadLevel.FindString(log); bad != "" {
-		t.Errorf("%s player logged %s:\n%s", name, bad, rpTail(log))
+	if at := rpBadLevel.FindStringIndex(log); at != nil {
+		from, to := max(0, at[0]-1500), min(len(log), at[1]+1500)
+		t.Errorf("%s player logged %s:\n...%s...", name, log[at[0]:at[1]], log[from:to])
 	}
 	last, sizes := -1.0, []string{}
 	for _, m := range rpFrameLine.FindAllStringSubmatch(log, -1) {
