@@ -603,3 +603,35 @@ func TestAudioRidesWithVideo(t *testing.T) {
 	}
 	l.run()
 }
+
+// TestRepublishContinuesOneFrameLater: a new publisher's first frame comes one
+// frame step (40 ms at 25 fps) after the last message out, not 1 ms after,
+// which a player that rounds to the frame rate would see as two frames in
+// one slot.
+func TestRepublishContinuesOneFrameLater(t *testing.T) {
+	h, l := newTestHub(Config{})
+	st := h.NewStream(StreamOptions{GOPCache: true})
+	epoch := st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, avcSeq())
+	st.Publish(chunkcodec.TypeVideo, 0, key(0))
+	st.Publish(chunkcodec.TypeVideo, 40, inter(1))
+	st.Publish(chunkcodec.TypeVideo, 80, inter(2))
+	st.Publish(chunkcodec.TypeAudio, 90, audio(1))
+	sink := newDecodeSink(h.Config().ChunkSize)
+	st.Subscribe(l, sink, SubscriberOptions{})
+	l.run()
+	st.SuspendPublishAs(epoch, nil)
+	st.BeginPublish()
+	st.Publish(chunkcodec.TypeVideo, 0, avcSeq())
+	st.Publish(chunkcodec.TypeVideo, 0, key(3))
+	l.run()
+	var frames []uint32
+	for _, m := range sink.msgs {
+		if m.typeID == chunkcodec.TypeVideo && len(m.data) > 1 && m.data[1] == 1 {
+			frames = append(frames, m.ts)
+		}
+	}
+	if len(frames) != 4 || frames[3] != 90+40 {
+		t.Fatalf("video frame timestamps %v, want the new publisher's keyframe at 130 (one 40 ms step after the last message at 90)", frames)
+	}
+}

@@ -126,6 +126,10 @@ const (
 	// longer than a 30 fps frame interval, short enough that audio of a
 	// stream whose video stopped (or runs below 20 fps) flows on its own.
 	audioRide = 50 * time.Millisecond
+	// maxFrameGap bounds the frame step (ms) a new publisher's timestamps
+	// continue with after a republish: longer steps are a pause, not a frame
+	// rate.
+	maxFrameGap = 1000
 	// tickGrace is how long past the window a pending group waits before the
 	// transport's periodic tick (Hub.TickLoop) flushes it anyway. Groups a
 	// subscriber re-queued because its socket was full are due at once.

@@ -69,11 +69,16 @@ type Stream struct {
 	lastVideo  int64 // hub clock of the newest video message (writer lock)
 	lastOutTS  uint32
 	haveOut    bool
-	rebase     bool
-	tsOffset   uint32
-	publishing bool
-	suspended  bool   // the publisher left (SuspendPublishAs); players wait
-	waitEOF    []byte // what players receive if no publisher comes (EndWaiting)
+	// lastFrameTS is the output timestamp of the newest video frame (audio
+	// frame without video), frameGap the step before it: a new publisher
+	// continues one such step after the last output (see rebase).
+	lastFrameTS uint32
+	frameGap    uint32
+	rebase      bool
+	tsOffset    uint32
+	publishing  bool
+	suspended   bool   // the publisher left (SuspendPublishAs); players wait
+	waitEOF     []byte // what players receive if no publisher comes (EndWaiting)
 
 	// Subscriber count across loops.
 	subs atomic.Int32
@@ -235,10 +240,15 @@ func (s *Stream) publish(check bool, epoch uint64, typeID uint8, ts uint32, payl
 	}
 
 	// Rebase timestamps after a republish so they never go backwards for players.
+	// The new publisher's first message comes one frame step after the last
+	// one out (1 ms when no step is known): a step of 1 ms put its first frame
+	// on the same frame slot as the previous publisher's last for a player
+	// that rounds to the frame rate (ffmpeg: "non monotonically increasing
+	// dts").
 	if s.rebase {
 		s.rebase = false
 		if s.haveOut {
-			s.tsOffset = s.lastOutTS + 1 - ts
+			s.tsOffset = s.lastOutTS + max(s.frameGap, 1) - ts
 		} else {
 			s.tsOffset = 0
 		}
@@ -246,6 +256,12 @@ func (s *Stream) publish(check bool, epoch uint64, typeID uint8, ts uint32, payl
 	out := ts + s.tsOffset
 	if int32(out-s.lastOutTS) > 0 || !s.haveOut {
 		s.lastOutTS, s.haveOut = out, true
+	}
+	if flags&FlagSeqHeader == 0 && (kind == KindVideo || kind == KindAudio && !s.hasVideo) {
+		if d := out - s.lastFrameTS; d > 0 && d <= maxFrameGap {
+			s.frameGap = d
+		}
+		s.lastFrameTS = out
 	}
 
 	h := chunkcodec.Header{
