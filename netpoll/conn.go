@@ -40,6 +40,14 @@ type conn struct {
 // (written or queued). Any goroutine.
 func (c *conn) BytesSent() uint64 { return c.sent.Load() }
 
+// markClosing records err as the reason OnClose gets and closes c for
+// writes, before a loop path hands it to gnet to close. Loop-only.
+func (c *conn) markClosing(err error) {
+	c.closeErr = err
+	c.closing = true
+	c.closed.Store(true)
+}
+
 // isClosed reports whether the connection is closed or closing. Loop-only.
 func (c *conn) isClosed() bool { return c.closing || c.closed.Load() }
 

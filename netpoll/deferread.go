@@ -111,9 +111,7 @@ func (l *Loop) drain(c *conn) {
 // closeConn closes c from the loop with err as the reason OnClose gets.
 // Loop-only.
 func (l *Loop) closeConn(c *conn, err error) {
-	c.closeErr = err
-	c.closing = true
-	c.closed.Store(true)
+	c.markClosing(err)
 	_ = l.el.Close(c.gc)
 }
 

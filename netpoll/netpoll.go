@@ -336,9 +336,7 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	n := gc.InboundBuffered()
 	buf, _ := gc.Next(n)
 	if err := c.sess.OnData(buf); err != nil {
-		c.closeErr = err
-		c.closing = true
-		c.closed.Store(true)
+		c.markClosing(err)
 		return gnet.Close
 	}
 	return gnet.None
@@ -400,9 +398,7 @@ func (l *Loop) tick(now time.Time) {
 			continue
 		}
 		if err := c.sess.OnTick(now); err != nil {
-			c.closeErr = err
-			c.closing = true
-			c.closed.Store(true)
+			c.markClosing(err)
 			doomed = append(doomed, c)
 		}
 	}
