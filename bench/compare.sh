@@ -13,6 +13,8 @@
 #   - rtmpd only: RTMP vs WS-FLV vs HTTP-FLV, PROTO_PLAYERS (default 1000) each
 #   - the kernel floor (rtmpbench -floor, writer thread on SERVER_CPU) at the
 #     same rates, one write per frame and one write per 100 ms
+#     (the floor's readers acknowledge as RTMP players do: rtmpbench
+#     -floor-ack-window, default rtmpd's 2500000-byte window)
 #   - batch windows: for each of WINDOW_SCENARIOS, the floor once per frame and
 #     once per nonzero window W of WINDOWS (-floor-batch W), rtmpd with
 #     -batch-window W for every W, and nginx-rtmp once; a table per scenario
@@ -44,6 +46,9 @@
 #   WINDOW_SCENARIOS="1000x2.5M 2000x500k"   its scenarios, PLAYERSxSTREAM:
 #                    2.5M is 2500k video + 128k audio, 500k is 436k + 64k,
 #                    VIDEO+AUDIO (e.g. 1000x1M+128k) any other
+#   FLOOR_SILENT=1   the windows group also measures the per-frame floor with
+#                    readers that never write (-floor-ack-window 0; its ratio is
+#                    to the floor with acknowledging readers)
 #   SETTLE=10s       the windows group's servers run this long with the publisher
 #                    before the players (rtmpbench -settle), so that RSS/player
 #                    counts the players and not the stream's ring filling up
@@ -84,6 +89,7 @@ PROTO_PLAYERS=${PROTO_PLAYERS-"1000"}
 SERVERS=${SERVERS-"rtmpd nginx"}
 RTMPD_VARIANTS=${RTMPD_VARIANTS:-}
 FLOOR=${FLOOR:-1}
+FLOOR_SILENT=${FLOOR_SILENT:-1}
 PROTO=${PROTO:-1}
 WINDOWS=${WINDOWS-"0 20ms 50ms 100ms"}
 WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"1000x2.5M 2000x500k"}
@@ -390,6 +396,9 @@ if [ -n "$WINDOWS" ]; then
 		settle=()
 		is_zero "$SETTLE" || settle=(-settle "$SETTLE")
 		measure "$scen" none "$(floor_label 0)" -floor -floor-writer-cpu "$SERVER_CPU" "${rates[@]}"
+		if [ "$FLOOR_SILENT" = 1 ]; then
+			measure "$scen" none "$(floor_label 0), silent readers" -floor -floor-writer-cpu "$SERVER_CPU" -floor-ack-window 0 "${rates[@]}"
+		fi
 		for w in $WINDOWS; do
 			if ! is_zero "$w"; then
 				measure "$scen" none "$(floor_label "$w")" -floor -floor-writer-cpu "$SERVER_CPU" -floor-batch "$w" "${rates[@]}"
@@ -437,7 +446,7 @@ windows_table() {
 	local rows=()
 	for w in $WINDOWS; do rows+=("rtmpd -batch-window $w|$(floor_label "$w")"); done
 	for w in $SCHED_WINDOWS; do rows+=("rtmpd -batch-window $w -sched-batch|$(floor_label "$w")"); done
-	rows+=("nginx-rtmp|$(floor_label 0)" "$(floor_label 0)|$(floor_label 0)")
+	rows+=("nginx-rtmp|$(floor_label 0)" "$(floor_label 0)|$(floor_label 0)" "$(floor_label 0), silent readers|$(floor_label 0)")
 	for w in $WINDOWS; do is_zero "$w" || rows+=("$(floor_label "$w")|$(floor_label "$w")"); done
 	nginx=$(rfield "$WINDOW_RESULTS" "$scen" nginx-rtmp 9)
 	echo "### Batch windows: $scen"
@@ -534,6 +543,9 @@ mkdir -p "$(dirname "$OUT")"
 		echo "RSS/player: server RSS growth from before the players to the window start, per player."
 		echo "-sched-batch: rtmpd's threads under Linux's SCHED_BATCH policy, so the Go runtime's own threads do not"
 		echo "preempt the event loop when they wake (see rtmpd -h)."
+		echo "Floor readers send an RTMP Acknowledgement every 2500000 bytes, as the RTMP players do at rtmpd's"
+		echo "window; silent readers never write (rtmpbench -floor-ack-window 0), which on loopback moves the"
+		echo "kernel's acknowledgements off the writer's core."
 		echo
 	fi
 	if [ -s "$STORM_RESULTS" ]; then

@@ -24,6 +24,12 @@ const (
 	DefaultWarmup       = 3 * time.Second
 	DefaultTimeout      = 10 * time.Second
 	DefaultReadBuffer   = 16 << 10
+	// DefaultFloorAckWindow is -floor-ack-window: the acknowledgement
+	// window rtmpd announces by default, so the floor's readers answer as
+	// often as RTMP players of rtmpd do.
+	DefaultFloorAckWindow = 2_500_000
+	// MaxFloorAckWindow caps -floor-ack-window (RTMP's window is 32 bits).
+	MaxFloorAckWindow = 1 << 31
 
 	// MaxPlayers caps the players of one run (all kinds together).
 	MaxPlayers = 100_000
@@ -101,6 +107,11 @@ type Config struct {
 	FloorBatch time.Duration
 	// FloorWriterCPU pins the floor writer's thread to this CPU (negative: no pinning).
 	FloorWriterCPU int
+	// FloorAckWindow, in floor mode, makes each reader send an RTMP
+	// Acknowledgement after every FloorAckWindow bytes it reads, as an RTMP
+	// player does at the window its server announces. 0: the readers never
+	// write (as HTTP-FLV players).
+	FloorAckWindow int64
 	// Log receives progress lines (nil: none).
 	Log io.Writer
 }
@@ -191,6 +202,9 @@ func (c Config) validate(ctx context.Context) error {
 	}
 	if c.FloorBatch < 0 || c.FloorBatch > 10*time.Second {
 		bad("-floor-batch %v: want 0..10s", c.FloorBatch)
+	}
+	if c.FloorAckWindow < 0 || c.FloorAckWindow > MaxFloorAckWindow {
+		bad("-floor-ack-window %d: want 0..%d", c.FloorAckWindow, MaxFloorAckWindow)
 	}
 	if c.Floor {
 		if c.totalPlayers() == 0 {

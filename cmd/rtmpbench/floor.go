@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/quaverlive/quaver/chunkcodec"
 )
 
 // floorReadBuffer is the read buffer of each floor reader.
@@ -26,6 +28,9 @@ const maxCPUs = 1024
 // cfg.AudioBitrate)/8 bytes per second, in one write per frame (1/cfg.FPS) or
 // one write per cfg.FloorBatch. The writer thread's CPU time, read from
 // /proc/self/task/TID/stat, is the cost of delivery with no server logic.
+// Each reader reads as soon as data arrives and, with cfg.FloorAckWindow,
+// answers with RTMP Acknowledgements as an RTMP player does; the writer never
+// reads them (16 bytes per window: a server's read of them is its own cost).
 func runFloor(parent context.Context, cfg Config) (*Report, error) {
 	t0 := time.Now()
 	logf := func(format string, args ...any) {
@@ -92,20 +97,28 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 			return nil, errors.New("floor: accept timed out")
 		}
 	}
-	logf("floor: %d connections, %d-byte writes every %v", n, writeSize, period)
+	logf("floor: %d connections, %d-byte writes every %v, readers acknowledge every %d bytes (0: never)", n, writeSize, period, cfg.FloorAckWindow)
 
 	var wg sync.WaitGroup
+	var acks atomic.Uint64
 	received := make([]atomic.Uint64, n)
 	for i, c := range readEnds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, floorReadBuffer)
+			var ack floorAcker
 			for {
 				k, err := c.Read(buf)
 				received[i].Add(uint64(k))
 				if err != nil {
 					return
+				}
+				if out := ack.read(k, cfg.FloorAckWindow); out != nil {
+					if _, err := c.Write(out); err != nil {
+						return
+					}
+					acks.Add(1)
 				}
 			}
 		}()
@@ -170,13 +183,13 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 	}
 	sleepCtx(ctx, cfg.Warmup)
 	cpu0, err0 := threadCPU(tid)
-	tool0, bytes0, writes0 := selfCPU(), sum(), writes.Load()
+	tool0, bytes0, writes0, acks0 := selfCPU(), sum(), writes.Load(), acks.Load()
 	mach0, merr0 := readMachineCPU()
 	start := time.Now()
 	logf("measuring for %v", cfg.Duration)
 	sleepCtx(ctx, cfg.Duration)
 	cpu1, err1 := threadCPU(tid)
-	tool1, bytes1, writes1 := selfCPU(), sum(), writes.Load()
+	tool1, bytes1, writes1, acks1 := selfCPU(), sum(), writes.Load(), acks.Load()
 	mach1, merr1 := readMachineCPU()
 	window := time.Since(start)
 	interrupted := parent.Err() != nil
@@ -198,11 +211,12 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 	rep.DeliveredBytes = delivered
 	f := &FloorReport{
 		Readers: n, WriteBytes: writeSize, PeriodSeconds: period.Seconds(),
-		WriterCPUSeconds: cpu.Seconds(), WriterCPU: cfg.FloorWriterCPU,
+		WriterCPUSeconds: cpu.Seconds(), WriterCPU: cfg.FloorWriterCPU, AckWindow: cfg.FloorAckWindow,
 	}
 	if window > 0 {
 		rep.DeliveredMBps = float64(delivered) / 1e6 / window.Seconds()
 		f.WritesPerSecond = float64(writes1-writes0) / window.Seconds()
+		f.AcksPerSecond = float64(acks1-acks0) / window.Seconds()
 		f.WriterCoreShare = cpu.Seconds() / window.Seconds()
 		f.KeepUp = float64(delivered) / (rate * float64(n) * window.Seconds())
 	}
@@ -226,6 +240,29 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// floorAcker is a floor reader's RTMP acknowledgements: after every window
+// bytes read, the Acknowledgement message an RTMP player sends (its sequence
+// number the bytes read so far, modulo 2^32). It makes the floor's TCP
+// exchange the one of RTMP players: a reader that sometimes writes is treated
+// as interactive by the kernel, which then acknowledges arriving data at once
+// more often, on loopback in the writer's softirq. Reader-owned.
+type floorAcker struct {
+	read64, acked uint64
+	msg           []byte
+}
+
+// read counts n bytes read and returns the message to send now, or nil. A
+// window of 0 never acknowledges.
+func (a *floorAcker) read(n int, window int64) []byte {
+	a.read64 += uint64(n)
+	if window <= 0 || a.read64-a.acked < uint64(window) {
+		return nil
+	}
+	a.acked = a.read64
+	a.msg = chunkcodec.AppendAck(a.msg[:0], uint32(a.read64))
+	return a.msg
 }
 
 // pinThread sets the calling OS thread's CPU affinity to one CPU.

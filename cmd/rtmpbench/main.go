@@ -129,6 +129,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, out outputs, err e
 	fs.BoolVar(&cfg.Floor, "floor", false, "measure the kernel's floor instead: no RTMP, -rtmp-players loopback TCP readers and one writer thread sending each the same byte rate in one write per frame; reports the writer's CPU-s per delivered GB")
 	fs.DurationVar(&cfg.FloorBatch, "floor-batch", 0, "with -floor: write each reader's data every this `duration` (e.g. 100ms: larger, fewer writes) instead of once per frame")
 	fs.IntVar(&cfg.FloorWriterCPU, "floor-writer-cpu", -1, "with -floor: pin the writer thread to this `CPU` (-1: no pinning)")
+	fs.Int64Var(&cfg.FloorAckWindow, "floor-ack-window", DefaultFloorAckWindow, "with -floor: each reader sends an RTMP Acknowledgement after every `N` bytes it reads, as an RTMP player does at the window its server announces (rtmpd's default: 2500000); 0: readers never write, as HTTP-FLV players")
 	fs.BoolVar(&out.quiet, "q", false, "no progress lines on stderr")
 	fs.StringVar(&out.cpuProfile, "cpuprofile", "", "write rtmpbench's own CPU profile to this `file` (to see where the tool spends its core)")
 	if err := fs.Parse(args); err != nil {

@@ -242,6 +242,11 @@ type FloorReport struct {
 	KeepUp float64 `json:"keep_up"`
 	// WriterCPU is the CPU the writer thread was pinned to, -1 if none.
 	WriterCPU int `json:"writer_cpu"`
+	// AckWindow is the bytes each reader read between its RTMP
+	// Acknowledgements, 0 if the readers never wrote.
+	AckWindow int64 `json:"ack_window"`
+	// AcksPerSecond counts the readers' acknowledgements during the window.
+	AcksPerSecond float64 `json:"acks_per_second"`
 }
 
 // serverReport computes the server's figures from the samples.
@@ -295,6 +300,11 @@ func (r *Report) WriteText(w io.Writer) {
 		f := r.Floor
 		p("floor: %d loopback TCP readers, %d-byte writes every %.1f ms (%.0f writes/s), window %.1fs",
 			f.Readers, f.WriteBytes, f.PeriodSeconds*1000, f.WritesPerSecond, r.WindowSeconds)
+		if f.AckWindow > 0 {
+			p("readers:     an RTMP Acknowledgement every %d bytes read (%.1f/s in all)", f.AckWindow, f.AcksPerSecond)
+		} else {
+			p("readers:     never write")
+		}
 		p("delivered:   %.1f MB/s (keep-up %.3f)", r.DeliveredMBps, f.KeepUp)
 		p("writer CPU:  %.2f s (%.0f%% of a core), %.3f CPU-s/GB", f.WriterCPUSeconds, 100*f.WriterCoreShare, f.WriterCPUPerGB)
 		p("tool CPU:    %.2f s (%.0f%% of a core, all threads)", r.Tool.CPUSeconds, 100*r.Tool.CoreShare)

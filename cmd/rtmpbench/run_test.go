@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quaverlive/quaver/chunkcodec"
 	"github.com/quaverlive/quaver/server"
 )
 
@@ -141,8 +142,14 @@ func TestFloor(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, batch := range []time.Duration{0, 100 * time.Millisecond} {
+		// Per frame the readers acknowledge every 20 kB (about 3.2 a
+		// second each); per 100 ms they never write.
+		window := int64(20_000)
+		if batch > 0 {
+			window = 0
+		}
 		rep, err := Run(ctx, Config{
-			Floor: true, FloorBatch: batch, FloorWriterCPU: -1,
+			Floor: true, FloorBatch: batch, FloorWriterCPU: -1, FloorAckWindow: window,
 			RTMPPlayers: 4, Bitrate: 2_000_000,
 			Warmup: 200 * time.Millisecond, Duration: time.Second,
 		})
@@ -160,10 +167,37 @@ func TestFloor(t *testing.T) {
 		if f.WriteBytes != want {
 			t.Errorf("batch %v: write size %d, want %d", batch, f.WriteBytes, want)
 		}
+		if f.AckWindow != window || (window > 0) != (f.AcksPerSecond > 0) {
+			t.Errorf("batch %v: ack window %d, %.1f acks/s", batch, f.AckWindow, f.AcksPerSecond)
+		}
 		var text bytes.Buffer
 		rep.WriteText(&text)
 		t.Log(text.String())
 		checkTSV(t, rep)
+	}
+}
+
+func TestFloorAcker(t *testing.T) {
+	var a floorAcker
+	if a.read(1000, 2500) != nil || a.read(1499, 2500) != nil {
+		t.Fatal("acknowledged before the window")
+	}
+	if got, want := a.read(1, 2500), chunkcodec.AppendAck(nil, 2500); !bytes.Equal(got, want) {
+		t.Fatalf("at the window: % x, want % x", got, want)
+	}
+	if got, want := a.read(4000, 2500), chunkcodec.AppendAck(nil, 6500); !bytes.Equal(got, want) {
+		t.Fatalf("past the window: % x, want % x", got, want) // the count read so far, not a multiple of the window
+	}
+	a = floorAcker{read64: 1<<32 - 10, acked: 1<<32 - 10}
+	if got, want := a.read(2510, 2500), chunkcodec.AppendAck(nil, 2500); !bytes.Equal(got, want) {
+		t.Fatalf("across 2^32: % x, want % x", got, want)
+	}
+	var silent floorAcker
+	if silent.read(10<<20, 0) != nil {
+		t.Fatal("window 0 acknowledged")
+	}
+	if n := testing.AllocsPerRun(100, func() { a.read(2500, 2500) }); n != 0 {
+		t.Errorf("%v allocations per acknowledgement", n)
 	}
 }
 
