@@ -27,6 +27,11 @@ type conn struct {
 	closeErr error   // loop-only
 	deferred bool    // loop-only: reads wait for the tick (ReadDeferrer)
 	listed   bool    // loop-only: in loop.deferred
+	// viaGnet is set when bytes were handed to gnet's write functions, the
+	// only way into its outbound buffer, and cleared when that buffer is
+	// found empty: until then queued() needs no look at gnet's connection
+	// (a cache miss per viewer and write). Loop-only.
+	viaGnet bool
 	// closed is set by Close (any goroutine) and by every loop path that
 	// closes; Write, Writev and OutboundBuffered check it, so nothing reaches
 	// the descriptor once closing was requested.
@@ -57,6 +62,7 @@ func (c *conn) Write(b []byte) (int, error) {
 	if c.isClosed() {
 		return 0, ErrStopped
 	}
+	c.viaGnet = true
 	n, err := c.gc.Write(b)
 	c.sent.Add(uint64(n))
 	return n, err
@@ -67,7 +73,19 @@ func (c *conn) OutboundBuffered() int {
 	if c.isClosed() {
 		return 0
 	}
-	return c.gc.OutboundBuffered()
+	return c.queued()
+}
+
+// queued returns the bytes in gnet's outbound buffer. Loop-only.
+func (c *conn) queued() int {
+	if !c.viaGnet {
+		return 0
+	}
+	n := c.gc.OutboundBuffered()
+	if n == 0 {
+		c.viaGnet = false
+	}
+	return n
 }
 
 // Close asks gnet to close the connection (OnClose follows on the loop); it
@@ -100,7 +118,7 @@ func (c *conn) Writev(bufs [][]byte) (int, error) {
 	if c.isClosed() {
 		return 0, ErrStopped
 	}
-	if c.gc.OutboundBuffered() > 0 {
+	if c.queued() > 0 {
 		m, err := c.queue(bufs)
 		c.sent.Add(uint64(m))
 		return m, err
@@ -144,7 +162,7 @@ func (c *conn) TryWritev(bufs [][]byte) (int, error) {
 	if c.isClosed() {
 		return 0, ErrStopped
 	}
-	if c.gc.OutboundBuffered() > 0 {
+	if c.queued() > 0 {
 		return 0, nil
 	}
 	n, err := c.writeNow(bufs)
@@ -194,6 +212,7 @@ func (c *conn) writeNow(bufs [][]byte) (int, error) {
 // queue appends bufs to gnet's outbound queue in runs gnet can take.
 func (c *conn) queue(bufs [][]byte) (int, error) {
 	total := 0
+	c.viaGnet = true
 	for len(bufs) > 0 {
 		k := min(len(bufs), maxIov)
 		m, err := c.gc.Writev(bufs[:k])

@@ -24,15 +24,27 @@ type tryResult struct {
 
 // trySession answers the first byte with a TryWritev of more than the socket
 // takes, queues the rest with Writev (as fanout does with the rest of one
-// message), and tries again while that is queued.
+// message), and tries again while that is queued. It answers the next byte,
+// once gnet's queue drained, with a TryWritev of afterDrain.
 type trySession struct {
 	c       Conn
 	payload []byte
 	res     chan tryResult
+	later   chan tryResult
 }
+
+// afterDrain is what trySession writes once the queue drained.
+const afterDrain = "after the queue drained"
 
 func (s *trySession) OnData([]byte) error {
 	if s.res == nil {
+		if s.later != nil {
+			var r tryResult
+			r.queued = s.c.OutboundBuffered()
+			r.n, r.err = s.c.(tryWriter).TryWritev([][]byte{[]byte(afterDrain)})
+			s.later <- r
+			s.later = nil
+		}
 		return nil
 	}
 	tw := s.c.(tryWriter)
@@ -61,8 +73,10 @@ func TestTryWritevQueuesNothing(t *testing.T) {
 	for i := range payload {
 		payload[i] = byte(i * 13)
 	}
-	res := make(chan tryResult, 1)
-	h := &testHandler{newSession: func(c Conn) Session { return &trySession{c: c, payload: payload, res: res} }}
+	res, later := make(chan tryResult, 1), make(chan tryResult, 1)
+	h := &testHandler{newSession: func(c Conn) Session {
+		return &trySession{c: c, payload: payload, res: res, later: later}
+	}}
 	e, err := Start(Config{Addrs: []string{"127.0.0.1:0"}, Loops: 1, SocketSendBuffer: 64 << 10}, h)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +110,21 @@ func TestTryWritevQueuesNothing(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if n, err := c.Read(got[:1]); n != 0 || err == nil {
 		t.Fatalf("%d bytes after the payload (err %v): a TryWritev while queued was sent", n, err)
+	}
+
+	// Drained: the connection writes directly again.
+	if _, err := c.Write([]byte{2}); err != nil {
+		t.Fatal(err)
+	}
+	switch r := recv(t, later, "the TryWritev after the drain"); {
+	case r.err != nil:
+		t.Fatal(r.err)
+	case r.queued != 0 || r.n != len(afterDrain):
+		t.Fatalf("after the drain: %d bytes queued, TryWritev wrote %d of %d", r.queued, r.n, len(afterDrain))
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got[:len(afterDrain)]); err != nil || string(got[:len(afterDrain)]) != afterDrain {
+		t.Fatalf("read %q, %v", got[:len(afterDrain)], err)
 	}
 }
 
