@@ -66,6 +66,14 @@ func startDaemon(inv invocation, env []string, stderr io.Writer) (*daemon, error
 			return nil, fmt.Errorf("-sched-batch: %w", err)
 		}
 		d.log.Info("threads under SCHED_BATCH", "changed", n)
+	} else if st.opts.SysmonBatch {
+		if tid, err := schedbatch.ApplySysmon(); errors.Is(err, schedbatch.ErrUnsupported) {
+			d.log.Debug("the runtime's monitor thread keeps its scheduling policy", "err", err)
+		} else if err != nil {
+			d.log.Warn("the runtime's monitor thread keeps its scheduling policy", "err", err)
+		} else {
+			d.log.Debug("the runtime's monitor thread under SCHED_BATCH", "tid", tid)
+		}
 	}
 
 	cfg := st.serverConfig()

@@ -16,35 +16,54 @@ import (
 )
 
 // TestSchedBatchFlag: with -sched-batch every thread of the daemon runs under
-// SCHED_BATCH. The daemon runs in a child process (this test binary again),
-// so the policy does not reach the other tests.
+// SCHED_BATCH; by default only the runtime's sysmon thread does; with
+// -sysmon-batch=false none does. Each daemon runs in a child process (this
+// test binary again), so the policies do not reach the other tests.
 func TestSchedBatchFlag(t *testing.T) {
-	if os.Getenv("QUAVER_SCHED_CHILD") == "1" {
-		schedChild(t)
+	if mode := os.Getenv("QUAVER_SCHED_CHILD"); mode != "" {
+		schedChild(t, mode)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSchedBatchFlag$", "-test.v")
-	cmd.Env = append(os.Environ(), "QUAVER_SCHED_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	for _, want := range []string{"threads under SCHED_BATCH", "--- PASS: TestSchedBatchFlag"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("child output lacks %q:\n%s", want, out)
-		}
+	for mode, log := range map[string]string{
+		"all":    "threads under SCHED_BATCH",
+		"sysmon": "the runtime's monitor thread under SCHED_BATCH",
+		"off":    "",
+	} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSchedBatchFlag$", "-test.v")
+			cmd.Env = append(os.Environ(), "QUAVER_SCHED_CHILD="+mode)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("child: %v\n%s", err, out)
+			}
+			for _, want := range []string{log, "--- PASS: TestSchedBatchFlag"} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("child output lacks %q:\n%s", want, out)
+				}
+			}
+		})
 	}
 }
 
-func schedChild(t *testing.T) {
+// schedChild runs the daemon with mode's flags and checks its threads'
+// policies: all under SCHED_BATCH, only sysmon (the first thread after the
+// main one), or none.
+func schedChild(t *testing.T, mode string) {
+	args := []string{"-rtmp", "127.0.0.1:0", "-http", "", "-admin", "", "-loops", "1", "-log-level", "debug"}
+	switch mode {
+	case "all":
+		args = append(args, "-sched-batch")
+	case "off":
+		args = append(args, "-sysmon-batch=false")
+	}
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *daemon, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-sched-batch", "-rtmp", "127.0.0.1:0", "-http", "", "-admin", "", "-loops", "1"}, nil, io.Discard, &logs, func(d *daemon) { ready <- d })
+		done <- run(ctx, args, nil, io.Discard, &logs, func(d *daemon) { ready <- d })
 	}()
 	select {
 	case <-ready:
@@ -57,12 +76,27 @@ func schedChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pid, first := os.Getpid(), 0
 	for _, e := range ents {
-		tid, _ := strconv.Atoi(e.Name())
-		if p, err := schedbatch.Policy(tid); err == nil && p != unix.SCHED_BATCH {
-			t.Errorf("thread %d: policy %d", tid, p)
+		if tid, _ := strconv.Atoi(e.Name()); tid > pid && (first == 0 || tid < first) {
+			first = tid
 		}
 	}
+	batch := 0
+	for _, e := range ents {
+		tid, _ := strconv.Atoi(e.Name())
+		p, err := schedbatch.Policy(tid)
+		if err != nil {
+			continue
+		}
+		if p == unix.SCHED_BATCH {
+			batch++
+		}
+		if want := mode == "all" || (mode == "sysmon" && tid == first); (p == unix.SCHED_BATCH) != want {
+			t.Errorf("%s: thread %d: policy %d", mode, tid, p)
+		}
+	}
+	t.Logf("%s: %d of %d threads under SCHED_BATCH", mode, batch, len(ents))
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
