@@ -43,6 +43,9 @@
 #                    ("" skips the group)
 #   SCHED_WINDOWS="0 100ms"   the windows at which rtmpd runs once more with
 #                    -sched-batch (all its threads under SCHED_BATCH; "" skips)
+#   SYSMON_OFF_WINDOWS="0"   the windows at which rtmpd runs once more with
+#                    -sysmon-batch=false (its default puts the Go runtime's
+#                    sysmon thread under SCHED_BATCH; "" skips)
 #   WINDOW_SCENARIOS="1000x2.5M 2000x500k"   its scenarios, PLAYERSxSTREAM:
 #                    2.5M is 2500k video + 128k audio, 500k is 436k + 64k,
 #                    VIDEO+AUDIO (e.g. 1000x1M+128k) any other
@@ -94,6 +97,7 @@ PROTO=${PROTO:-1}
 WINDOWS=${WINDOWS-"0 20ms 50ms 100ms"}
 WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"1000x2.5M 2000x500k"}
 SCHED_WINDOWS=${SCHED_WINDOWS-"0 100ms"}
+SYSMON_OFF_WINDOWS=${SYSMON_OFF_WINDOWS-"0"}
 SETTLE=${SETTLE:-10s}
 STORM=${STORM:-1}
 STORM_BASE=${STORM_BASE:-1000}
@@ -151,7 +155,7 @@ fi
 # The exact command, for the report.
 COMMAND="bash bench/compare.sh"
 for v in QUICK DURATION WARMUP RAMP PLAYERS_HI PLAYERS_LO PROTO_PLAYERS SERVERS RTMPD_VARIANTS FLOOR PROTO \
-	WINDOWS SCHED_WINDOWS WINDOW_SCENARIOS SETTLE STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
+	WINDOWS SCHED_WINDOWS SYSMON_OFF_WINDOWS FLOOR_SILENT WINDOW_SCENARIOS SETTLE STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
 	if [ -n "${!v+x}" ] && env | grep -q "^$v="; then
 		COMMAND="$v=\"${!v}\" $COMMAND"
 	fi
@@ -411,6 +415,9 @@ if [ -n "$WINDOWS" ]; then
 			for w in $SCHED_WINDOWS; do
 				measure "$scen" rtmpd "-batch-window $w -sched-batch" "${rates[@]}" "${settle[@]}"
 			done
+			for w in $SYSMON_OFF_WINDOWS; do
+				measure "$scen" rtmpd "-batch-window $w -sysmon-batch=false" "${rates[@]}" "${settle[@]}"
+			done
 		fi
 		if has_server nginx; then
 			measure "$scen" nginx "" "${rates[@]}" "${settle[@]}"
@@ -446,6 +453,7 @@ windows_table() {
 	local rows=()
 	for w in $WINDOWS; do rows+=("rtmpd -batch-window $w|$(floor_label "$w")"); done
 	for w in $SCHED_WINDOWS; do rows+=("rtmpd -batch-window $w -sched-batch|$(floor_label "$w")"); done
+	for w in $SYSMON_OFF_WINDOWS; do rows+=("rtmpd -batch-window $w -sysmon-batch=false|$(floor_label "$w")"); done
 	rows+=("nginx-rtmp|$(floor_label 0)" "$(floor_label 0)|$(floor_label 0)" "$(floor_label 0), silent readers|$(floor_label 0)")
 	for w in $WINDOWS; do is_zero "$w" || rows+=("$(floor_label "$w")|$(floor_label "$w")"); done
 	nginx=$(rfield "$WINDOW_RESULTS" "$scen" nginx-rtmp 9)
@@ -542,7 +550,8 @@ mkdir -p "$(dirname "$OUT")"
 		echo "receive. keep-up min: the worst player's frames received / published in the window (floor: bytes)."
 		echo "RSS/player: server RSS growth from before the players to the window start, per player."
 		echo "-sched-batch: rtmpd's threads under Linux's SCHED_BATCH policy, so the Go runtime's own threads do not"
-		echo "preempt the event loop when they wake (see rtmpd -h)."
+		echo "preempt the event loop when they wake (see rtmpd -h). rtmpd does that by default for the runtime's sysmon"
+		echo "thread alone; -sysmon-batch=false leaves it."
 		echo "Floor readers send an RTMP Acknowledgement every 2500000 bytes, as the RTMP players do at rtmpd's"
 		echo "window; silent readers never write (rtmpbench -floor-ack-window 0), which on loopback moves the"
 		echo "kernel's acknowledgements off the writer's core."
