@@ -52,9 +52,11 @@
 #   FLOOR_SILENT=1   the windows group also measures the per-frame floor with
 #                    readers that never write (-floor-ack-window 0; its ratio is
 #                    to the floor with acknowledging readers)
-#   SETTLE=10s       the windows group's servers run this long with the publisher
+#   SETTLE=auto      the windows group's servers run this long with the publisher
 #                    before the players (rtmpbench -settle), so that RSS/player
-#                    counts the players and not the stream's ring filling up
+#                    counts the players and not the stream's ring filling up;
+#                    auto: until rtmpd's ring is full at the scenario's rate
+#                    (its 2 MiB of lag plus a 2 s GOP, plus 2 s), at least 10 s
 #   STORM=1 STORM_BASE=1000 STORM_PLAYERS=1000 STORM_RATE=500   the join storm
 #                    (STORM=0 skips it)
 #   SERVER_CPU=0 TOOL_CPU=1   the cores used
@@ -98,7 +100,7 @@ WINDOWS=${WINDOWS-"0 20ms 50ms 100ms"}
 WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"1000x2.5M 2000x500k"}
 SCHED_WINDOWS=${SCHED_WINDOWS-"0 100ms"}
 SYSMON_OFF_WINDOWS=${SYSMON_OFF_WINDOWS-"0"}
-SETTLE=${SETTLE:-10s}
+SETTLE=${SETTLE:-auto}
 STORM=${STORM:-1}
 STORM_BASE=${STORM_BASE:-1000}
 STORM_PLAYERS=${STORM_PLAYERS:-1000}
@@ -139,6 +141,30 @@ stream_rates() {
 	*+*) echo "${1%%+*} ${1#*+}" ;;
 	*) return 1 ;;
 	esac
+}
+
+# bits RATE: a rate such as 2500k, 2.5M or 64000 in bits per second.
+bits() {
+	awk -v r="$1" 'BEGIN {
+		m = 1; u = substr(r, length(r))
+		if (u == "k" || u == "K") m = 1e3; else if (u == "M") m = 1e6
+		if (m > 1) r = substr(r, 1, length(r) - 1)
+		printf "%d\n", r * m
+	}'
+}
+
+# settle_for VIDEO AUDIO: SETTLE, or with SETTLE=auto the time the stream's
+# ring takes to fill (fanout's default 2 MiB of lag plus a 2 s GOP) plus 2 s,
+# at least 10 s.
+settle_for() {
+	if [ "$SETTLE" != auto ]; then
+		echo "$SETTLE"
+		return
+	fi
+	awk -v v="$(bits "$1")" -v a="$(bits "$2")" 'BEGIN {
+		s = int(2097152 * 8 / (v + a) + 2 + 2 + 0.999)
+		printf "%ds\n", (s < 10 ? 10 : s)
+	}'
 }
 
 has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
@@ -398,7 +424,8 @@ if [ -n "$WINDOWS" ]; then
 		scen="$n x $stream"
 		rates=(-bitrate "$video" -audio-bitrate "$audio" -rtmp-players "$n")
 		settle=()
-		is_zero "$SETTLE" || settle=(-settle "$SETTLE")
+		st=$(settle_for "$video" "$audio")
+		is_zero "$st" || settle=(-settle "$st")
 		measure "$scen" none "$(floor_label 0)" -floor -floor-writer-cpu "$SERVER_CPU" "${rates[@]}"
 		if [ "$FLOOR_SILENT" = 1 ]; then
 			measure "$scen" none "$(floor_label 0), silent readers" -floor -floor-writer-cpu "$SERVER_CPU" -floor-ack-window 0 "${rates[@]}"
