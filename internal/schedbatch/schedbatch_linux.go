@@ -21,10 +21,18 @@ const maxPasses = 8
 // Apply sets SCHED_BATCH on every thread of the process, keeping each
 // thread's nice value. It returns the number of threads it changed. Threads
 // created later inherit the policy. Safe from any goroutine.
-func Apply() (int, error) {
+func Apply() (int, error) { return setAll(unix.SCHED_BATCH) }
+
+// Reset puts every thread of the process back under SCHED_OTHER (SCHED_NORMAL), the
+// default policy (a process started by one under SCHED_BATCH inherits it).
+// It returns the number of threads it changed. Safe from any goroutine.
+func Reset() (int, error) { return setAll(unix.SCHED_NORMAL) }
+
+// setAll sets policy on every thread, walking until a walk changes none.
+func setAll(policy int) (int, error) {
 	total := 0
 	for range maxPasses {
-		n, err := pass()
+		n, err := pass(policy)
 		total += n
 		if err != nil || n == 0 {
 			return total, err
@@ -33,8 +41,8 @@ func Apply() (int, error) {
 	return total, nil
 }
 
-// pass changes every thread not yet under SCHED_BATCH and returns how many.
-func pass() (int, error) {
+// pass changes every thread not yet under policy and returns how many.
+func pass(policy int) (int, error) {
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return 0, fmt.Errorf("schedbatch: %w", err)
@@ -52,10 +60,10 @@ func pass() (int, error) {
 		if err != nil {
 			return changed, err
 		}
-		if p == unix.SCHED_BATCH {
+		if p == policy {
 			continue
 		}
-		switch errno := setBatch(tid); errno {
+		switch errno := setPolicy(tid, policy); errno {
 		case 0:
 			changed++
 		case unix.ESRCH:
@@ -66,10 +74,11 @@ func pass() (int, error) {
 	return changed, nil
 }
 
-// setBatch puts thread tid under SCHED_BATCH, keeping its nice value.
-func setBatch(tid int) syscall.Errno {
-	var param struct{ priority int32 } // must be 0 for SCHED_BATCH
-	_, _, errno := syscall.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, uintptr(tid), unix.SCHED_BATCH, uintptr(unsafe.Pointer(&param)))
+// setPolicy puts thread tid under policy (SCHED_BATCH or SCHED_OTHER),
+// keeping its nice value.
+func setPolicy(tid, policy int) syscall.Errno {
+	var param struct{ priority int32 } // must be 0 for both
+	_, _, errno := syscall.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, uintptr(tid), uintptr(policy), uintptr(unsafe.Pointer(&param)))
 	return errno
 }
 
@@ -87,10 +96,41 @@ func ApplySysmon() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if errno := setBatch(tid); errno != 0 {
+	if errno := setPolicy(tid, unix.SCHED_BATCH); errno != 0 {
 		return 0, fmt.Errorf("schedbatch: sysmon thread %d: %w", tid, errno)
 	}
 	return tid, nil
+}
+
+// ResetExcept puts every thread but keep that is under SCHED_BATCH back under
+// SCHED_OTHER and returns how many it changed. After ApplySysmon, threads
+// that sysmon itself creates (it starts an M when it hands off a P and none
+// is idle) inherit its policy, and Linux resets only real-time policies on
+// fork: a caller that wants sysmon alone under SCHED_BATCH runs this from
+// time to time. Safe from any goroutine.
+func ResetExcept(keep int) (int, error) {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0, fmt.Errorf("schedbatch: %w", err)
+	}
+	changed := 0
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil || tid == keep {
+			continue
+		}
+		if p, err := Policy(tid); err != nil || p != unix.SCHED_BATCH {
+			continue // gone, or not ours to change
+		}
+		switch errno := setPolicy(tid, unix.SCHED_NORMAL); errno {
+		case 0:
+			changed++
+		case unix.ESRCH:
+		default:
+			return changed, fmt.Errorf("schedbatch: thread %d: %w", tid, errno)
+		}
+	}
+	return changed, nil
 }
 
 // sysmonTID returns the id of the first thread created after the main one.
@@ -122,7 +162,7 @@ func sysmonTID() (int, error) {
 	return best, nil
 }
 
-// Policy returns the scheduling policy of thread tid (unix.SCHED_OTHER,
+// Policy returns the scheduling policy of thread tid (unix.SCHED_NORMAL,
 // unix.SCHED_BATCH, ...). Safe from any goroutine.
 func Policy(tid int) (int, error) {
 	r, _, errno := syscall.RawSyscall(unix.SYS_SCHED_GETSCHEDULER, uintptr(tid), 0, 0)

@@ -87,6 +87,11 @@ func TestApplySysmon(t *testing.T) {
 		}
 		return
 	}
+	// The parent may have run TestApply first: this process inherited
+	// SCHED_BATCH from it.
+	if _, err := Reset(); err != nil {
+		t.Fatal(err)
+	}
 	tid, err := ApplySysmon()
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +147,19 @@ func TestApplySysmon(t *testing.T) {
 	t.Logf("sysmon %d; threads seen in nanosleep: %v", tid, sleeping)
 	if sleeping[tid] == 0 {
 		t.Errorf("thread %d was never seen in nanosleep: not sysmon (%v)", tid, sleeping)
+	}
+
+	// Threads that inherited sysmon's policy go back with ResetExcept.
+	if _, err := Apply(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ResetExcept(tid); err != nil || n == 0 {
+		t.Fatalf("ResetExcept changed %d threads (err %v)", n, err)
+	}
+	for _, th := range threads(t) {
+		if p, err := Policy(th); err == nil && (p == unix.SCHED_BATCH) != (th == tid) {
+			t.Errorf("after ResetExcept(%d): thread %d has policy %d", tid, th, p)
+		}
 	}
 }
 

@@ -10,3 +10,9 @@ func Policy(int) (int, error) { return 0, ErrUnsupported }
 
 // ApplySysmon returns ErrUnsupported outside Linux.
 func ApplySysmon() (int, error) { return 0, ErrUnsupported }
+
+// Reset returns ErrUnsupported outside Linux.
+func Reset() (int, error) { return 0, ErrUnsupported }
+
+// ResetExcept returns ErrUnsupported outside Linux.
+func ResetExcept(int) (int, error) { return 0, ErrUnsupported }
