@@ -43,16 +43,19 @@ func setAll(policy int) (int, error) {
 
 // pass changes every thread not yet under policy and returns how many.
 func pass(policy int) (int, error) {
-	ents, err := os.ReadDir("/proc/self/task")
+	return changeEach(policy, func(tid, cur int) bool { return cur != policy })
+}
+
+// changeEach puts every thread for which want(tid, its policy) holds under
+// policy and returns how many it changed. Threads that exit meanwhile are
+// skipped.
+func changeEach(policy int, want func(tid, cur int) bool) (int, error) {
+	tids, err := threadIDs()
 	if err != nil {
-		return 0, fmt.Errorf("schedbatch: %w", err)
+		return 0, err
 	}
 	changed := 0
-	for _, e := range ents {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, tid := range tids {
 		p, err := Policy(tid)
 		if errors.Is(err, unix.ESRCH) {
 			continue // the thread exited
@@ -60,7 +63,7 @@ func pass(policy int) (int, error) {
 		if err != nil {
 			return changed, err
 		}
-		if p == policy {
+		if !want(tid, p) {
 			continue
 		}
 		switch errno := setPolicy(tid, policy); errno {
@@ -72,6 +75,21 @@ func pass(policy int) (int, error) {
 		}
 	}
 	return changed, nil
+}
+
+// threadIDs returns the ids of the process's threads.
+func threadIDs() ([]int, error) {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return nil, fmt.Errorf("schedbatch: %w", err)
+	}
+	tids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids, nil
 }
 
 // setPolicy puts thread tid under policy (SCHED_BATCH or SCHED_OTHER),
@@ -109,28 +127,7 @@ func ApplySysmon() (int, error) {
 // fork: a caller that wants sysmon alone under SCHED_BATCH runs this from
 // time to time. Safe from any goroutine.
 func ResetExcept(keep int) (int, error) {
-	ents, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return 0, fmt.Errorf("schedbatch: %w", err)
-	}
-	changed := 0
-	for _, e := range ents {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil || tid == keep {
-			continue
-		}
-		if p, err := Policy(tid); err != nil || p != unix.SCHED_BATCH {
-			continue // gone, or not ours to change
-		}
-		switch errno := setPolicy(tid, unix.SCHED_NORMAL); errno {
-		case 0:
-			changed++
-		case unix.ESRCH:
-		default:
-			return changed, fmt.Errorf("schedbatch: thread %d: %w", tid, errno)
-		}
-	}
-	return changed, nil
+	return changeEach(unix.SCHED_NORMAL, func(tid, cur int) bool { return tid != keep && cur == unix.SCHED_BATCH })
 }
 
 // sysmonTID returns the id of the first thread created after the main one.
@@ -142,14 +139,13 @@ func sysmonTID() (int, error) {
 			pidMax = v
 		}
 	}
-	ents, err := os.ReadDir("/proc/self/task")
+	tids, err := threadIDs()
 	if err != nil {
-		return 0, fmt.Errorf("schedbatch: %w", err)
+		return 0, err
 	}
 	best, bestAfter := 0, pidMax
-	for _, e := range ents {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil || tid == pid {
+	for _, tid := range tids {
+		if tid == pid {
 			continue
 		}
 		if after := (tid - pid + pidMax) % pidMax; after < bestAfter {

@@ -165,15 +165,9 @@ func TestApplySysmon(t *testing.T) {
 
 // threads returns the ids of the process's threads.
 func threads(t *testing.T) []int {
-	ents, err := os.ReadDir("/proc/self/task")
+	tids, err := threadIDs()
 	if err != nil {
 		t.Fatal(err)
-	}
-	var tids []int
-	for _, e := range ents {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			tids = append(tids, tid)
-		}
 	}
 	return tids
 }
