@@ -17,9 +17,11 @@
 #     -floor-ack-window, default rtmpd's 2500000-byte window)
 #   - batch windows: for each of WINDOW_SCENARIOS, the floor once per frame and
 #     once per nonzero window W of WINDOWS (-floor-batch W), rtmpd with
-#     -batch-window W for every W, and nginx-rtmp once; a table per scenario
-#     with each row's CPU-s/GB over the floor's at the same batch size (window
-#     0 and nginx-rtmp: the per-frame floor) and over nginx-rtmp's
+#     -batch-window W for every W, and nginx-rtmp, in ROUNDS rounds; a table
+#     per scenario with each row's median CPU-s/GB over the floor's at the
+#     same batch size (window 0 and nginx-rtmp: the per-frame floor) and over
+#     nginx-rtmp's; and the latency of rtmpd at window 0 and of nginx-rtmp
+#     with LATENCY_PLAYERS readers that read at once
 #   - a join storm: rtmpd (default window) and nginx-rtmp with STORM_BASE
 #     players of the 2.5 Mbps stream playing and STORM_PLAYERS more RTMP
 #     players joining at STORM_RATE per second (rtmpbench -storm); the storm's
@@ -28,8 +30,8 @@
 #
 # Environment:
 #   QUICK=1          only 100 and 500 players, 10 s windows; windows group
-#                    500x2.5M with windows 0 and 100ms; storm 500 + 500
-#                    (a few minutes in all)
+#                    500x2.5M with windows 0 and 100ms, one round; storm
+#                    500 + 500 (a few minutes in all)
 #   DURATION=20s     measuring window      WARMUP=3s   wait before it
 #   RAMP=200         players started per second
 #   PLAYERS_HI, PLAYERS_LO, PROTO_PLAYERS   player counts (space-separated;
@@ -52,6 +54,16 @@
 #   FLOOR_SILENT=1   the windows group also measures the per-frame floor with
 #                    readers that never write (-floor-ack-window 0; its ratio is
 #                    to the floor with acknowledging readers)
+#   ROUNDS=3         the windows group runs in rounds: each round measures every
+#                    floor, every window of WINDOWS and nginx-rtmp once (the
+#                    SCHED_WINDOWS, SYSMON_OFF_WINDOWS and silent-floor rows run
+#                    in the first round only), so a drift of the shared machine
+#                    over minutes touches the floor and rtmpd alike; its tables
+#                    give each row's median run and the range of its runs
+#   LATENCY_PLAYERS=200   with the windows group, each round also measures
+#                    rtmpd -batch-window 0 and nginx-rtmp with this many players
+#                    of the 2.5 Mbps stream, for the latency of readers that
+#                    read at once ("" skips)
 #   SETTLE=auto      the windows group's servers run this long with the publisher
 #                    before the players (rtmpbench -settle), so that RSS/player
 #                    counts the players and not the stream's ring filling up;
@@ -82,6 +94,7 @@ if [ "$QUICK" = 1 ]; then
 	PROTO_PLAYERS=${PROTO_PLAYERS-"500"}
 	WINDOWS=${WINDOWS-"0 100ms"}
 	WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"500x2.5M"}
+	ROUNDS=${ROUNDS:-1}
 	STORM_BASE=${STORM_BASE:-500}
 	STORM_PLAYERS=${STORM_PLAYERS:-500}
 fi
@@ -98,6 +111,8 @@ FLOOR_SILENT=${FLOOR_SILENT:-1}
 PROTO=${PROTO:-1}
 WINDOWS=${WINDOWS-"0 20ms 50ms 100ms"}
 WINDOW_SCENARIOS=${WINDOW_SCENARIOS-"1000x2.5M 2000x500k"}
+ROUNDS=${ROUNDS:-3}
+LATENCY_PLAYERS=${LATENCY_PLAYERS-"200"}
 SCHED_WINDOWS=${SCHED_WINDOWS-"0 100ms"}
 SYSMON_OFF_WINDOWS=${SYSMON_OFF_WINDOWS-"0"}
 SETTLE=${SETTLE:-auto}
@@ -169,7 +184,9 @@ settle_for() {
 
 has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
 
-# WINDOW_SCENARIOS is checked before any run.
+# WINDOW_SCENARIOS and ROUNDS are checked before any run.
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS: want a positive count, got $ROUNDS"
+[ -z "$LATENCY_PLAYERS" ] || [[ $LATENCY_PLAYERS =~ ^[1-9][0-9]*$ ]] || die "LATENCY_PLAYERS: want a player count, got $LATENCY_PLAYERS"
 if [ -n "$WINDOWS" ]; then
 	for spec in $WINDOW_SCENARIOS; do
 		if ! [[ $spec =~ ^[0-9]+x. ]] || ! stream_rates "${spec#*x}" >/dev/null; then
@@ -181,7 +198,7 @@ fi
 # The exact command, for the report.
 COMMAND="bash bench/compare.sh"
 for v in QUICK DURATION WARMUP RAMP PLAYERS_HI PLAYERS_LO PROTO_PLAYERS SERVERS RTMPD_VARIANTS FLOOR PROTO \
-	WINDOWS SCHED_WINDOWS SYSMON_OFF_WINDOWS FLOOR_SILENT WINDOW_SCENARIOS SETTLE STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
+	WINDOWS SCHED_WINDOWS SYSMON_OFF_WINDOWS FLOOR_SILENT WINDOW_SCENARIOS ROUNDS LATENCY_PLAYERS SETTLE STORM STORM_BASE STORM_PLAYERS STORM_RATE SERVER_CPU TOOL_CPU RETRIES NOISE; do
 	if [ -n "${!v+x}" ] && env | grep -q "^$v="; then
 		COMMAND="$v=\"${!v}\" $COMMAND"
 	fi
@@ -304,9 +321,11 @@ EOF
 # measure appends to $RESULTS, which each group points at its own file.
 MAIN_RESULTS=$WORK/results.tsv
 WINDOW_RESULTS=$WORK/windows.tsv
+LATENCY_RESULTS=$WORK/latency.tsv
 STORM_RESULTS=$WORK/storm.tsv
 : >"$MAIN_RESULTS"
 : >"$WINDOW_RESULTS"
+: >"$LATENCY_RESULTS"
 : >"$STORM_RESULTS"
 RESULTS=$MAIN_RESULTS
 
@@ -416,7 +435,10 @@ if [ "$FLOOR" = 1 ]; then
 		done
 	done
 fi
-if [ -n "$WINDOWS" ]; then
+# window_round ROUND: one round of the windows group; the variant rows
+# (-sched-batch, -sysmon-batch=false, silent floor readers) in round 1 only.
+window_round() {
+	local round=$1 spec n stream video audio scen rates settle st w
 	RESULTS=$WINDOW_RESULTS
 	for spec in $WINDOW_SCENARIOS; do
 		n=${spec%%x*} stream=${spec#*x}
@@ -427,7 +449,7 @@ if [ -n "$WINDOWS" ]; then
 		st=$(settle_for "$video" "$audio")
 		is_zero "$st" || settle=(-settle "$st")
 		measure "$scen" none "$(floor_label 0)" -floor -floor-writer-cpu "$SERVER_CPU" "${rates[@]}"
-		if [ "$FLOOR_SILENT" = 1 ]; then
+		if [ "$FLOOR_SILENT" = 1 ] && [ "$round" = 1 ]; then
 			measure "$scen" none "$(floor_label 0), silent readers" -floor -floor-writer-cpu "$SERVER_CPU" -floor-ack-window 0 "${rates[@]}"
 		fi
 		for w in $WINDOWS; do
@@ -439,16 +461,31 @@ if [ -n "$WINDOWS" ]; then
 			for w in $WINDOWS; do
 				measure "$scen" rtmpd "-batch-window $w" "${rates[@]}" "${settle[@]}"
 			done
-			for w in $SCHED_WINDOWS; do
-				measure "$scen" rtmpd "-batch-window $w -sched-batch" "${rates[@]}" "${settle[@]}"
-			done
-			for w in $SYSMON_OFF_WINDOWS; do
-				measure "$scen" rtmpd "-batch-window $w -sysmon-batch=false" "${rates[@]}" "${settle[@]}"
-			done
+			if [ "$round" = 1 ]; then
+				for w in $SCHED_WINDOWS; do
+					measure "$scen" rtmpd "-batch-window $w -sched-batch" "${rates[@]}" "${settle[@]}"
+				done
+				for w in $SYSMON_OFF_WINDOWS; do
+					measure "$scen" rtmpd "-batch-window $w -sysmon-batch=false" "${rates[@]}" "${settle[@]}"
+				done
+			fi
 		fi
 		if has_server nginx; then
 			measure "$scen" nginx "" "${rates[@]}" "${settle[@]}"
 		fi
+	done
+	if [ -n "$LATENCY_PLAYERS" ]; then
+		RESULTS=$LATENCY_RESULTS
+		rates=(-bitrate "$HI_VIDEO" -audio-bitrate "$HI_AUDIO" -rtmp-players "$LATENCY_PLAYERS")
+		has_server rtmpd && measure "$LATENCY_PLAYERS x 2.5M" rtmpd "-batch-window 0" "${rates[@]}"
+		has_server nginx && measure "$LATENCY_PLAYERS x 2.5M" nginx "" "${rates[@]}"
+	fi
+}
+
+if [ -n "$WINDOWS" ]; then
+	for round in $(seq "$ROUNDS"); do
+		log "windows group: round $round of $ROUNDS"
+		window_round "$round"
 	done
 fi
 if [ "$STORM" = 1 ]; then
@@ -460,6 +497,43 @@ if [ "$STORM" = 1 ]; then
 fi
 RESULTS=$MAIN_RESULTS
 ELAPSED=$(($(date +%s) - START))
+
+# median_rows IN OUT COLUMN: one row per scenario and label of IN: the run
+# with the median value in COLUMN (9: CPU-s/GB, 18: latency p99; of an even
+# count, the lower middle one), followed by three columns: how many runs the
+# row had, and the least and the greatest value of COLUMN among them. A row
+# whose runs all failed stays FAILED.
+median_rows() {
+	awk -F'\t' -v OFS='\t' -v col="$3" '
+	{ k = $1 SUBSEP $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+	$3 == "FAILED" { failed[k] = $0; next }
+	{ c = ++cnt[k]; row[k, c] = $0; val[k, c] = $col + 0 }
+	END {
+		for (i = 1; i <= n; i++) {
+			k = order[i]; m = cnt[k]
+			if (m == 0) { print failed[k]; continue }
+			for (a = 1; a <= m; a++) idx[a] = a
+			for (a = 2; a <= m; a++) {
+				t = idx[a]
+				for (b = a - 1; b >= 1 && val[k, idx[b]] > val[k, t]; b--) idx[b + 1] = idx[b]
+				idx[b + 1] = t
+			}
+			print row[k, idx[int((m + 1) / 2)]], m, val[k, idx[1]], val[k, idx[m]]
+		}
+	}' "$1" >"$2"
+}
+WINDOW_MEDIANS=$WORK/windows-median.tsv
+LATENCY_MEDIANS=$WORK/latency-median.tsv
+median_rows "$WINDOW_RESULTS" "$WINDOW_MEDIANS" 9
+median_rows "$LATENCY_RESULTS" "$LATENCY_MEDIANS" 18
+
+# runs_range FILE SCENARIO LABEL: "least-greatest (runs)" of the value a
+# median row was chosen by, or the one value with a single run.
+runs_range() {
+	awk -F'\t' -v s="$2" -v l="$3" '$1 == s && $2 == l && $3 != "FAILED" {
+		if ($(NF - 2) == 1) printf "%s (1)\n", $(NF - 1); else printf "%s-%s (%s)\n", $(NF - 1), $NF, $(NF - 2)
+	}' "$1"
+}
 
 # rfield FILE SCENARIO LABEL COLUMN: a column of a result row; "FAILED" for a
 # failed run, "" when there is no such row.
@@ -483,24 +557,25 @@ windows_table() {
 	for w in $SYSMON_OFF_WINDOWS; do rows+=("rtmpd -batch-window $w -sysmon-batch=false|$(floor_label "$w")"); done
 	rows+=("nginx-rtmp|$(floor_label 0)" "$(floor_label 0)|$(floor_label 0)" "$(floor_label 0), silent readers|$(floor_label 0)")
 	for w in $WINDOWS; do is_zero "$w" || rows+=("$(floor_label "$w")|$(floor_label "$w")"); done
-	nginx=$(rfield "$WINDOW_RESULTS" "$scen" nginx-rtmp 9)
+	nginx=$(rfield "$WINDOW_MEDIANS" "$scen" nginx-rtmp 9)
 	echo "### Batch windows: $scen"
 	echo
-	echo "| configuration | CPU-s/GB | ratio to floor | ratio to nginx-rtmp | latency p50 ms | latency p99 ms | keep-up min | RSS/player KB |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| configuration | CPU-s/GB | ratio to floor | ratio to nginx-rtmp | CPU-s/GB of the runs | latency p50 ms | latency p99 ms | keep-up min | RSS/player KB |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for row in "${rows[@]}"; do
 		label=${row%%|*} floor=${row#*|}
-		cpu=$(rfield "$WINDOW_RESULTS" "$scen" "$label" 9)
+		cpu=$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 9)
 		case $cpu in
 		"") continue ;; # not run (SERVERS)
-		FAILED) echo "| $label | run failed | | | | | | |"; continue ;;
+		FAILED) echo "| $label | run failed | | | | | | | |"; continue ;;
 		esac
 		warn=""
-		[ "$(rfield "$WINDOW_RESULTS" "$scen" "$label" 21)" != "-" ] && warn=" (!)"
-		printf '| %s%s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$warn" "$cpu" \
-			"$(ratio "$cpu" "$(rfield "$WINDOW_RESULTS" "$scen" "$floor" 9)")" "$(ratio "$cpu" "$nginx")" \
-			"$(rfield "$WINDOW_RESULTS" "$scen" "$label" 17)" "$(rfield "$WINDOW_RESULTS" "$scen" "$label" 18)" \
-			"$(rfield "$WINDOW_RESULTS" "$scen" "$label" 14)" "$(rfield "$WINDOW_RESULTS" "$scen" "$label" 11)"
+		[ "$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 21)" != "-" ] && warn=" (!)"
+		printf '| %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$warn" "$cpu" \
+			"$(ratio "$cpu" "$(rfield "$WINDOW_MEDIANS" "$scen" "$floor" 9)")" "$(ratio "$cpu" "$nginx")" \
+			"$(runs_range "$WINDOW_MEDIANS" "$scen" "$label")" \
+			"$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 17)" "$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 18)" \
+			"$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 14)" "$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 11)"
 	done
 	echo
 }
@@ -582,6 +657,24 @@ mkdir -p "$(dirname "$OUT")"
 		echo "Floor readers send an RTMP Acknowledgement every 2500000 bytes, as the RTMP players do at rtmpd's"
 		echo "window; silent readers never write (rtmpbench -floor-ack-window 0), which on loopback moves the"
 		echo "kernel's acknowledgements off the writer's core."
+		echo "Rounds: $ROUNDS; each round measured every floor, every -batch-window of WINDOWS and nginx-rtmp once,"
+		echo "one row after another, the -sched-batch, -sysmon-batch=false and silent-reader rows in the first round"
+		echo "only. Each row shows its median run by CPU-s/GB; ratios are of medians. CPU-s/GB of the runs: the"
+		echo "least and the greatest of the row's runs (how many)."
+		echo
+	fi
+	if [ -s "$LATENCY_MEDIANS" ]; then
+		echo "### Latency, $LATENCY_PLAYERS players of the 2.5 Mbps stream, reading at once"
+		echo
+		echo "| server | latency p50 ms | latency p99 ms | latency p99 of the runs | keep-up min | CPU-s/GB |"
+		echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+		awk -F'\t' '
+		$3 == "FAILED" { printf "| %s | run failed | | | | |\n", $2; next }
+		{ printf "| %s%s | %s | %s | %s | %s | %s |\n", $2, ($21 != "-" ? " (!)" : ""), $17, $18,
+			($(NF - 2) == 1 ? $(NF - 1) " (1)" : $(NF - 1) "-" $NF " (" $(NF - 2) ")"), $14, $9 }' "$LATENCY_MEDIANS"
+		echo
+		echo "One run per round; each row shows its median run by latency p99, and the least and the greatest p99"
+		echo "of its runs (how many). latency: publisher send to player receive, from the SEI stamp in each frame."
 		echo
 	fi
 	if [ -s "$STORM_RESULTS" ]; then
@@ -599,7 +692,7 @@ mkdir -p "$(dirname "$OUT")"
 		echo "the players playing; CPU-s/GB counts the storm players' bytes too."
 		echo
 	fi
-	warned=$(cat "$MAIN_RESULTS" "$WINDOW_RESULTS" "$STORM_RESULTS" | notes /dev/stdin)
+	warned=$(cat "$MAIN_RESULTS" "$WINDOW_RESULTS" "$LATENCY_RESULTS" "$STORM_RESULTS" | notes /dev/stdin)
 	if [ -n "$warned" ]; then
 		echo "Notes:"
 		echo
