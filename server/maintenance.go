@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
+
+	"github.com/quaverlive/quaver/internal/schedbatch"
 )
 
 // Periodic upkeep, owned by the janitor goroutine that Start starts and
@@ -46,6 +49,9 @@ func (s *Server) janitor() {
 				lastHeap = now
 				releaseIdleHeap(heap)
 			}
+			if s.sysmonHeld {
+				s.keepSysmonAlone()
+			}
 		}
 	}
 }
@@ -76,6 +82,40 @@ func releaseIdleHeap(sample []metrics.Sample) {
 }
 
 // applyMemoryLimit sets the runtime's soft memory limit when configured.
+// holdSysmon puts the runtime's sysmon thread under SCHED_BATCH until
+// Shutdown (Config.SysmonBatch).
+func (s *Server) holdSysmon() {
+	if !s.cfg.SysmonBatch {
+		return
+	}
+	const msg = "the runtime's monitor thread keeps its scheduling policy"
+	release, applied, err := schedbatch.HoldSysmon()
+	s.releaseSysmon = release
+	switch {
+	case errors.Is(err, schedbatch.ErrUnsupported):
+		s.log.Debug(msg, "err", err)
+	case err != nil:
+		s.log.Warn(msg, "err", err)
+	case !applied:
+		s.log.Debug(msg, "reason", "the process runs under SCHED_BATCH already")
+	default:
+		s.sysmonHeld = true
+		s.log.Debug("the runtime's monitor thread under SCHED_BATCH")
+	}
+}
+
+// keepSysmonAlone puts threads that inherited sysmon's SCHED_BATCH (those
+// sysmon created) back under the default policy, so the event loops, which
+// may run on any thread, keep preempting other processes when they wake.
+// Janitor-only.
+func (s *Server) keepSysmonAlone() {
+	if n, err := schedbatch.KeepSysmonAlone(); err != nil {
+		s.log.Debug("threads under SCHED_BATCH left as they are", "err", err)
+	} else if n > 0 {
+		s.log.Debug("threads created by the runtime's monitor thread back under the default policy", "threads", n)
+	}
+}
+
 func (s *Server) applyMemoryLimit() {
 	if s.cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(s.cfg.MemoryLimit)

@@ -72,6 +72,10 @@ type Server struct {
 
 	stopJanitor chan struct{}
 	janitorDone chan struct{}
+	// The sysmon hold (Config.SysmonBatch): set by Start before the janitor
+	// starts, released by Shutdown.
+	releaseSysmon func()
+	sysmonHeld    bool // the hold put sysmon under SCHED_BATCH
 
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64
@@ -227,6 +231,7 @@ func (s *Server) Start() error {
 	}
 	s.applyMemoryLimit()
 	s.serveAdmin(adminLn)
+	s.holdSysmon()
 	s.stopJanitor = make(chan struct{})
 	s.janitorDone = make(chan struct{})
 	go s.janitor()
@@ -359,7 +364,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.tlsEng != nil {
 		_ = s.tlsEng.Stop(ctx)
 	}
-	s.hub.Close()  // the window timers: the loops are gone
+	s.hub.Close() // the window timers: the loops are gone
+	if s.releaseSysmon != nil {
+		s.releaseSysmon()
+	}
 	s.hooks.stop() // calls in flight are cancelled; their sessions are gone
 	if d := s.dir.Load(); d != nil {
 		_ = d.Close() // this node's claims are released

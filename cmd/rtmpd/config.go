@@ -314,6 +314,7 @@ func (st *settings) serverConfig() server.Config {
 		MaxVODPlays:           o.MaxVODPlays,
 		MaxVODPlaysPerIP:      o.MaxVODPerIP,
 		MemoryLimit:           o.MemoryLimit,
+		SysmonBatch:           o.SysmonBatch && !o.SchedBatch, // -sched-batch covers sysmon
 		LogRate:               o.LogRate,
 		LogBurst:              o.LogBurst,
 		MaxMessageSize:        uint32(o.MaxMessageSize),

@@ -8,12 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/quaverlive/quaver/internal/schedbatch"
 	"github.com/quaverlive/quaver/server"
@@ -37,14 +34,7 @@ type daemon struct {
 	cert atomic.Pointer[tls.Certificate]
 	// reloadMu makes a SIGHUP and the admin API's reload take turns.
 	reloadMu sync.Mutex
-	// sysmonTID is the runtime's sysmon thread under SCHED_BATCH
-	// (-sysmon-batch), 0 when it was left alone.
-	sysmonTID int
 }
-
-// sysmonCheckEvery is how often run puts threads that inherited sysmon's
-// SCHED_BATCH back under the default policy.
-var sysmonCheckEvery = time.Second
 
 // startDaemon loads the configuration, starts the server and logs the
 // version and every listener's address.
@@ -76,8 +66,6 @@ func startDaemon(inv invocation, env []string, stderr io.Writer) (*daemon, error
 			return nil, fmt.Errorf("-sched-batch: %w", err)
 		}
 		d.log.Info("threads under SCHED_BATCH", "changed", n)
-	} else if st.opts.SysmonBatch {
-		d.applySysmonBatch()
 	}
 
 	cfg := st.serverConfig()
@@ -115,37 +103,6 @@ func startDaemon(inv invocation, env []string, stderr io.Writer) (*daemon, error
 	d.log.Info("rtmpd started", "version", v.Version, "rtmp", srv.RTMPAddr(), "http", srv.HTTPAddr(),
 		"rtmps", srv.RTMPSAddr(), "https", srv.HTTPSAddr(), "admin", srv.AdminAddr(), "pprof", pprofAddr, "apps", appNames(st.apps))
 	return d, nil
-}
-
-// applySysmonBatch puts the runtime's sysmon thread alone under SCHED_BATCH
-// (-sysmon-batch) unless the process runs under it already.
-func (d *daemon) applySysmonBatch() {
-	const msg = "the runtime's monitor thread keeps its scheduling policy"
-	if p, err := schedbatch.Policy(os.Getpid()); err != nil {
-		d.log.Debug(msg, "err", err) // schedbatch.ErrUnsupported outside Linux
-		return
-	} else if p == unix.SCHED_BATCH {
-		d.log.Debug(msg, "reason", "the process runs under SCHED_BATCH already")
-		return
-	}
-	tid, err := schedbatch.ApplySysmon()
-	if err != nil {
-		d.log.Warn(msg, "err", err)
-		return
-	}
-	d.sysmonTID = tid
-	d.log.Debug("the runtime's monitor thread under SCHED_BATCH", "tid", tid)
-}
-
-// keepSysmonAlone puts threads that inherited sysmon's SCHED_BATCH (those
-// sysmon created) back under the default policy, so the event loops, which
-// may run on any thread, keep preempting other processes when they wake.
-func (d *daemon) keepSysmonAlone() {
-	if n, err := schedbatch.ResetExcept(d.sysmonTID); err != nil {
-		d.log.Debug("threads under SCHED_BATCH left as they are", "err", err)
-	} else if n > 0 {
-		d.log.Debug("threads created by the runtime's monitor thread back under the default policy", "threads", n)
-	}
 }
 
 // shutdown stops the server (players get an end of stream), waiting at most

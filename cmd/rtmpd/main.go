@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 )
 
 func main() {
@@ -66,12 +65,6 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer, read
 	prev := slog.Default()
 	slog.SetDefault(d.log)
 	defer slog.SetDefault(prev)
-	var sysmonCheck <-chan time.Time
-	if d.sysmonTID != 0 {
-		t := time.NewTicker(sysmonCheckEvery)
-		defer t.Stop()
-		sysmonCheck = t.C
-	}
 	if ready != nil {
 		ready(d)
 	}
@@ -81,8 +74,6 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer, read
 			return d.shutdown(context.Cause(ctx))
 		case <-hup:
 			_ = d.reload() // logged; the running configuration stays on error
-		case <-sysmonCheck:
-			d.keepSysmonAlone()
 		}
 	}
 }

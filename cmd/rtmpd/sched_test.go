@@ -17,8 +17,8 @@ import (
 )
 
 // TestSchedBatchFlag: with -sched-batch every thread of the daemon runs under
-// SCHED_BATCH; by default only the runtime's sysmon thread does; with
-// -sysmon-batch=false none does. Each daemon runs in a child process (this
+// SCHED_BATCH; by default only the runtime's sysmon thread does (the server's
+// Config.SysmonBatch), until shutdown; with -sysmon-batch=false none does. Each daemon runs in a child process (this
 // test binary again), so the policies do not reach the other tests.
 func TestSchedBatchFlag(t *testing.T) {
 	if mode := os.Getenv("QUAVER_SCHED_CHILD"); mode != "" {
@@ -62,7 +62,6 @@ func schedChild(t *testing.T, mode string) {
 	case "off":
 		args = append(args, "-sysmon-batch=false")
 	}
-	sysmonCheckEvery = 20 * time.Millisecond // this process's own copy of the daemon
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *daemon, 1)
@@ -77,8 +76,9 @@ func schedChild(t *testing.T, mode string) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the daemon did not start")
 	}
-	// Threads sysmon creates inherit its policy until the daemon's next
-	// check: with sysmon alone, wait (bounded) for a check to have seen them.
+	// Threads sysmon creates inherit its policy until the server's next
+	// check (every second): with sysmon alone, wait (bounded) for a check to
+	// have seen them.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		bad := checkPolicies(t, mode)
@@ -96,6 +96,12 @@ func schedChild(t *testing.T, mode string) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
+	}
+	if mode == "sysmon" {
+		// Shutdown released the hold: every thread is back.
+		for _, b := range checkPolicies(t, "off") {
+			t.Errorf("after shutdown: %s", b)
+		}
 	}
 	t.Log(logs.String())
 }

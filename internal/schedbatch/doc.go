@@ -24,8 +24,9 @@
 // thread the runtime starts after each retake goes too: measured at window 0,
 // 1000 viewers x 2.5 Mbps, 0.83-0.91 against 0.98-1.01 CPU-s per delivered GB,
 // the loop's context switches 160-190 a second against 1,450, and the
-// runtime's other threads 1.2% of a core against 9%. rtmpd does it by default
-// (-sysmon-batch).
+// runtime's other threads 1.2% of a core against 9%. HoldSysmon shares it
+// between the servers of a process (server.Config.SysmonBatch; rtmpd's
+// -sysmon-batch, on by default).
 package schedbatch
 
 import "errors"

@@ -18,6 +18,9 @@ import (
 // from the thread that created them.
 const maxPasses = 8
 
+// policyBatch is SCHED_BATCH as Policy reports it.
+const policyBatch = unix.SCHED_BATCH
+
 // Apply sets SCHED_BATCH on every thread of the process, keeping each
 // thread's nice value. It returns the number of threads it changed. Threads
 // created later inherit the policy. Safe from any goroutine.

@@ -75,16 +75,7 @@ func TestPolicyOfGoneThread(t *testing.T) {
 // calls between its rounds) while a goroutine keeps a P busy. It runs in a
 // child process (this test binary again), whose threads nothing else changed.
 func TestApplySysmon(t *testing.T) {
-	if os.Getenv("QUAVER_SYSMON_CHILD") != "1" {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestApplySysmon$", "-test.v")
-		cmd.Env = append(os.Environ(), "QUAVER_SYSMON_CHILD=1")
-		out, err := cmd.CombinedOutput()
-		t.Logf("%s", out)
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestApplySysmon") {
-			t.Fatalf("child: %v\n%s", err, out)
-		}
+	if !inChild(t) {
 		return
 	}
 	// The parent may have run TestApply first: this process inherited
@@ -164,10 +155,112 @@ func TestApplySysmon(t *testing.T) {
 }
 
 // threads returns the ids of the process's threads.
+// inChild runs the calling test again in a child process (this test binary),
+// whose threads nothing else changed, and reports whether this is the child,
+// which then runs the test's body.
+func inChild(t *testing.T) bool {
+	const env = "QUAVER_SCHEDBATCH_CHILD"
+	if os.Getenv(env) == t.Name() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	return false
+}
+
 func threads(t *testing.T) []int {
 	tids, err := threadIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tids
+}
+
+// TestHoldSysmon: holds share the sysmon thread; the last release puts every
+// thread back; KeepSysmonAlone undoes inheritance; a process under
+// SCHED_BATCH already is left as it is. In a child process.
+func TestHoldSysmon(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
+	if _, err := Reset(); err != nil {
+		t.Fatal(err)
+	}
+	batched := func() map[int]bool {
+		m := map[int]bool{}
+		for _, tid := range threads(t) {
+			if p, err := Policy(tid); err == nil && p == unix.SCHED_BATCH {
+				m[tid] = true
+			}
+		}
+		return m
+	}
+	release1, applied, err := HoldSysmon()
+	if err != nil || !applied {
+		t.Fatalf("first hold: applied %v, err %v", applied, err)
+	}
+	sysmon, err := sysmonTID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release2, applied, err := HoldSysmon()
+	if err != nil || !applied {
+		t.Fatalf("second hold: applied %v, err %v", applied, err)
+	}
+	if b := batched(); len(b) != 1 || !b[sysmon] {
+		t.Fatalf("held: threads under SCHED_BATCH %v, want sysmon %d alone", b, sysmon)
+	}
+
+	// A thread that inherited the policy (as one sysmon creates does).
+	runtime.LockOSThread()
+	me := unix.Gettid()
+	if errno := setPolicy(me, unix.SCHED_BATCH); errno != 0 {
+		t.Fatal(errno)
+	}
+	n, err := KeepSysmonAlone()
+	runtime.UnlockOSThread()
+	if err != nil || n != 1 {
+		t.Errorf("KeepSysmonAlone changed %d threads (err %v), want 1", n, err)
+	}
+	if b := batched(); len(b) != 1 || !b[sysmon] {
+		t.Errorf("after KeepSysmonAlone: threads under SCHED_BATCH %v, want sysmon %d alone", b, sysmon)
+	}
+
+	release1()
+	release1() // a second call is no second release
+	if b := batched(); !b[sysmon] {
+		t.Errorf("one of two holds released: sysmon %d no longer under SCHED_BATCH", sysmon)
+	}
+	release2()
+	if b := batched(); len(b) != 0 {
+		t.Errorf("every hold released: threads under SCHED_BATCH %v", b)
+	}
+	if n, err := KeepSysmonAlone(); n != 0 || err != nil {
+		t.Errorf("KeepSysmonAlone without a hold changed %d threads (err %v)", n, err)
+	}
+
+	// Someone put every thread under SCHED_BATCH: a hold leaves it so.
+	if _, err := Apply(); err != nil {
+		t.Fatal(err)
+	}
+	release, applied, err := HoldSysmon()
+	if err != nil || applied {
+		t.Errorf("hold of a process under SCHED_BATCH: applied %v, err %v", applied, err)
+	}
+	if n, err := KeepSysmonAlone(); n != 0 || err != nil {
+		t.Errorf("KeepSysmonAlone of a hold that applied nothing changed %d threads (err %v)", n, err)
+	}
+	release()
+	for _, tid := range threads(t) {
+		if p, err := Policy(tid); err == nil && p != unix.SCHED_BATCH {
+			t.Errorf("released a hold that applied nothing: thread %d now has policy %d", tid, p)
+		}
+	}
 }

@@ -2,6 +2,9 @@
 
 package schedbatch
 
+// policyBatch is Linux's SCHED_BATCH; Policy fails outside Linux.
+const policyBatch = 3
+
 // Apply returns ErrUnsupported outside Linux.
 func Apply() (int, error) { return 0, ErrUnsupported }
 
