@@ -183,7 +183,10 @@ type Config struct {
 	// process (the last Shutdown puts the threads back), ignored outside
 	// Linux and when the process runs under SCHED_BATCH already. Threads
 	// sysmon creates inherit the policy; the server puts them back every
-	// second. rtmpd sets it by default (-sysmon-batch).
+	// second, and with them any other thread of the process found under
+	// SCHED_BATCH (to run some threads under it, put the whole process under
+	// it instead: the setting then does nothing). rtmpd sets it by default
+	// (-sysmon-batch).
 	SysmonBatch bool
 
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections (default

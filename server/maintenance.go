@@ -81,7 +81,6 @@ func releaseIdleHeap(sample []metrics.Sample) {
 	}
 }
 
-// applyMemoryLimit sets the runtime's soft memory limit when configured.
 // holdSysmon puts the runtime's sysmon thread under SCHED_BATCH until
 // Shutdown (Config.SysmonBatch).
 func (s *Server) holdSysmon() {
@@ -116,6 +115,7 @@ func (s *Server) keepSysmonAlone() {
 	}
 }
 
+// applyMemoryLimit sets the runtime's soft memory limit when configured.
 func (s *Server) applyMemoryLimit() {
 	if s.cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(s.cfg.MemoryLimit)
