@@ -141,26 +141,34 @@ func sampleTree(pid int) (treeSample, error) {
 	if err != nil {
 		return treeSample{}, err
 	}
-	var s treeSample
+	s, _, err := sumTree(tree)
+	return s, err
+}
+
+// sumTree sums CPU time, VmRSS and VmHWM over the processes of tree (from
+// procTree); gone reports that one of them has exited.
+func sumTree(tree []int) (s treeSample, gone bool, err error) {
 	for _, p := range tree {
 		st, err := readStat(fmt.Sprintf("/proc/%d/stat", p))
 		if err != nil {
+			gone = true
 			continue
 		}
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
 		if err != nil {
+			gone = true
 			continue
 		}
 		m, err := parseStatus(b)
 		if err != nil {
-			return s, err
+			return s, gone, err
 		}
 		s.Procs++
 		s.CPU += st.CPU
 		s.RSS += m.RSS
 		s.HWM += m.HWM
 	}
-	return s, nil
+	return s, gone, nil
 }
 
 // selfCPU returns this process's user+system CPU time (getrusage RUSAGE_SELF).

@@ -101,3 +101,31 @@ func TestParseMachineStat(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestTreeSamplerWalksOnDemand: the background samples read the tree found
+// last and walk /proc only when a process of it has exited; the samples
+// taken on demand walk every time.
+func TestTreeSamplerWalksOnDemand(t *testing.T) {
+	walks := 0
+	findTree = func(pid int) ([]int, error) { walks++; return procTree(pid) }
+	defer func() { findTree = procTree }()
+	s := &treeSampler{pid: os.Getpid()}
+	if ts := s.sample(); ts.Procs < 1 || ts.RSS <= 0 || walks != 1 {
+		t.Fatalf("on demand: sample %+v after %d walks", ts, walks)
+	}
+	for range 3 {
+		s.background()
+	}
+	if walks != 1 {
+		t.Errorf("3 background samples walked /proc %d times, want 0", walks-1)
+	}
+	s.tree = append(s.tree, 1<<30) // a process of the tree exits
+	s.background()
+	if walks != 2 || slices.Contains(s.tree, 1<<30) {
+		t.Errorf("after an exit: %d walks, tree %v", walks, s.tree)
+	}
+	s.sample()
+	if walks != 3 || s.err != nil || s.peak() <= 0 {
+		t.Errorf("on demand again: %d walks, err %v, peak %d", walks, s.err, s.peak())
+	}
+}

@@ -13,9 +13,18 @@ import (
 
 // treeSampler samples the server's process tree: on demand, and every
 // treeSampleEvery in the background for the peak RSS.
+//
+// Finding the tree means reading the stat file of every process on the
+// machine, which takes the tool's core for a millisecond or more: done in
+// the background, it held up every player sharing the core twice a second,
+// which showed as whole frames late in the latency tail. So the tree is
+// found by the samples taken on demand (before the players, at the start
+// and at the end of the window) and kept; the background samples read the
+// known processes only, and find the tree again only when one has exited.
 type treeSampler struct {
 	pid      int
 	mu       sync.Mutex
+	tree     []int // the server's process tree found last
 	max      int64
 	err      error
 	done     chan struct{}
@@ -25,11 +34,14 @@ type treeSampler struct {
 // treeSampleEvery is the background sampling period for the peak RSS.
 const treeSampleEvery = 500 * time.Millisecond
 
+// findTree finds a process tree (procTree; tests count the walks).
+var findTree = procTree
+
 func (s *treeSampler) start(ctx context.Context) error {
 	if s.pid <= 0 {
 		return nil
 	}
-	if _, err := sampleTree(s.pid); err != nil {
+	if _, err := s.take(true); err != nil {
 		return err
 	}
 	s.done = make(chan struct{})
@@ -39,7 +51,7 @@ func (s *treeSampler) start(ctx context.Context) error {
 		for {
 			select {
 			case <-t.C:
-				s.sample()
+				s.background()
 			case <-ctx.Done():
 				return
 			case <-s.done:
@@ -56,19 +68,43 @@ func (s *treeSampler) stop() {
 	}
 }
 
-// sample takes one sample (a zero sample without a pid).
+// sample takes one sample on demand, finding the process tree again (a zero
+// sample without a pid).
 func (s *treeSampler) sample() treeSample {
 	if s.pid <= 0 {
 		return treeSample{}
 	}
-	ts, err := sampleTree(s.pid)
+	ts, _ := s.take(true)
+	return ts
+}
+
+// background takes one background sample, over the tree found last.
+func (s *treeSampler) background() { _, _ = s.take(false) }
+
+// take samples the tree, found again with find (or when none is known yet,
+// or a process of it has exited), and records the peak RSS and the first
+// error.
+func (s *treeSampler) take(find bool) (treeSample, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var (
+		ts  treeSample
+		err error
+	)
+	gone := true
+	if !find && s.tree != nil {
+		ts, gone, err = sumTree(s.tree)
+	}
+	if gone && err == nil {
+		if s.tree, err = findTree(s.pid); err == nil {
+			ts, _, err = sumTree(s.tree)
+		}
+	}
 	if err != nil && s.err == nil {
 		s.err = err
 	}
 	s.max = max(s.max, ts.RSS)
-	return ts
+	return ts, err
 }
 
 // peak returns the largest RSS sum sampled.
