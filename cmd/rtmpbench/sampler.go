@@ -17,7 +17,7 @@ import (
 // Finding the tree means reading the stat file of every process on the
 // machine, which takes the tool's core for a millisecond or more: done in
 // the background, it held up every player sharing the core twice a second,
-// which showed as whole frames late in the latency tail. So the tree is
+// and its allocations were nearly all of the tool's. So the tree is
 // found by the samples taken on demand (before the players, at the start
 // and at the end of the window) and kept; the background samples read the
 // known processes only, and find the tree again only when one has exited.
