@@ -49,8 +49,8 @@ func (s *Server) janitor() {
 				lastHeap = now
 				releaseIdleHeap(heap)
 			}
-			if s.sysmonHeld {
-				s.keepSysmonAlone()
+			if s.releaseSysmon != nil {
+				s.keepSysmonAlone() // nothing to do unless a hold applied the policy
 			}
 		}
 	}
@@ -98,7 +98,6 @@ func (s *Server) holdSysmon() {
 	case !applied:
 		s.log.Debug(msg, "reason", "the process runs under SCHED_BATCH already")
 	default:
-		s.sysmonHeld = true
 		s.log.Debug("the runtime's monitor thread under SCHED_BATCH")
 	}
 }

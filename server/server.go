@@ -75,7 +75,6 @@ type Server struct {
 	// The sysmon hold (Config.SysmonBatch): set by Start before the janitor
 	// starts, released by Shutdown.
 	releaseSysmon func()
-	sysmonHeld    bool // the hold put sysmon under SCHED_BATCH
 
 	connsOpen atomic.Int64
 	connsAll  atomic.Uint64

@@ -134,19 +134,9 @@ type treeSample struct {
 	HWM   int64 // sum of VmHWM, bytes
 }
 
-// sampleTree sums CPU time (utime+stime), VmRSS and VmHWM over pid and its
-// descendants. Processes that exit while it reads are skipped.
-func sampleTree(pid int) (treeSample, error) {
-	tree, err := procTree(pid)
-	if err != nil {
-		return treeSample{}, err
-	}
-	s, _, err := sumTree(tree)
-	return s, err
-}
-
-// sumTree sums CPU time, VmRSS and VmHWM over the processes of tree (from
-// procTree); gone reports that one of them has exited.
+// sumTree sums CPU time (utime+stime), VmRSS and VmHWM over the processes of
+// tree (from procTree), skipping those that exit while it reads; gone
+// reports that one of them has exited.
 func sumTree(tree []int) (s treeSample, gone bool, err error) {
 	for _, p := range tree {
 		st, err := readStat(fmt.Sprintf("/proc/%d/stat", p))

@@ -70,7 +70,7 @@ func TestProcTreeIncludesChildren(t *testing.T) {
 	if tree[0] != os.Getpid() || !slices.Contains(tree, cmd.Process.Pid) {
 		t.Fatalf("tree %v lacks self %d or child %d", tree, os.Getpid(), cmd.Process.Pid)
 	}
-	s, err := sampleTree(os.Getpid())
+	s, _, err := sumTree(tree)
 	if err != nil {
 		t.Fatal(err)
 	}
