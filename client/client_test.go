@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -456,5 +458,56 @@ func TestServerClose(t *testing.T) {
 	}
 	if err := c.Play(ctx, "x"); err == nil {
 		t.Fatal("Play on a closed connection succeeded")
+	}
+}
+
+// wrappedConn counts the reads that pass through it.
+type wrappedConn struct {
+	net.Conn
+	reads atomic.Int64
+}
+
+func (w *wrappedConn) Read(p []byte) (int, error) {
+	w.reads.Add(1)
+	return w.Conn.Read(p)
+}
+
+// TestDialContext checks that Config.DialContext opens the connection, that
+// its connection is the one read and RawConn returns it, and that its error
+// is Dial's.
+func TestDialContext(t *testing.T) {
+	fs := newFakeServer(t, func(fc *fakeConn) {
+		_, _ = fc.acceptConnect(0, 128)
+	})
+	ctx := testCtx(t)
+	var w *wrappedConn
+	var gotNetwork, gotAddr string
+	cfg := client.Config{DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+		gotNetwork, gotAddr = network, address
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		w = &wrappedConn{Conn: nc}
+		return w, nil
+	}}
+	c, err := client.Dial(ctx, fs.url("live/x"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if gotNetwork != "tcp" || gotAddr != fs.ln.Addr().String() {
+		t.Fatalf("DialContext(%q, %q)", gotNetwork, gotAddr)
+	}
+	if c.RawConn() != net.Conn(w) || w.reads.Load() == 0 {
+		t.Fatalf("RawConn %T, %d reads through the dialled connection", c.RawConn(), w.reads.Load())
+	}
+
+	errDial := errors.New("no route")
+	_, err = client.Dial(ctx, fs.url("live/x"), client.Config{DialContext: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errDial
+	}})
+	if !errors.Is(err, errDial) {
+		t.Fatalf("Dial with a failing DialContext: %v", err)
 	}
 }

@@ -73,6 +73,11 @@ type Config struct {
 	// Dialer, when set, dials the TCP connection (for example, with a Control
 	// function that sets socket options). Nil means a zero net.Dialer.
 	Dialer *net.Dialer
+	// DialContext, when set, opens the connection instead of Dialer: it may
+	// return a net.Conn of its own that wraps the socket (for example, one
+	// that reads with recvmsg for receive timestamps). It is called with
+	// network "tcp" and the URL's host:port, under the handshake timeout.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 func (c *Config) setDefaults() {
@@ -146,11 +151,15 @@ func Dial(ctx context.Context, rawURL string, cfg Config) (*Conn, error) {
 	cfg.setDefaults()
 	hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
-	d := cfg.Dialer
-	if d == nil {
-		d = &net.Dialer{}
+	dial := cfg.DialContext
+	if dial == nil {
+		d := cfg.Dialer
+		if d == nil {
+			d = &net.Dialer{}
+		}
+		dial = d.DialContext
 	}
-	nc, err := d.DialContext(hctx, "tcp", u.Host)
+	nc, err := dial(hctx, "tcp", u.Host)
 	if err != nil {
 		if hctx.Err() != nil && ctx.Err() == nil {
 			return nil, fmt.Errorf("%w: dial %s: %w", ErrTimeout, u.Host, err)
