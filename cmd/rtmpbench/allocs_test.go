@@ -22,7 +22,7 @@ func TestPlayerReadAllocs(t *testing.T) {
 
 	if n := testing.AllocsPerRun(100, func() {
 		stamp = AppendStamp(stamp[:0], 1, 2)
-		r.onVideo(p, frame)
+		r.onVideo(p, frame, 2)
 	}); n != 0 {
 		t.Errorf("AppendStamp + onVideo: %v allocs", n)
 	}
@@ -87,5 +87,26 @@ func TestPacedReadAllocs(t *testing.T) {
 		pc.tick.wait()
 	}); n != 0 {
 		t.Errorf("paced read: %v allocs", n)
+	}
+}
+
+// A read through an rxConn (recvmsg and its stamp) does not allocate.
+func TestRxReadAllocs(t *testing.T) {
+	a, b := loopbackPair(t)
+	c, err := newRxConn(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 100)
+	buf := make([]byte, 4096)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := b.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("rxConn read: %v allocs", n)
 	}
 }

@@ -173,7 +173,7 @@ func arm(c net.Conn) {
 }
 
 // pacedDial returns dial, or, with a read interval, a dial that wraps each
-// connection in a pacedConn and hands it to the pacedSlot in ctx, if any.
+// connection in a pacedConn.
 func pacedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error), interval time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	if interval <= 0 {
 		return dial
@@ -188,25 +188,14 @@ func pacedDial(dial func(ctx context.Context, network, addr string) (net.Conn, e
 			c.Close()
 			return nil, err
 		}
-		pc := &pacedConn{Conn: c, probe: probe, tick: readTicker{interval: interval}}
-		if s, ok := ctx.Value(pacedSlotKey{}).(*pacedSlot); ok {
-			s.conn.Store(pc)
-		}
-		return pc, nil
+		return &pacedConn{Conn: c, probe: probe, tick: readTicker{interval: interval}}, nil
 	}
 }
-
-// pacedSlot receives the connection an HTTP request dials (net/http hides
-// it from the caller), so the player can arm it once the response headers
-// are in.
-type pacedSlot struct{ conn atomic.Pointer[pacedConn] }
-
-type pacedSlotKey struct{}
 
 // readRTMPPaced is playRTMP's read loop with a read interval: at each tick,
 // read the messages of every byte received so far, then sleep until the
 // next. A message that had only partly arrived at the tick is waited for.
-func (r *runner) readRTMPPaced(p *player, c *client.Conn) error {
+func (r *runner) readRTMPPaced(p *player, c *client.Conn, rx *rxConn) error {
 	probe, err := newSockProbe(c.RawConn())
 	if err != nil {
 		return err
@@ -228,13 +217,13 @@ func (r *runner) readRTMPPaced(p *player, c *client.Conn) error {
 				return err
 			}
 			if ready {
-				if err := r.readRTMPMessage(p, c); err != nil {
+				if err := r.readRTMPMessage(p, c, rx); err != nil {
 					return err
 				}
 			}
 		}
 		for c.BytesReceived() < target {
-			if err := r.readRTMPMessage(p, c); err != nil {
+			if err := r.readRTMPMessage(p, c, rx); err != nil {
 				return err
 			}
 		}
@@ -242,15 +231,16 @@ func (r *runner) readRTMPPaced(p *player, c *client.Conn) error {
 	}
 }
 
-// readRTMPMessage reads one message and accounts for it.
-func (r *runner) readRTMPMessage(p *player, c *client.Conn) error {
+// readRTMPMessage reads one message and accounts for it; rx, when not nil,
+// is c's connection with receive stamps.
+func (r *runner) readRTMPMessage(p *player, c *client.Conn, rx *rxConn) error {
 	m, err := c.ReadMessage()
 	if err != nil {
 		return err
 	}
 	p.bytes.Store(c.BytesReceived())
 	if m.TypeID == chunkcodec.TypeVideo {
-		r.onVideo(p, m.Payload)
+		r.onVideo(p, m.Payload, rxStamp(rx))
 	}
 	return nil
 }

@@ -90,12 +90,15 @@ func TestRTMPBytesReceivedOffset(t *testing.T) {
 	srv := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r := &runner{cfg: Config{Timeout: 5 * time.Second, ReadBuffer: DefaultReadBuffer}, pool: chunkcodec.NewBufferPool(), dialer: loopbackDialer(5 * time.Second)}
+	r := &runner{cfg: Config{Timeout: 5 * time.Second, ReadBuffer: DefaultReadBuffer}, pool: chunkcodec.NewBufferPool(), dial: rxDial(loopbackDialer(5*time.Second).DialContext)}
 	c, err := client.Dial(ctx, "rtmp://"+srv.RTMPAddr()+"/live/nobody", r.clientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if rxOf(c.RawConn()) == nil {
+		t.Fatalf("the player's connection is a %T, not an rxConn", c.RawConn())
+	}
 	if err := c.Play(ctx, c.StreamName()); err != nil {
 		t.Fatal(err)
 	}

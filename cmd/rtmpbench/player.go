@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,8 +66,9 @@ type player struct {
 var errWSClosed = errors.New("websocket closed by server")
 
 // onVideo accounts for one video message payload (an FLV video tag body)
-// received by p. It does not allocate.
-func (r *runner) onVideo(p *player, payload []byte) {
+// received by p; rx is the arrival stamp of the read that completed it (Unix
+// ns, 0 when unknown). It does not allocate.
+func (r *runner) onVideo(p *player, payload []byte, rx int64) {
 	if flvmux.IsVideoSequenceHeader(payload) {
 		return
 	}
@@ -89,6 +91,9 @@ func (r *runner) onVideo(p *player, payload []byte) {
 	}
 	if measuring {
 		r.latency.record(p.id, now.UnixNano()-sent)
+		if rx != 0 {
+			r.socketLatency.record(p.id, rx-sent)
+		}
 	}
 	for { // r.maxSeq is one more than the highest sequence number seen
 		m := r.maxSeq.Load()
@@ -162,11 +167,12 @@ func (r *runner) playRTMP(ctx context.Context, p *player) error {
 		return err
 	}
 	r.connected(p)
+	rx := rxOf(c.RawConn())
 	if r.cfg.ReadInterval > 0 {
-		return r.readRTMPPaced(p, c)
+		return r.readRTMPPaced(p, c, rx)
 	}
 	for {
-		if err := r.readRTMPMessage(p, c); err != nil {
+		if err := r.readRTMPMessage(p, c, rx); err != nil {
 			return err
 		}
 	}
@@ -179,12 +185,13 @@ func (r *runner) clientConfig() client.Config {
 		Timeout:          r.cfg.Timeout,
 		ReadBufferSize:   r.cfg.ReadBuffer,
 		Pool:             r.pool,
-		Dialer:           r.dialer,
+		DialContext:      r.dial,
 	}
 }
 
-// feedFLV passes FLV bytes received by p through its reader.
-func (r *runner) feedFLV(p *player, fr *flvmux.Reader, b []byte) error {
+// feedFLV passes FLV bytes received by p through its reader; rx is the
+// arrival stamp of the read that returned them (0 when unknown).
+func (r *runner) feedFLV(p *player, fr *flvmux.Reader, b []byte, rx int64) error {
 	for len(b) > 0 {
 		n, tag, err := fr.Feed(b)
 		if err != nil {
@@ -192,7 +199,7 @@ func (r *runner) feedFLV(p *player, fr *flvmux.Reader, b []byte) error {
 		}
 		b = b[n:]
 		if tag != nil && tag.Type == flvmux.TagVideo {
-			r.onVideo(p, tag.Data)
+			r.onVideo(p, tag.Data, rx)
 		}
 	}
 	return nil
@@ -200,11 +207,8 @@ func (r *runner) feedFLV(p *player, fr *flvmux.Reader, b []byte) error {
 
 // playHTTP plays r.cfg.HTTPURL as HTTP-FLV.
 func (r *runner) playHTTP(ctx context.Context, p *player) error {
-	var slot *pacedSlot
-	if r.cfg.ReadInterval > 0 {
-		slot = new(pacedSlot) // the HTTP client's dial puts the connection here
-		ctx = context.WithValue(ctx, pacedSlotKey{}, slot)
-	}
+	var nc net.Conn // the connection the response came on
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { nc = i.Conn }})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cfg.HTTPURL, nil)
 	if err != nil {
 		return err
@@ -218,13 +222,8 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 		return fmt.Errorf("HTTP status %d", resp.StatusCode)
 	}
 	r.connected(p)
-	if slot != nil {
-		pc := slot.conn.Load()
-		if pc == nil {
-			return errors.New("rtmpbench: -read-interval: the HTTP response came on a connection not dialled for it")
-		}
-		arm(pc)
-	}
+	arm(nc) // with -read-interval
+	rx := rxOf(nc)
 	buf := make([]byte, r.cfg.ReadBuffer)
 	var fr flvmux.Reader
 	var total uint64
@@ -233,7 +232,7 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 		if n > 0 {
 			total += uint64(n)
 			p.bytes.Store(total)
-			if ferr := r.feedFLV(p, &fr, buf[:n]); ferr != nil {
+			if ferr := r.feedFLV(p, &fr, buf[:n], rxStamp(rx)); ferr != nil {
 				return ferr
 			}
 		}
@@ -244,12 +243,12 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 }
 
 // newHTTPClient returns the HTTP client of the HTTP-FLV players: no proxy, no
-// compression, loopback-only dials, connect and response-header timeouts;
-// with a read interval, paced connections, one per request.
-func newHTTPClient(d *net.Dialer, timeout, readInterval time.Duration) *http.Client {
+// compression, connections from dial, a response-header timeout; with a read
+// interval, paced connections, one per request.
+func newHTTPClient(dial func(ctx context.Context, network, addr string) (net.Conn, error), timeout, readInterval time.Duration) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 nil,
-		DialContext:           pacedDial(d.DialContext, readInterval),
+		DialContext:           pacedDial(dial, readInterval),
 		DisableCompression:    true,
 		DisableKeepAlives:     readInterval > 0,
 		ResponseHeaderTimeout: timeout,
@@ -260,7 +259,7 @@ func newHTTPClient(d *net.Dialer, timeout, readInterval time.Duration) *http.Cli
 // playWS plays r.cfg.WSURL as WebSocket-FLV: the payloads of the binary
 // frames, concatenated, are an FLV stream.
 func (r *runner) playWS(ctx context.Context, p *player) error {
-	d := ws.Dialer{Timeout: r.cfg.Timeout, NetDial: pacedDial(r.dialer.DialContext, r.cfg.ReadInterval)}
+	d := ws.Dialer{Timeout: r.cfg.Timeout, NetDial: pacedDial(r.dial, r.cfg.ReadInterval)}
 	conn, br, _, err := d.Dial(ctx, r.cfg.WSURL)
 	if err != nil {
 		return err
@@ -270,7 +269,7 @@ func (r *runner) playWS(ctx context.Context, p *player) error {
 	defer stop()
 	r.connected(p)
 	arm(conn) // with -read-interval
-	w := &wsReader{r: r, p: p, conn: conn}
+	w := &wsReader{r: r, p: p, conn: conn, rx: rxOf(conn)}
 	buf := make([]byte, r.cfg.ReadBuffer)
 	var total uint64
 	if br != nil { // frames that arrived with the handshake response
@@ -310,6 +309,7 @@ type wsReader struct {
 	r    *runner
 	p    *player
 	conn net.Conn
+	rx   *rxConn // conn's receive stamps, or nil
 	fr   flvmux.Reader
 
 	hdr     [maxWSHeader]byte
@@ -365,7 +365,7 @@ func (w *wsReader) feed(b []byte) error {
 		b = b[n:]
 		w.remain -= n
 		if w.opcode < ws.OpClose { // continuation, text, binary: FLV bytes
-			if err := w.r.feedFLV(w.p, &w.fr, chunk); err != nil {
+			if err := w.r.feedFLV(w.p, &w.fr, chunk, rxStamp(w.rx)); err != nil {
 				return err
 			}
 		} else {

@@ -55,15 +55,20 @@ type Report struct {
 	StallMaxMS float64 `json:"stall_max_ms"`
 	// DeliveredBytes is what all players read during the window (RTMP chunk
 	// stream, HTTP body or WebSocket frames).
-	DeliveredBytes uint64         `json:"delivered_bytes"`
-	DeliveredMBps  float64        `json:"delivered_mb_per_s"`
-	Latency        LatencyReport  `json:"latency"`
-	Server         *ServerReport  `json:"server,omitempty"`
-	Tool           ToolReport     `json:"tool"`
-	Machine        *MachineReport `json:"machine,omitempty"`
-	Floor          *FloorReport   `json:"floor,omitempty"`
-	Storm          *StormReport   `json:"storm,omitempty"`
-	Warnings       []string       `json:"warnings,omitempty"`
+	DeliveredBytes uint64        `json:"delivered_bytes"`
+	DeliveredMBps  float64       `json:"delivered_mb_per_s"`
+	Latency        LatencyReport `json:"latency"`
+	// SocketLatency is the same frames' latency at the players' sockets:
+	// the kernel's arrival stamp of the segment that completed the frame
+	// minus the send stamp. It leaves out the time the load tool took to
+	// read and decode (rxstamp.go).
+	SocketLatency LatencyReport  `json:"socket_latency"`
+	Server        *ServerReport  `json:"server,omitempty"`
+	Tool          ToolReport     `json:"tool"`
+	Machine       *MachineReport `json:"machine,omitempty"`
+	Floor         *FloorReport   `json:"floor,omitempty"`
+	Storm         *StormReport   `json:"storm,omitempty"`
+	Warnings      []string       `json:"warnings,omitempty"`
 }
 
 // ReportConfig is the configuration a report was made with.
@@ -346,6 +351,9 @@ func (r *Report) WriteText(w io.Writer) {
 	} else {
 		p("latency:     n/a (no stamped frames)")
 	}
+	if l := r.SocketLatency; l.Samples > 0 {
+		p("  at socket: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (%d frames)", l.P50MS, l.P90MS, l.P99MS, l.MaxMS, l.Samples)
+	}
 	if s := r.Server; s != nil {
 		p("server:      pid %d (%d processes): %.2f CPU-s (%.0f%% of a core), %.3f CPU-s/GB", s.PID, s.Processes, s.CPUSeconds, 100*s.CPUCoreShare, s.CPUPerGB)
 		p("server RSS:  %.1f MB before players, %.1f MB at window start, peak %.1f MB; %.1f KB per player",
@@ -388,7 +396,7 @@ var tsvColumns = []string{
 	"stall_max_ms", "latency_p50_ms", "latency_p99_ms", "tool_core_share", "other_cores", "warnings",
 	// Appended later; scripts read columns by position.
 	"connect_median_ms", "connect_p99_ms", "storm_connect_median_ms", "storm_connect_p99_ms",
-	"steal_cores",
+	"steal_cores", "socket_latency_p50_ms", "socket_latency_p99_ms",
 }
 
 // AppendTSV appends the report's headline numbers as one tab-separated line
@@ -415,15 +423,18 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 		n := strconv.Itoa(fl.Readers)
 		cols = append(cols, r.Mode, n, n, "0", "0", f(r.DeliveredMBps, 1), f(fl.WriterCPUPerGB, 3), f(fl.WriterCoreShare, 3),
 			na, na, na, f(fl.KeepUp, 3), f(fl.KeepUp, 3), na, na, na, f(r.Tool.CoreShare, 3), other, warn,
-			na, na, na, na, steal)
+			na, na, na, na, steal, na, na)
 	} else {
 		cpu, share, rss := na, na, na
 		if s := r.Server; s != nil {
 			cpu, share, rss = f(s.CPUPerGB, 3), f(s.CPUCoreShare, 3), f(s.RSSPerPlayerKB, 1)
 		}
-		p50, p99 := na, na
+		p50, p99, sp50, sp99 := na, na, na, na
 		if r.Latency.Samples > 0 {
 			p50, p99 = f(r.Latency.P50MS, 2), f(r.Latency.P99MS, 2)
+		}
+		if l := r.SocketLatency; l.Samples > 0 {
+			sp50, sp99 = f(l.P50MS, 2), f(l.P99MS, 2)
 		}
 		ffm, ffp := na, na
 		if r.Players.Connected > r.Players.NoVideo {
@@ -440,8 +451,19 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 		cols = append(cols, r.Mode, strconv.Itoa(p.Requested), strconv.Itoa(p.Connected), strconv.Itoa(p.Failed),
 			strconv.Itoa(p.Dropped), f(r.DeliveredMBps, 1), cpu, share, rss, ffm, ffp,
 			f(r.KeepUpMin, 3), f(r.KeepUpMedian, 3), f(r.StallMaxMS, 0), p50, p99, f(r.Tool.CoreShare, 3), other, warn,
-			cm, cp, sm, sp, steal)
+			cm, cp, sm, sp, steal, sp50, sp99)
 	}
 	dst = append(dst, strings.Join(cols, "\t")...)
 	return append(dst, '\n')
+}
+
+// latencyReport summarises a latency histogram's snapshot.
+func latencyReport(s histSnapshot) LatencyReport {
+	return LatencyReport{
+		Samples: s.total,
+		P50MS:   float64(s.percentile(0.50)) / 1e6,
+		P90MS:   float64(s.percentile(0.90)) / 1e6,
+		P99MS:   float64(s.percentile(0.99)) / 1e6,
+		MaxMS:   float64(s.max) / 1e6,
+	}
 }

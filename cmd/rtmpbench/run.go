@@ -14,15 +14,19 @@ import (
 
 // runner is the state of one load run shared by the publisher and players.
 type runner struct {
-	cfg    Config
-	t0     time.Time
-	pool   *chunkcodec.BufferPool
-	dialer *net.Dialer
-	http   *http.Client
+	cfg  Config
+	t0   time.Time
+	pool *chunkcodec.BufferPool
+	// dial opens player and publisher connections: loopback only, with
+	// receive stamps.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	http *http.Client
 
 	// measuring is set during the measuring window.
 	measuring atomic.Bool
 	latency   histogram
+	// socketLatency is the latency at the players' sockets (rxstamp.go).
+	socketLatency histogram
 	// maxSeq is one more than the highest stamp sequence number any player saw.
 	maxSeq atomic.Uint64
 	// published counts video frames the publisher sent.
@@ -52,12 +56,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return runFloor(ctx, cfg)
 	}
 	r := &runner{
-		cfg:    cfg,
-		t0:     time.Now(),
-		pool:   chunkcodec.NewBufferPool(),
-		dialer: loopbackDialer(cfg.Timeout),
+		cfg:  cfg,
+		t0:   time.Now(),
+		pool: chunkcodec.NewBufferPool(),
+		dial: rxDial(loopbackDialer(cfg.Timeout).DialContext),
 	}
-	r.http = newHTTPClient(r.dialer, cfg.Timeout, cfg.ReadInterval)
+	r.http = newHTTPClient(r.dial, cfg.Timeout, cfg.ReadInterval)
 	defer r.http.CloseIdleConnections()
 	return r.run(ctx)
 }
@@ -287,14 +291,8 @@ func (r *runner) run(parent context.Context) (*Report, error) {
 		rep.DeliveredMBps = float64(delivered) / 1e6 / window.Seconds()
 	}
 
-	lat := r.latency.snapshot()
-	rep.Latency = LatencyReport{
-		Samples: lat.total,
-		P50MS:   float64(lat.percentile(0.50)) / 1e6,
-		P90MS:   float64(lat.percentile(0.90)) / 1e6,
-		P99MS:   float64(lat.percentile(0.99)) / 1e6,
-		MaxMS:   float64(lat.max) / 1e6,
-	}
+	rep.Latency = latencyReport(r.latency.snapshot())
+	rep.SocketLatency = latencyReport(r.socketLatency.snapshot())
 
 	if cfg.PID > 0 {
 		rep.Server = serverReport(cfg.PID, before, startSample, endSample, sampler.peak(), delivered, pr.Connected, window)

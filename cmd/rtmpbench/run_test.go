@@ -87,6 +87,7 @@ func TestRunSmoke(t *testing.T) {
 	if rep.Latency.Samples == 0 || rep.Latency.P50MS <= 0 || rep.Latency.MaxMS < rep.Latency.P99MS {
 		t.Errorf("latency %+v", rep.Latency)
 	}
+	checkSocketLatency(t, rep)
 	if rep.FirstFrameMedianMS <= 0 || rep.DeliveredMBps <= 0 {
 		t.Errorf("first frame %v ms, delivered %v MB/s", rep.FirstFrameMedianMS, rep.DeliveredMBps)
 	}
@@ -106,7 +107,7 @@ func TestRunSmoke(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Players.Connected != 9 {
 		t.Errorf("JSON round trip: %v, %+v", err, back.Players)
 	}
-	for _, line := range []string{"latency:", "connect:"} {
+	for _, line := range []string{"latency:", "at socket:", "connect:"} {
 		if !strings.Contains(text.String(), line) {
 			t.Errorf("text report lacks %q", line)
 		}
@@ -208,7 +209,7 @@ var tsvPositions = map[int]string{
 	10: "first_frame_median_ms", 12: "keep_up_min", 13: "keep_up_median", 14: "stall_max_ms",
 	15: "latency_p50_ms", 16: "latency_p99_ms", 18: "other_cores", 19: "warnings",
 	20: "connect_median_ms", 21: "connect_p99_ms", 22: "storm_connect_median_ms", 23: "storm_connect_p99_ms",
-	24: "steal_cores",
+	24: "steal_cores", 25: "socket_latency_p50_ms", 26: "socket_latency_p99_ms",
 }
 
 // checkTSV checks that -tsv writes a header and a row of the same width, with
@@ -305,6 +306,17 @@ func TestRunReadInterval(t *testing.T) {
 	}
 	if rep.KeepUpMin <= 0 || rep.Latency.Samples == 0 {
 		t.Errorf("keep-up min %.3f, %d latency samples", rep.KeepUpMin, rep.Latency.Samples)
+	}
+	checkSocketLatency(t, rep)
+}
+
+// checkSocketLatency checks that every frame timed by the tool was also
+// timed at its socket, where it arrived before the tool decoded it.
+func checkSocketLatency(t *testing.T, rep *Report) {
+	t.Helper()
+	s, l := rep.SocketLatency, rep.Latency
+	if s.Samples != l.Samples || s.P50MS <= 0 || s.P50MS > l.P50MS || s.P99MS > l.P99MS || s.MaxMS > l.MaxMS {
+		t.Errorf("socket latency %+v, latency %+v", s, l)
 	}
 }
 
