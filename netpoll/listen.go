@@ -84,9 +84,13 @@ func start(cfg Config, h Handler) (*Engine, error) {
 		gnet.WithReuseAddr(true),
 		gnet.WithLogger(slogAdapter{cfg.Logger.With("component", "gnet")}),
 	}
-	if cfg.TCPKeepAlive > 0 {
-		opts = append(opts, gnet.WithTCPKeepAlive(cfg.TCPKeepAlive))
-	}
+	// Keep-alive is set on each accepted socket (OnOpen), not with
+	// gnet.WithTCPKeepAlive: gnet 2.10 sets it on the listener after a failed
+	// bind too, on the descriptor the bind closed. That overwrites the bind's
+	// error (a busy port reads as "setsockopt: bad file descriptor", which
+	// Start does not retry), and when another goroutine has reused the
+	// number meanwhile, the setsockopt succeeds and gnet goes on with that
+	// goroutine's socket as its listener.
 	if cfg.SocketSendBuffer > 0 {
 		opts = append(opts, gnet.WithSocketSendBuffer(cfg.SocketSendBuffer))
 	}
@@ -107,15 +111,6 @@ func start(cfg Config, h Handler) (*Engine, error) {
 	case err := <-e.done:
 		if err == nil {
 			err = ErrStopped
-		}
-		// gnet reports a failed bind as the keep-alive setsockopt that follows
-		// it on the invalid descriptor; find the real cause for the operator.
-		for _, a := range e.addrs {
-			if ln, lerr := net.Listen("tcp", a); lerr != nil {
-				return nil, fmt.Errorf("netpoll: start: %w", lerr)
-			} else {
-				_ = ln.Close()
-			}
 		}
 		return nil, fmt.Errorf("netpoll: start: %w", err)
 	default:

@@ -307,6 +307,11 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		l = e.loopFor(gc.EventLoop())
 	}
 	c := &conn{gc: gc, fd: gc.Fd(), loop: l, idx: len(l.conns)}
+	if ka := e.cfg.TCPKeepAlive; ka > 0 {
+		if err := setKeepAlive(gc, ka); err != nil {
+			e.log.Debug("keep-alive not set", "remote", gc.RemoteAddr(), "err", err)
+		}
+	}
 	if ra := gc.RemoteAddr(); ra != nil {
 		c.remote = ra.String()
 	}
@@ -324,6 +329,16 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	gc.SetContext(c)
 	e.conns.Add(1)
 	return nil, gnet.None
+}
+
+// keepAliveProbes is how many unanswered keep-alive probes end a connection.
+const keepAliveProbes = 5
+
+// setKeepAlive turns on keep-alive probes on an accepted socket after idle
+// time ka, every ka/5 (both at least the kernel's unit, a second), as gnet
+// would on its listener.
+func setKeepAlive(gc gnet.Conn, ka time.Duration) error {
+	return gc.SetKeepAlive(true, max(ka, time.Second), max(ka/5, time.Second), keepAliveProbes)
 }
 
 // OnTraffic implements gnet.EventHandler: all bytes of the read go to the session.
