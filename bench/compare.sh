@@ -499,7 +499,8 @@ RESULTS=$MAIN_RESULTS
 ELAPSED=$(($(date +%s) - START))
 
 # median_rows IN OUT COLUMN: one row per scenario and label of IN: the run
-# with the median value in COLUMN (9: CPU-s/GB, 18: latency p99; of an even
+# with the median value in COLUMN (9: CPU-s/GB, 28: latency p99 at the
+# players' sockets; of an even
 # count, the lower middle one), followed by three columns: how many runs the
 # row had, and the least and the greatest value of COLUMN among them. A row
 # whose runs all failed stays FAILED.
@@ -525,7 +526,7 @@ median_rows() {
 WINDOW_MEDIANS=$WORK/windows-median.tsv
 LATENCY_MEDIANS=$WORK/latency-median.tsv
 median_rows "$WINDOW_RESULTS" "$WINDOW_MEDIANS" 9
-median_rows "$LATENCY_RESULTS" "$LATENCY_MEDIANS" 18
+median_rows "$LATENCY_RESULTS" "$LATENCY_MEDIANS" 28
 
 # runs_range FILE SCENARIO LABEL: "least-greatest (runs)" of the value a
 # median row was chosen by, or the one value with a single run.
@@ -560,21 +561,22 @@ windows_table() {
 	nginx=$(rfield "$WINDOW_MEDIANS" "$scen" nginx-rtmp 9)
 	echo "### Batch windows: $scen"
 	echo
-	echo "| configuration | CPU-s/GB | ratio to floor | ratio to nginx-rtmp | CPU-s/GB of the runs | latency p50 ms | latency p99 ms | keep-up min | RSS/player KB |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| configuration | CPU-s/GB | ratio to floor | ratio to nginx-rtmp | CPU-s/GB of the runs | latency p50 ms | latency p99 ms | p99 at socket ms | keep-up min | RSS/player KB |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for row in "${rows[@]}"; do
 		label=${row%%|*} floor=${row#*|}
 		cpu=$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 9)
 		case $cpu in
 		"") continue ;; # not run (SERVERS)
-		FAILED) echo "| $label | run failed | | | | | | | |"; continue ;;
+		FAILED) echo "| $label | run failed | | | | | | | | |"; continue ;;
 		esac
 		warn=""
 		[ "$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 21)" != "-" ] && warn=" (!)"
-		printf '| %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$warn" "$cpu" \
+		printf '| %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$warn" "$cpu" \
 			"$(ratio "$cpu" "$(rfield "$WINDOW_MEDIANS" "$scen" "$floor" 9)")" "$(ratio "$cpu" "$nginx")" \
 			"$(runs_range "$WINDOW_MEDIANS" "$scen" "$label")" \
 			"$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 17)" "$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 18)" \
+			"$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 28)" \
 			"$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 14)" "$(rfield "$WINDOW_MEDIANS" "$scen" "$label" 11)"
 	done
 	echo
@@ -648,8 +650,9 @@ mkdir -p "$(dirname "$OUT")"
 		done
 		echo "CPU-s/GB: server (floor: writer thread) CPU per GB the players read. ratio to floor: over the floor's at"
 		echo "the same batch size (-batch-window W against -floor-batch W; window 0 and nginx-rtmp against one write per"
-		echo "frame). ratio to nginx-rtmp: over nginx-rtmp's in the same scenario. latency: publisher send to player"
-		echo "receive. keep-up min: the worst player's frames received / published in the window (floor: bytes)."
+		echo "frame). ratio to nginx-rtmp: over nginx-rtmp's in the same scenario. latency: publisher send to the load"
+		echo "tool's decoding of the frame; at socket: to the frame's arrival at the player's socket (the kernel's"
+		echo "receive stamp). keep-up min: the worst player's frames received / published in the window (floor: bytes)."
 		echo "RSS/player: server RSS growth from before the players to the window start, per player."
 		echo "-sched-batch: rtmpd's threads under Linux's SCHED_BATCH policy, so the Go runtime's own threads do not"
 		echo "preempt the event loop when they wake (see rtmpd -h). rtmpd does that by default for the runtime's sysmon"
@@ -666,15 +669,18 @@ mkdir -p "$(dirname "$OUT")"
 	if [ -s "$LATENCY_MEDIANS" ]; then
 		echo "### Latency, $LATENCY_PLAYERS players of the 2.5 Mbps stream, reading at once"
 		echo
-		echo "| server | latency p50 ms | latency p99 ms | latency p99 of the runs | keep-up min | CPU-s/GB |"
-		echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+		echo "| server | p50 at socket ms | p99 at socket ms | p99 at socket of the runs | latency p50 ms | latency p99 ms | keep-up min | CPU-s/GB |"
+		echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 		awk -F'\t' '
-		$3 == "FAILED" { printf "| %s | run failed | | | | |\n", $2; next }
-		{ printf "| %s%s | %s | %s | %s | %s | %s |\n", $2, ($21 != "-" ? " (!)" : ""), $17, $18,
-			($(NF - 2) == 1 ? $(NF - 1) " (1)" : $(NF - 1) "-" $NF " (" $(NF - 2) ")"), $14, $9 }' "$LATENCY_MEDIANS"
+		$3 == "FAILED" { printf "| %s | run failed | | | | | | |\n", $2; next }
+		{ printf "| %s%s | %s | %s | %s | %s | %s | %s | %s |\n", $2, ($21 != "-" ? " (!)" : ""), $27, $28,
+			($(NF - 2) == 1 ? $(NF - 1) " (1)" : $(NF - 1) "-" $NF " (" $(NF - 2) ")"), $17, $18, $14, $9 }' "$LATENCY_MEDIANS"
 		echo
-		echo "One run per round; each row shows its median run by latency p99, and the least and the greatest p99"
-		echo "of its runs (how many). latency: publisher send to player receive, from the SEI stamp in each frame."
+		echo "One run per round; each row shows its median run by p99 at socket, and the least and the greatest"
+		echo "of its runs (how many). latency: publisher send to the load tool's decoding of the frame, from the SEI"
+		echo "stamp in each frame; at socket: publisher send to the kernel's arrival stamp of the frame's last"
+		echo "segment at the player's socket, which leaves out the time the tool's readers, sharing one core, take to"
+		echo "get to it."
 		echo
 	fi
 	if [ -s "$STORM_RESULTS" ]; then
