@@ -32,7 +32,9 @@ file looped) to -url and plays it back with -rtmp-players RTMP players,
 reports: players connected/failed, time to first frame, keep-up (frames
 received / frames published in the window), the largest stall, delivered MB/s,
 end-to-end latency (every video frame carries the publisher's send time in an
-H.264 SEI user_data_unregistered NAL unit), and with -pid the server's CPU
+H.264 SEI user_data_unregistered NAL unit), measured when the player has decoded
+the frame and when its last byte reached the player's socket (the kernel's
+receive stamp, which leaves out the load tool's own delay), and with -pid the server's CPU
 seconds per delivered GB and RSS per player. Players start at -ramp per second;
 after all have connected (or failed), -warmup passes, then -duration is the
 measuring window.
