@@ -90,7 +90,7 @@ func TestRTMPBytesReceivedOffset(t *testing.T) {
 	srv := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r := &runner{cfg: Config{Timeout: 5 * time.Second, ReadBuffer: DefaultReadBuffer}, pool: chunkcodec.NewBufferPool(), dial: rxDial(loopbackDialer(5*time.Second).DialContext)}
+	r := &runner{cfg: Config{Timeout: 5 * time.Second, ReadBuffer: DefaultReadBuffer}, pool: chunkcodec.NewBufferPool(), dial: rxDial(loopbackDialer(5 * time.Second).DialContext)}
 	c, err := client.Dial(ctx, "rtmp://"+srv.RTMPAddr()+"/live/nobody", r.clientConfig())
 	if err != nil {
 		t.Fatal(err)
