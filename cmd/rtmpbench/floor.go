@@ -31,6 +31,8 @@ const maxCPUs = 1024
 // Each reader reads as soon as data arrives and, with cfg.FloorAckWindow,
 // answers with RTMP Acknowledgements as an RTMP player does; the writer never
 // reads them (16 bytes per window: a server's read of them is its own cost).
+// The readers time each write at their sockets from the start of its pass
+// (floorPasses): the latency of the same delivery with no server.
 func runFloor(parent context.Context, cfg Config) (*Report, error) {
 	t0 := time.Now()
 	logf := func(format string, args ...any) {
@@ -81,9 +83,9 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 			accepted <- c
 		}
 	}()
-	d := loopbackDialer(cfg.Timeout)
+	dial := rxDial(loopbackDialer(cfg.Timeout).DialContext)
 	for range n {
-		c, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+		c, err := dial(ctx, "tcp", ln.Addr().String())
 		if err != nil {
 			return nil, fmt.Errorf("floor: dial reader %d: %w", len(readEnds), err)
 		}
@@ -101,6 +103,9 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 
 	var wg sync.WaitGroup
 	var acks atomic.Uint64
+	var measuring atomic.Bool
+	passes := new(floorPasses)
+	latency := new(histogram)
 	received := make([]atomic.Uint64, n)
 	for i, c := range readEnds {
 		wg.Add(1)
@@ -108,11 +113,18 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 			defer wg.Done()
 			buf := make([]byte, floorReadBuffer)
 			var ack floorAcker
+			rx := rxOf(c)
+			var total uint64
 			for {
 				k, err := c.Read(buf)
 				received[i].Add(uint64(k))
 				if err != nil {
 					return
+				}
+				before := total
+				total += uint64(k)
+				if measuring.Load() {
+					passes.recordLatency(latency, i, before, total, uint64(writeSize), rxStamp(rx))
 				}
 				if out := ack.read(k, cfg.FloorAckWindow); out != nil {
 					if _, err := c.Write(out); err != nil {
@@ -144,6 +156,7 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 		defer timer.Stop()
 		next := time.Now()
 		for ctx.Err() == nil {
+			passes.begin(time.Now().UnixNano())
 			for _, c := range writeEnds {
 				if _, err := c.Write(buf); err != nil {
 					if ctx.Err() == nil {
@@ -186,8 +199,10 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 	tool0, bytes0, writes0, acks0 := selfCPU(), sum(), writes.Load(), acks.Load()
 	mach0, merr0 := readMachineCPU()
 	start := time.Now()
+	measuring.Store(true)
 	logf("measuring for %v", cfg.Duration)
 	sleepCtx(ctx, cfg.Duration)
+	measuring.Store(false)
 	cpu1, err1 := threadCPU(tid)
 	tool1, bytes1, writes1, acks1 := selfCPU(), sum(), writes.Load(), acks.Load()
 	mach1, merr1 := readMachineCPU()
@@ -224,6 +239,7 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 		f.WriterCPUPerGB = cpu.Seconds() / (float64(delivered) / 1e9)
 	}
 	rep.Floor = f
+	rep.SocketLatency = latencyReport(latency.snapshot())
 	rep.Tool = toolReport(tool1-tool0, window)
 	// The tool here is writer and readers together: only warn when the
 	// readers alone (tool minus writer) used most of a core.
@@ -240,6 +256,54 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// floorPassRing is how many passes back the floor's readers can time.
+const floorPassRing = 4096
+
+// floorPasses records when the floor's writer began each pass over the
+// readers, so that the readers time each write at their sockets (from the
+// pass's start to the receive stamp of the read that completed it): the
+// kernel's own latency for the same delivery, to set beside a server's.
+// begin is writer-only; the rest is safe from any goroutine and does not
+// allocate.
+type floorPasses struct {
+	starts [floorPassRing]atomic.Int64 // Unix ns, pass k at k % floorPassRing
+	begun  atomic.Uint64
+}
+
+// begin records the start of the next pass.
+func (f *floorPasses) begin(now int64) {
+	k := f.begun.Load()
+	f.starts[k%floorPassRing].Store(now)
+	f.begun.Store(k + 1)
+}
+
+// start returns the start of pass k, if it has begun and is still in the ring.
+func (f *floorPasses) start(k uint64) (int64, bool) {
+	if k >= f.begun.Load() {
+		return 0, false
+	}
+	t := f.starts[k%floorPassRing].Load()
+	if f.begun.Load()-k > floorPassRing { // overwritten meanwhile
+		return 0, false
+	}
+	return t, true
+}
+
+// recordLatency times, into h (shard key), every write of writeSize bytes a
+// read completed: the read took the reader's stream from before to total
+// bytes, and rx is its receive stamp (0: none, nothing is timed). Pass k's
+// write ends at byte (k+1)*writeSize.
+func (f *floorPasses) recordLatency(h *histogram, key int, before, total, writeSize uint64, rx int64) {
+	if rx == 0 {
+		return
+	}
+	for k := before / writeSize; k < total/writeSize; k++ {
+		if t, ok := f.start(k); ok {
+			h.record(key, rx-t)
+		}
+	}
 }
 
 // floorAcker is a floor reader's RTMP acknowledgements: after every window

@@ -61,7 +61,8 @@ type Report struct {
 	// SocketLatency is the same frames' latency at the players' sockets:
 	// the kernel's arrival stamp of the segment that completed the frame
 	// minus the send stamp. It leaves out the time the load tool took to
-	// read and decode (rxstamp.go).
+	// read and decode (rxstamp.go). In floor mode it times each write, from
+	// the start of the writer's pass over the readers.
 	SocketLatency LatencyReport  `json:"socket_latency"`
 	Server        *ServerReport  `json:"server,omitempty"`
 	Tool          ToolReport     `json:"tool"`
@@ -312,6 +313,9 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 		p("delivered:   %.1f MB/s (keep-up %.3f)", r.DeliveredMBps, f.KeepUp)
 		p("writer CPU:  %.2f s (%.0f%% of a core), %.3f CPU-s/GB", f.WriterCPUSeconds, 100*f.WriterCoreShare, f.WriterCPUPerGB)
+		if l := r.SocketLatency; l.Samples > 0 {
+			p("at socket:   p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (%d writes, from the start of the writer's pass)", l.P50MS, l.P90MS, l.P99MS, l.MaxMS, l.Samples)
+		}
 		p("tool CPU:    %.2f s (%.0f%% of a core, all threads)", r.Tool.CPUSeconds, 100*r.Tool.CoreShare)
 		r.writeMachine(w)
 		for _, s := range r.Warnings {
@@ -402,7 +406,8 @@ var tsvColumns = []string{
 // AppendTSV appends the report's headline numbers as one tab-separated line
 // with the columns of tsvColumns ("-" where a number does not apply: server
 // figures without -pid, latency without stamps). In floor mode the CPU
-// columns are the writer thread's and keep-up is the floor's.
+// columns are the writer thread's, keep-up is the floor's, and the socket
+// latency is each write's from the start of the writer's pass.
 func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 	if header {
 		dst = append(dst, strings.Join(tsvColumns, "\t")...)
@@ -419,22 +424,23 @@ func (r *Report) AppendTSV(dst []byte, header bool) []byte {
 	if r.Machine != nil {
 		other, steal = f(r.Machine.OtherCores, 2), f(r.Machine.StealCores, 2)
 	}
+	sp50, sp99 := na, na
+	if l := r.SocketLatency; l.Samples > 0 {
+		sp50, sp99 = f(l.P50MS, 2), f(l.P99MS, 2)
+	}
 	if fl := r.Floor; fl != nil {
 		n := strconv.Itoa(fl.Readers)
 		cols = append(cols, r.Mode, n, n, "0", "0", f(r.DeliveredMBps, 1), f(fl.WriterCPUPerGB, 3), f(fl.WriterCoreShare, 3),
 			na, na, na, f(fl.KeepUp, 3), f(fl.KeepUp, 3), na, na, na, f(r.Tool.CoreShare, 3), other, warn,
-			na, na, na, na, steal, na, na)
+			na, na, na, na, steal, sp50, sp99)
 	} else {
 		cpu, share, rss := na, na, na
 		if s := r.Server; s != nil {
 			cpu, share, rss = f(s.CPUPerGB, 3), f(s.CPUCoreShare, 3), f(s.RSSPerPlayerKB, 1)
 		}
-		p50, p99, sp50, sp99 := na, na, na, na
+		p50, p99 := na, na
 		if r.Latency.Samples > 0 {
 			p50, p99 = f(r.Latency.P50MS, 2), f(r.Latency.P99MS, 2)
-		}
-		if l := r.SocketLatency; l.Samples > 0 {
-			sp50, sp99 = f(l.P50MS, 2), f(l.P99MS, 2)
 		}
 		ffm, ffp := na, na
 		if r.Players.Connected > r.Players.NoVideo {

@@ -171,10 +171,47 @@ func TestFloor(t *testing.T) {
 		if f.AckWindow != window || (window > 0) != (f.AcksPerSecond > 0) {
 			t.Errorf("batch %v: ack window %d, %.1f acks/s", batch, f.AckWindow, f.AcksPerSecond)
 		}
+		if l := rep.SocketLatency; l.Samples == 0 || l.P50MS <= 0 || l.MaxMS < l.P99MS {
+			t.Errorf("batch %v: latency at socket %+v", batch, l)
+		}
 		var text bytes.Buffer
 		rep.WriteText(&text)
 		t.Log(text.String())
 		checkTSV(t, rep)
+	}
+}
+
+// A floor reader times each write its read completed, from the start of the
+// write's pass; passes not begun or gone from the ring are not timed.
+func TestFloorPassesLatency(t *testing.T) {
+	f := new(floorPasses)
+	h := new(histogram)
+	f.begin(1000) // pass 0
+	f.begin(5000) // pass 1
+	const ws = 100
+	f.recordLatency(h, 0, 0, 50, ws, 2000)    // no write complete
+	f.recordLatency(h, 0, 50, 100, ws, 3000)  // pass 0: 2000
+	f.recordLatency(h, 0, 100, 250, ws, 0)    // no stamp: pass 1 not timed
+	f.recordLatency(h, 0, 250, 300, ws, 9000) // pass 2 not begun
+	s := h.snapshot()
+	if s.total != 1 || s.min != 2000 || s.max != 2000 {
+		t.Fatalf("%d samples, min %d, max %d; want pass 0 alone at 2000", s.total, s.min, s.max)
+	}
+	f.recordLatency(h, 0, 0, 200, ws, 7000) // passes 0 and 1 in one read: 6000 and 2000
+	if s = h.snapshot(); s.total != 3 || s.max != 6000 {
+		t.Fatalf("%d samples, max %d after a read of two writes", s.total, s.max)
+	}
+	for range floorPassRing {
+		f.begin(10_000)
+	}
+	if _, ok := f.start(0); ok {
+		t.Fatal("pass 0 still timed after the ring wrapped")
+	}
+	if at, ok := f.start(floorPassRing + 1); !ok || at != 10_000 {
+		t.Fatalf("latest pass: %d, %v", at, ok)
+	}
+	if n := testing.AllocsPerRun(100, func() { f.recordLatency(h, 1, 0, 2*ws, ws, 20_000) }); n != 0 {
+		t.Errorf("%v allocations per read", n)
 	}
 }
 
