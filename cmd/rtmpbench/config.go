@@ -300,3 +300,23 @@ func loopbackDialer(timeout time.Duration) *net.Dialer {
 		},
 	}
 }
+
+// dialFunc opens a connection, as net.Dialer.DialContext does.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// wrapDial returns dial with each connection passed through wrap; a
+// connection that wrap refuses is closed.
+func wrapDial(dial dialFunc, wrap func(net.Conn) (net.Conn, error)) dialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		w, err := wrap(c)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return w, nil
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -174,22 +173,17 @@ func arm(c net.Conn) {
 
 // pacedDial returns dial, or, with a read interval, a dial that wraps each
 // connection in a pacedConn.
-func pacedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error), interval time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func pacedDial(dial dialFunc, interval time.Duration) dialFunc {
 	if interval <= 0 {
 		return dial
 	}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
+	return wrapDial(dial, func(c net.Conn) (net.Conn, error) {
 		probe, err := newSockProbe(c)
 		if err != nil {
-			c.Close()
 			return nil, err
 		}
 		return &pacedConn{Conn: c, probe: probe, tick: readTicker{interval: interval}}, nil
-	}
+	})
 }
 
 // readRTMPPaced is playRTMP's read loop with a read interval: at each tick,

@@ -245,7 +245,7 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 // newHTTPClient returns the HTTP client of the HTTP-FLV players: no proxy, no
 // compression, connections from dial, a response-header timeout; with a read
 // interval, paced connections, one per request.
-func newHTTPClient(dial func(ctx context.Context, network, addr string) (net.Conn, error), timeout, readInterval time.Duration) *http.Client {
+func newHTTPClient(dial dialFunc, timeout, readInterval time.Duration) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:                 nil,
 		DialContext:           pacedDial(dial, readInterval),

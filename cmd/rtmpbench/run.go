@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -19,7 +18,7 @@ type runner struct {
 	pool *chunkcodec.BufferPool
 	// dial opens player and publisher connections: loopback only, with
 	// receive stamps.
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	dial dialFunc
 	http *http.Client
 
 	// measuring is set during the measuring window.

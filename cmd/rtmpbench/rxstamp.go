@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -78,19 +77,8 @@ func newRxConn(nc net.Conn) (*rxConn, error) {
 }
 
 // rxDial returns dial with each connection wrapped in an rxConn.
-func rxDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		c, err := newRxConn(nc)
-		if err != nil {
-			nc.Close()
-			return nil, err
-		}
-		return c, nil
-	}
+func rxDial(dial dialFunc) dialFunc {
+	return wrapDial(dial, func(nc net.Conn) (net.Conn, error) { return newRxConn(nc) })
 }
 
 // Read reads like the TCP connection's Read (deadlines and Close included)
