@@ -128,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, out outputs, err e
 	fs.IntVar(&cfg.PID, "pid", 0, "server process `PID`: CPU time (utime+stime in /proc/PID/stat) over the window and RSS (VmRSS, VmHWM), summed over PID and its descendants (e.g. nginx workers)")
 	fs.StringVar(&out.json, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&out.tsv, "tsv", "", "also append the headline numbers as one tab-separated line to this `file` (a header line first when the file is new), for scripts such as bench/compare.sh; columns: "+strings.Join(tsvColumns, " "))
-	fs.BoolVar(&cfg.Floor, "floor", false, "measure the kernel's floor instead: no RTMP, -rtmp-players loopback TCP readers and one writer thread sending each the same byte rate in one write per frame; reports the writer's CPU-s per delivered GB")
+	fs.BoolVar(&cfg.Floor, "floor", false, "measure the kernel's floor instead: no RTMP, -rtmp-players loopback TCP readers and one writer thread sending each the same byte rate in one write per frame; reports the writer's CPU-s per delivered GB and the readers' latency at their sockets from the start of each pass")
 	fs.DurationVar(&cfg.FloorBatch, "floor-batch", 0, "with -floor: write each reader's data every this `duration` (e.g. 100ms: larger, fewer writes) instead of once per frame")
 	fs.IntVar(&cfg.FloorWriterCPU, "floor-writer-cpu", -1, "with -floor: pin the writer thread to this `CPU` (-1: no pinning)")
 	fs.Int64Var(&cfg.FloorAckWindow, "floor-ack-window", DefaultFloorAckWindow, "with -floor: each reader sends an RTMP Acknowledgement after every `N` bytes it reads, as an RTMP player does at the window its server announces (rtmpd's default: 2500000); 0: readers never write, as HTTP-FLV players")
