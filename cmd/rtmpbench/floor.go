@@ -124,7 +124,7 @@ func runFloor(parent context.Context, cfg Config) (*Report, error) {
 				before := total
 				total += uint64(k)
 				if measuring.Load() {
-					passes.recordLatency(latency, i, before, total, uint64(writeSize), rxStamp(rx))
+					passes.recordLatency(latency, i, before, total, uint64(writeSize), rx.stamp())
 				}
 				if out := ack.read(k, cfg.FloorAckWindow); out != nil {
 					if _, err := c.Write(out); err != nil {

@@ -234,7 +234,7 @@ func (r *runner) readRTMPMessage(p *player, c *client.Conn, rx *rxConn) error {
 	}
 	p.bytes.Store(c.BytesReceived())
 	if m.TypeID == chunkcodec.TypeVideo {
-		r.onVideo(p, m.Payload, rxStamp(rx))
+		r.onVideo(p, m.Payload, rx.stamp())
 	}
 	return nil
 }

@@ -232,7 +232,7 @@ func (r *runner) playHTTP(ctx context.Context, p *player) error {
 		if n > 0 {
 			total += uint64(n)
 			p.bytes.Store(total)
-			if ferr := r.feedFLV(p, &fr, buf[:n], rxStamp(rx)); ferr != nil {
+			if ferr := r.feedFLV(p, &fr, buf[:n], rx.stamp()); ferr != nil {
 				return ferr
 			}
 		}
@@ -365,7 +365,7 @@ func (w *wsReader) feed(b []byte) error {
 		b = b[n:]
 		w.remain -= n
 		if w.opcode < ws.OpClose { // continuation, text, binary: FLV bytes
-			if err := w.r.feedFLV(w.p, &w.fr, chunk, rxStamp(w.rx)); err != nil {
+			if err := w.r.feedFLV(w.p, &w.fr, chunk, w.rx.stamp()); err != nil {
 				return err
 			}
 		} else {

@@ -127,8 +127,14 @@ func (c *rxConn) recv(fd uintptr) bool {
 }
 
 // stamp returns the arrival (Unix ns) of the last segment read, 0 when the
-// last read had no stamp. Reader-only.
-func (c *rxConn) stamp() int64 { return c.last }
+// last read had no stamp or c is nil (a connection without stamps).
+// Reader-only.
+func (c *rxConn) stamp() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.last
+}
 
 // parseRxStamp returns the SCM_TIMESTAMPNS stamp (Unix ns) in a control
 // buffer filled by recvmsg. It does not allocate.
@@ -158,12 +164,4 @@ func rxOf(c net.Conn) *rxConn {
 		return rxOf(v.Conn)
 	}
 	return nil
-}
-
-// rxStamp returns rx's stamp, or 0 for a nil rx.
-func rxStamp(rx *rxConn) int64 {
-	if rx == nil {
-		return 0
-	}
-	return rx.stamp()
 }
